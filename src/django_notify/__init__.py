@@ -1,0 +1,45 @@
+"""django-notify: a pluggable notification system for Django.
+
+Public API, re-exported lazily so importing the package never touches models before
+Django's app registry is ready.
+"""
+
+from importlib import import_module
+from typing import Any
+
+__version__ = "0.1.0.dev0"
+
+_EXPORTS = {
+    "get_notification_model": "django_notify.loading",
+    "notify": "django_notify.sending",
+    "send": "django_notify.sending",
+    "send_to_self": "django_notify.sending",
+    "send_system": "django_notify.sending",
+    "Priority": "django_notify.types",
+    "Scope": "django_notify.types",
+    "Origin": "django_notify.types",
+    "Role": "django_notify.tenancy",
+    "TenancyAdapter": "django_notify.tenancy",
+    "get_adapter": "django_notify.tenancy",
+    "Rule": "django_notify.policy",
+    "SendRefused": "django_notify.exceptions",
+    "NotVisible": "django_notify.exceptions",
+    "NotifyError": "django_notify.exceptions",
+    "sanitize_html": "django_notify.rendering",
+}
+
+__all__ = [*_EXPORTS, "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module 'django_notify' has no attribute {name!r}") from None
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,29 @@
+"""Resolve the (swappable) notification model lazily, like ``get_user_model()``."""
+
+from __future__ import annotations
+
+import swapper
+from django.apps import apps
+from django.core.exceptions import ImproperlyConfigured
+
+from .conf import NOTIFICATION_MODEL_SETTING
+
+
+def notification_model_label() -> str:
+    """``"app_label.ModelName"`` of the notification model in use."""
+    return swapper.get_model_name("django_notify", "Notification")
+
+
+def get_notification_model():
+    """The active notification model class (the default or the host's swap)."""
+    label = notification_model_label()
+    try:
+        return apps.get_model(label, require_ready=False)
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            f"{NOTIFICATION_MODEL_SETTING} must be of the form 'app_label.ModelName', not {label!r}"
+        ) from exc
+    except LookupError as exc:
+        raise ImproperlyConfigured(
+            f"{NOTIFICATION_MODEL_SETTING} refers to model {label!r} that has not been installed"
+        ) from exc

@@ -1,0 +1,5 @@
+from .base import AbstractNotification
+from .notification import Notification
+from .receipt import NotificationReceipt
+
+__all__ = ["AbstractNotification", "Notification", "NotificationReceipt"]

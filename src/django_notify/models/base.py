@@ -1,0 +1,239 @@
+"""Abstract bases a host can subclass. Concrete defaults live in sibling modules."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from ..conf import app_settings
+from ..query import NotificationManager
+from ..types import BROADCAST_SCOPES, Origin, Priority, Scope
+
+URL_MAX_LENGTH = 500
+_SAFE_URL_SCHEMES = ("http://", "https://", "mailto:")
+
+
+def validate_link(value: str) -> None:
+    """Allow absolute http(s)/mailto links and site-relative paths, nothing else.
+
+    A ``javascript:`` URL in ``url`` would run in the bell's click handler.
+    """
+    if not value:
+        return
+    lowered = value.strip().lower()
+    if lowered.startswith("/") and not lowered.startswith("//"):
+        return
+    if lowered.startswith(_SAFE_URL_SCHEMES):
+        return
+    raise ValidationError(
+        _("Enter a site-relative path (/…) or an http(s)/mailto URL."), code="invalid_url"
+    )
+
+
+def validate_level(value: str) -> None:
+    if value not in app_settings.LEVELS:
+        known = ", ".join(app_settings.LEVELS)
+        raise ValidationError(
+            _("%(value)r is not a notification level; use one of %(known)s."),
+            code="invalid_level",
+            params={"value": value, "known": known},
+        )
+
+
+def validate_json_object(value) -> None:
+    if not isinstance(value, dict):
+        raise ValidationError(_("meta_data must be a JSON object."), code="invalid_meta_data")
+
+
+class AbstractNotification(models.Model):
+    """One notification row: a direct message to one user, or one broadcast row for a
+    team, an organization or the whole system."""
+
+    level = models.CharField(
+        _("level"), max_length=2, default="IN", validators=[validate_level],
+        help_text=_("Two-letter level code (seed 000's `type`), e.g. IN, IM."),
+    )  # fmt: skip
+    # NULL (not "") for "no type", so a partial index or a type filter skips untyped rows.
+    notification_type = models.CharField(  # noqa: DJ001
+        _("notification type"), max_length=100, blank=True, null=True,
+        help_text=_("Key of a registered notification type."),
+    )  # fmt: skip
+    title = models.CharField(_("title"), max_length=255)
+    description = models.TextField(_("description"), blank=True, help_text=_("Sanitised HTML."))
+    description_text = models.TextField(_("description (plain text)"), blank=True, editable=False)
+    url = models.CharField(
+        _("url"), max_length=URL_MAX_LENGTH, blank=True, validators=[validate_link]
+    )
+    action_url = models.CharField(
+        _("action url"), max_length=URL_MAX_LENGTH, blank=True, validators=[validate_link]
+    )
+    action_required = models.BooleanField(_("action required"), default=False)
+    priority = models.PositiveSmallIntegerField(
+        _("priority"), choices=Priority.choices, default=Priority.NORMAL
+    )
+    meta_data = models.JSONField(
+        _("meta data"), default=dict, blank=True, encoder=DjangoJSONEncoder,
+        validators=[validate_json_object],
+    )  # fmt: skip
+
+    actor_content_type = models.ForeignKey(
+        ContentType, on_delete=models.CASCADE, null=True, blank=True,
+        related_name="+", db_index=False,
+    )  # fmt: skip
+    actor_object_id = models.CharField(max_length=64, blank=True)
+    actor = GenericForeignKey("actor_content_type", "actor_object_id")
+    target_content_type = models.ForeignKey(
+        ContentType, on_delete=models.CASCADE, null=True, blank=True,
+        related_name="+", db_index=False,
+    )  # fmt: skip
+    target_object_id = models.CharField(max_length=64, blank=True)
+    target = GenericForeignKey("target_content_type", "target_object_id")
+
+    scope = models.CharField(_("scope"), max_length=12, choices=Scope.choices)
+    origin = models.CharField(
+        _("origin"), max_length=12, choices=Origin.choices, default=Origin.ORGANIZATION,
+        help_text=_("The rule set the row was sent under."),
+    )  # fmt: skip
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True,
+        related_name="%(app_label)s_%(class)s_received", db_index=False,
+    )  # fmt: skip
+    team_key = models.CharField(_("team"), max_length=64, blank=True)
+    organization_key = models.CharField(_("organization"), max_length=64, blank=True)
+    is_global = models.BooleanField(_("global"), default=False)
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="%(app_label)s_%(class)s_sent",
+        help_text=_("Empty for trusted, system-originated notifications."),
+    )  # fmt: skip
+
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    # Direct rows only: broadcasts keep per-user state in receipts.
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+    dismissed_at = models.DateTimeField(_("dismissed at"), null=True, blank=True)
+
+    objects = NotificationManager()
+
+    class Meta:
+        abstract = True
+        ordering = ("-created_at", "-id")
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        indexes = [
+            # Each branch of visible_to() has its own index; PostgreSQL combines them.
+            models.Index(fields=["recipient", "-created_at"]),
+            models.Index(fields=["recipient", "dismissed_at", "read_at"]),
+            models.Index(fields=["team_key", "-created_at"]),
+            models.Index(fields=["organization_key", "scope", "-created_at"]),
+            models.Index(fields=["scope", "-created_at"]),
+            models.Index(fields=["target_content_type", "target_object_id"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                name="%(app_label)s_%(class)s_scope_target",
+                condition=(
+                    Q(scope=Scope.USER, recipient__isnull=False, team_key="", is_global=False)
+                    | Q(scope=Scope.TEAM, recipient__isnull=True, is_global=False) & ~Q(team_key="")
+                    | Q(
+                        scope=Scope.ORGANIZATION,
+                        recipient__isnull=True,
+                        team_key="",
+                        is_global=True,
+                    )
+                    & ~Q(organization_key="")
+                    | Q(
+                        scope=Scope.SYSTEM,
+                        recipient__isnull=True,
+                        team_key="",
+                        organization_key="",
+                        is_global=True,
+                    )
+                ),
+            ),  # fmt: skip
+            models.CheckConstraint(
+                name="%(app_label)s_%(class)s_state_direct_only",
+                condition=Q(scope=Scope.USER) | Q(read_at__isnull=True, dismissed_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def save(self, *args, **kwargs) -> None:
+        # The sender rules hold whatever the entry point: a row that breaks them is
+        # never written, even through a plain save().
+        from ..policy import validate_notification
+
+        self.prepare()
+        if self._state.adding:
+            validate_notification(self)
+        super().save(*args, **kwargs)
+
+    # --- validation -----------------------------------------------------------------
+    def clean(self) -> None:
+        from ..exceptions import SendRefused
+        from ..policy import validate_notification
+
+        super().clean()
+        try:
+            validate_notification(self)
+        except SendRefused as exc:
+            raise ValidationError(str(exc), code=exc.code) from exc
+
+    def prepare(self) -> None:
+        """Normalise the row before it is written: sanitise HTML, derive plain text."""
+        from ..rendering import html_to_text, sanitize_html
+
+        self.description = sanitize_html(self.description)
+        self.description_text = html_to_text(self.description)
+        self.is_global = self.scope in (Scope.ORGANIZATION, Scope.SYSTEM)
+
+    @property
+    def is_broadcast(self) -> bool:
+        return self.scope in BROADCAST_SCOPES
+
+    # --- per-user state ------------------------------------------------------------
+    def mark_read(self, user) -> bool:
+        """Mark read for ``user``. Returns whether anything changed."""
+        from ..read_state import mark_read
+
+        return mark_read(self, user)
+
+    def mark_unread(self, user) -> bool:
+        from ..read_state import mark_unread
+
+        return mark_unread(self, user)
+
+    def dismiss(self, user) -> bool:
+        """Hide from ``user``'s feed. Returns whether anything changed."""
+        from ..read_state import dismiss
+
+        return dismiss(self, user)
+
+    # --- seed 000's creation paths -------------------------------------------------
+    @classmethod
+    def send(cls, sender, **kwargs):
+        """Organization-scoped send; see :func:`django_notify.sending.send`."""
+        from ..sending import send
+
+        return send(sender, model=cls, **kwargs)
+
+    @classmethod
+    def send_to_self(cls, sender, **kwargs):
+        from ..sending import send_to_self
+
+        return send_to_self(sender, model=cls, **kwargs)
+
+    @classmethod
+    def send_system(cls, sender, **kwargs):
+        from ..sending import send_system
+
+        return send_system(sender, model=cls, **kwargs)

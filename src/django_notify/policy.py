@@ -1,0 +1,158 @@
+"""Who may send to whom (seed 000). The one place the sender rules live.
+
+Used by the send functions (once per call, with bulk look-ups) and by model
+validation (``Notification.clean()`` and ``save()``), so a row that breaks a rule is
+refused whatever the entry point. A refusal raises :class:`SendRefused` naming the rule.
+
+Rows without a sender are trusted, system-originated rows (``notify()``, ``emit()``)
+and are not subject to the sender rules.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .exceptions import SendRefused
+from .tenancy import Role, as_key_set, get_adapter
+from .types import Origin, Scope
+
+
+class Rule(enum.Enum):
+    """Every rule, with a stable code (used in errors and the API) and its message."""
+
+    SENDER_ACTIVE = ("sender.active", "The sender must be an active, authenticated user.")
+    SYSTEM_STAFF_ONLY = (
+        "system.staff_only",
+        "Only staff users or superusers may send system notifications.",
+    )
+    ORG_SENDER_MEMBER = (
+        "organization.sender_member",
+        "The sender must belong to the source organization.",
+    )
+    ORG_SAME_ORGANIZATION_USER = (
+        "organization.same_organization_user",
+        "Targeted users must belong to the sender's organization.",
+    )
+    ORG_SAME_ORGANIZATION_TEAM = (
+        "organization.same_organization_team",
+        "Targeted teams must belong to the sender's organization.",
+    )
+    ORG_GLOBAL_ADMIN_ONLY = (
+        "organization.global_admin_only",
+        "Only organization admins, staff or superusers may notify the whole organization.",
+    )
+    LIGHT_USER_SELF_ONLY = (
+        "light_user.self_only",
+        "A LIGHT_USER can only send notifications to themselves.",
+    )
+    LIGHT_USER_NO_TEAMS = ("light_user.no_teams", "A LIGHT_USER cannot send to teams.")
+    DEV_USER_TEAM_MEMBERS = (
+        "dev_user.team_members_only",
+        "A DEV_USER can only target users in teams they belong to or can access.",
+    )
+    DEV_USER_ACCESSIBLE_TEAMS = (
+        "dev_user.accessible_teams_only",
+        "A DEV_USER can only send to teams they belong to or can access.",
+    )
+
+    def __init__(self, code: str, message: str):
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class Audience:
+    """What one send addresses: the union of its rows' targets."""
+
+    origin: str = Origin.ORGANIZATION
+    user_ids: set[Any] = field(default_factory=set)
+    team_keys: set[str] = field(default_factory=set)
+    organization_keys: set[str] = field(default_factory=set)
+    system_global: bool = False
+
+
+def is_staff(user) -> bool:
+    return bool(getattr(user, "is_staff", False) or getattr(user, "is_superuser", False))
+
+
+def check(sender, audience: Audience) -> None:
+    """Raise :class:`SendRefused` if ``sender`` may not send to ``audience``."""
+    if sender is None:
+        return
+    if not getattr(sender, "is_authenticated", False) or not sender.is_active:
+        raise SendRefused(Rule.SENDER_ACTIVE)
+    if audience.origin == Origin.SYSTEM or audience.system_global:
+        if not is_staff(sender):
+            raise SendRefused(Rule.SYSTEM_STAFF_ONLY)
+        return  # system scope is exempt from the organization rules
+
+    adapter = get_adapter()
+    org = adapter.get_organization_id(sender)
+    if org is None:
+        raise SendRefused(Rule.ORG_SENDER_MEMBER, "the sender has no organization")
+    org = str(org)
+    foreign_orgs = audience.organization_keys - {org}
+    if foreign_orgs:
+        raise SendRefused(Rule.ORG_SENDER_MEMBER, f"organization {sorted(foreign_orgs)[0]}")
+
+    others = set(audience.user_ids) - {sender.pk}
+    if others:
+        orgs = adapter.get_user_organizations(others)
+        outside = sorted(str(u) for u in others if str(orgs.get(u)) != org)
+        if outside:
+            raise SendRefused(Rule.ORG_SAME_ORGANIZATION_USER, f"user {outside[0]}")
+    if audience.team_keys:
+        team_orgs = {str(k): str(v) for k, v in adapter.get_team_organizations(
+            audience.team_keys).items()}  # fmt: skip
+        outside = sorted(t for t in audience.team_keys if team_orgs.get(t) != org)
+        if outside:
+            raise SendRefused(Rule.ORG_SAME_ORGANIZATION_TEAM, f"team {outside[0]}")
+
+    role = adapter.get_role(sender)
+    if is_staff(sender) or role == Role.ORG_ADMIN:
+        return
+    if audience.organization_keys:
+        raise SendRefused(Rule.ORG_GLOBAL_ADMIN_ONLY)
+    if role == Role.LIGHT_USER:
+        if audience.team_keys:
+            raise SendRefused(Rule.LIGHT_USER_NO_TEAMS)
+        if others:
+            raise SendRefused(Rule.LIGHT_USER_SELF_ONLY)
+        return
+    # DEV_USER (and any role the host adds that is not an admin).
+    accessible = as_key_set(adapter.get_accessible_team_ids(sender))
+    denied_teams = sorted(audience.team_keys - accessible)
+    if denied_teams:
+        raise SendRefused(Rule.DEV_USER_ACCESSIBLE_TEAMS, f"team {denied_teams[0]}")
+    if others:
+        reachable_teams = accessible | as_key_set(adapter.get_team_ids(sender))
+        reachable = {str(u) for u in adapter.get_team_member_ids(reachable_teams)}
+        denied = sorted(str(u) for u in others if str(u) not in reachable)
+        if denied:
+            raise SendRefused(Rule.DEV_USER_TEAM_MEMBERS, f"user {denied[0]}")
+
+
+def audience_of(rows: Iterable[Any]) -> Audience:
+    """The audience a batch of unsaved rows addresses (all rows share one origin)."""
+    audience = Audience()
+    for row in rows:
+        audience.origin = row.origin
+        if row.scope == Scope.USER:
+            audience.user_ids.add(row.recipient_id)
+        elif row.scope == Scope.TEAM:
+            audience.team_keys.add(str(row.team_key))
+        elif row.scope == Scope.ORGANIZATION:
+            audience.organization_keys.add(str(row.organization_key))
+        elif row.scope == Scope.SYSTEM:
+            audience.system_global = True
+    return audience
+
+
+def validate_notification(notification) -> None:
+    """Model-level enforcement: the row's sender may send it."""
+    if notification.sender_id is None:
+        return
+    check(notification.sender, audience_of([notification]))

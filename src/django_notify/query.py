@@ -1,0 +1,120 @@
+"""The read side: one feed query, ``visible_to(user)``, and the bulk state changes.
+
+Visible = system-global ∪ the user's organization's global ∪ direct ∪ the user's teams,
+minus expired rows and whatever the user dismissed. Everything user-facing (API,
+template tags, the stream) goes through it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db import models
+from django.db.models import Case, Exists, F, OuterRef, Q, Subquery, When
+from django.db.models.functions import Cast
+from django.utils import timezone
+
+from .types import Scope
+
+
+def _receipts():
+    from .models import NotificationReceipt
+
+    return NotificationReceipt.objects
+
+
+def _key_lookup(field: str, keys: Any) -> Q | None:
+    """``field IN keys`` where keys is a list or a one-column queryset (a subquery)."""
+    if keys is None:
+        return None
+    if isinstance(keys, models.QuerySet):
+        names = list(keys.query.values_select) + list(keys.query.annotation_select)
+        column = names[0] if names else "pk"
+        subquery = keys.annotate(_notify_key=Cast(column, models.CharField())).values("_notify_key")
+        return Q(**{f"{field}__in": subquery})
+    if isinstance(keys, str | int) or not hasattr(keys, "__iter__"):
+        keys = [keys]
+    values = [str(k) for k in keys if k is not None]
+    return Q(**{f"{field}__in": values}) if values else None
+
+
+def _is_authenticated(user) -> bool:
+    return bool(user is not None and getattr(user, "is_authenticated", False) and user.pk)
+
+
+class NotificationQuerySet(models.QuerySet):
+    # --- visibility -------------------------------------------------------------------
+    def audience_q(self, user) -> Q:
+        """Rows addressed to ``user`` (before expiry and dismissal)."""
+        from .tenancy import get_adapter
+
+        adapter = get_adapter()
+        q = Q(scope=Scope.USER, recipient=user) | Q(scope=Scope.SYSTEM)
+        teams = _key_lookup("team_key", adapter.get_team_ids(user))
+        if teams is not None:
+            q |= Q(scope=Scope.TEAM) & teams
+        org = _key_lookup("organization_key", adapter.get_organization_filter(user))
+        if org is not None:
+            q |= Q(scope=Scope.ORGANIZATION) & org
+        return q
+
+    def visible_to(self, user) -> NotificationQuerySet:
+        """The user's feed, newest first, annotated with ``user_read_at``."""
+        if not _is_authenticated(user):
+            return self.none()
+        now = timezone.now()
+        receipts = _receipts().filter(notification=OuterRef("pk"), user=user)
+        dismissed = Exists(receipts.filter(dismissed_at__isnull=False))
+        return (
+            self.filter(self.audience_q(user))
+            .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+            .filter(
+                Q(scope=Scope.USER, dismissed_at__isnull=True) | (~Q(scope=Scope.USER) & ~dismissed)
+            )
+            .annotate(
+                user_read_at=Case(
+                    When(scope=Scope.USER, then=F("read_at")),
+                    default=Subquery(receipts.values("read_at")[:1]),
+                )
+            )
+            .order_by("-created_at", "-id")
+        )
+
+    def with_related(self) -> NotificationQuerySet:
+        """Fetch sender, actor and target for a page in a fixed number of queries."""
+        return self.select_related("sender").prefetch_related("actor", "target")
+
+    def unread(self, user=None) -> NotificationQuerySet:
+        """Unread rows of a ``visible_to(user)`` queryset (or pass ``user``)."""
+        qs = self.visible_to(user) if user is not None else self
+        return qs.filter(user_read_at__isnull=True)
+
+    def read(self, user=None) -> NotificationQuerySet:
+        qs = self.visible_to(user) if user is not None else self
+        return qs.filter(user_read_at__isnull=False)
+
+    def after(self, created_at: datetime, pk: Any) -> NotificationQuerySet:
+        """Keyset pagination: rows strictly older than ``(created_at, pk)``."""
+        return self.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk))
+
+    # --- counts and bulk state --------------------------------------------------------
+    def unread_count(self, user) -> int:
+        """One query, whatever the size of the feed."""
+        return self.unread(user).count()
+
+    def mark_all_read(self, user) -> int:
+        """Mark everything visible to ``user`` read. Returns how many rows changed."""
+        from .read_state import mark_many
+
+        return mark_many(self.visible_to(user), user, "read_at")
+
+    def dismiss_all(self, user) -> int:
+        """Dismiss everything visible to ``user``. Returns how many rows changed."""
+        from .read_state import mark_many
+
+        return mark_many(self.visible_to(user), user, "dismissed_at")
+
+
+class NotificationManager(models.Manager.from_queryset(NotificationQuerySet)):
+    pass

@@ -1,0 +1,17 @@
+"""Signals sent by django-notify.
+
+Each is sent once per real change: marking an already-read notification read again
+sends nothing. ``sender`` is always the concrete notification model class.
+"""
+
+from django.dispatch import Signal
+
+#: A notification row was created. kwargs: ``notification``, ``created_by`` (the
+#: sending user, or ``None`` for trusted host-code sends).
+notification_created = Signal()
+
+#: A user read a notification. kwargs: ``notification``, ``user``.
+notification_read = Signal()
+
+#: A user dismissed a notification. kwargs: ``notification``, ``user``.
+notification_dismissed = Signal()

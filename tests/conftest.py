@@ -1,0 +1,78 @@
+import itertools
+import os
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+
+from django_notify import get_notification_model
+from django_notify.tenancy import Role
+
+_seq = itertools.count(1)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark-driven skips. NOTIFY_REQUIRE_SERVICES=1 (set by .ci/run) turns a skip for a
+    missing service into a failure."""
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(pytest.mark.django_db)
+
+
+@pytest.fixture
+def require_postgres():
+    if connection.vendor != "postgresql":
+        if (
+            os.environ.get("NOTIFY_REQUIRE_SERVICES") == "1"
+            and os.environ.get("NOTIFY_DB") == "postgres"
+        ):
+            pytest.fail("PostgreSQL was required but the suite is not running on it")
+        pytest.skip("needs PostgreSQL (run the postgres tox envs)")
+
+
+@pytest.fixture
+def Notification():
+    return get_notification_model()
+
+
+@pytest.fixture
+def make_org(db):
+    from organizations.models import Organization
+
+    def make(name=None):
+        return Organization.objects.create(name=name or f"org{next(_seq)}")
+
+    return make
+
+
+@pytest.fixture
+def make_user(db, make_org):
+    from organizations.models import Membership
+
+    def make(role=Role.DEV_USER, org=None, *, staff=False, superuser=False, active=True, **kw):
+        user = get_user_model().objects.create_user(
+            username=kw.pop("username", f"user{next(_seq)}"),
+            password="pw",
+            is_staff=staff,
+            is_superuser=superuser,
+            is_active=active,
+            **kw,
+        )
+        if org is not False:
+            Membership.objects.create(user=user, organization=org or make_org(), role=role)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def make_team(db):
+    from organizations.models import Team
+
+    def make(org, members=(), shared_with=(), name=None):
+        team = Team.objects.create(organization=org, name=name or f"team{next(_seq)}")
+        team.members.set(members)
+        team.shared_with.set(shared_with)
+        return team
+
+    return make

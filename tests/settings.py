@@ -1,0 +1,66 @@
+"""Settings for the test suite. The database is chosen by environment variables:
+
+NOTIFY_DB=sqlite (default) | postgres      NOTIFY_PG_NAME (database name prefix)
+NOTIFY_SWAPPED=1 runs everything against a swapped notification model.
+"""
+
+import os
+
+SECRET_KEY = "tests-only"
+DEBUG = False
+USE_TZ = True
+TIME_ZONE = "UTC"
+ROOT_URLCONF = "tests.urls"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django_notify",
+    "organizations",
+    "tests.swapped",
+]
+
+if os.environ.get("NOTIFY_DB", "sqlite") == "postgres":
+    name = os.environ.get("NOTIFY_PG_NAME", "notify").replace("-", "_").replace(".", "_")
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": name,
+            "USER": os.environ.get("NOTIFY_PG_USER", "postgres"),
+            "HOST": os.environ.get("NOTIFY_PG_HOST", "127.0.0.1"),
+            "PORT": os.environ.get("NOTIFY_PG_PORT", "5432"),
+            "TEST": {"NAME": f"test_{name}"},
+        }
+    }
+else:
+    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+
+if os.environ.get("NOTIFY_SWAPPED") == "1":
+    DJANGO_NOTIFY_NOTIFICATION_MODEL = "swapped.CustomNotification"
+
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+DJANGO_NOTIFY = {"TENANCY_ADAPTER": "organizations.tenancy.OrganizationsTenancyAdapter"}

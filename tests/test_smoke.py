@@ -1,0 +1,36 @@
+from django_notify import SendRefused
+from django_notify.tenancy import Role
+
+
+def test_send_read_dismiss(make_org, make_user, make_team, Notification):
+    org = make_org()
+    admin = make_user(Role.ORG_ADMIN, org)
+    dev = make_user(Role.DEV_USER, org)
+    team = make_team(org, members=[dev])
+    [direct] = Notification.send(
+        admin, type="IN", title="Hello", target_user=dev, description="<b>hi</b><script>x</script>"
+    )
+    assert direct.description == "<b>hi</b>x"
+    [teamrow] = Notification.send(admin, title="Team", target_team=team)
+    [orgrow] = Notification.send(admin, title="Org", is_global=True)
+    staff = make_user(Role.DEV_USER, org, staff=True)
+    [sysrow] = Notification.send_system(staff, type="IM", title="Maint", is_global=True)
+    feed = list(Notification.objects.visible_to(dev))
+    assert [n.pk for n in feed] == [sysrow.pk, orgrow.pk, teamrow.pk, direct.pk]
+    assert Notification.objects.unread_count(dev) == 4
+    assert direct.mark_read(dev) is True
+    assert direct.mark_read(dev) is False
+    assert teamrow.mark_read(dev) is True
+    assert Notification.objects.unread_count(dev) == 2
+    assert Notification.objects.unread_count(admin) == 2
+    assert Notification.objects.mark_all_read(dev) == 2
+    assert Notification.objects.unread_count(dev) == 0
+    assert Notification.objects.dismiss_all(dev) == 4
+    assert list(Notification.objects.visible_to(dev)) == []
+    assert Notification.objects.unread_count(admin) == 2
+    try:
+        Notification.send(dev, title="x", is_global=True)
+    except SendRefused as exc:
+        assert exc.code == "organization.global_admin_only"
+    else:
+        raise AssertionError
