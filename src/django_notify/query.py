@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import models
-from django.db.models import Case, Exists, F, OuterRef, Q, Subquery, When
+from django.db.models import Case, Exists, F, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -62,7 +62,8 @@ class NotificationQuerySet(models.QuerySet):
     def visible_to(self, user) -> NotificationQuerySet:
         """The user's feed, newest first, annotated with ``user_read_at``."""
         if not _is_authenticated(user):
-            return self.none()
+            # Keep the annotation so .unread()/.read() chain on the empty result too.
+            return self.annotate(user_read_at=Value(None, models.DateTimeField())).none()
         now = timezone.now()
         receipts = _receipts().filter(notification=OuterRef("pk"), user=user)
         dismissed = Exists(receipts.filter(dismissed_at__isnull=False))

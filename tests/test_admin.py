@@ -1,0 +1,57 @@
+import pytest
+from django.urls import reverse
+
+from django_notify import notify
+from django_notify.tenancy import Role
+
+
+@pytest.fixture
+def admin_client_user(client, make_org, make_user):
+    user = make_user(Role.ORG_ADMIN, make_org(), staff=True, superuser=True)
+    client.force_login(user)
+    return client, user
+
+
+def _url(Notification, name, *args):
+    meta = Notification._meta
+    return reverse(f"admin:{meta.app_label}_{meta.model_name}_{name}", args=args)
+
+
+def test_changelist_lists_every_row_in_constant_queries(
+    admin_client_user, make_user, Notification, django_assert_max_num_queries
+):
+    client, user = admin_client_user
+    others = [make_user() for _ in range(3)]
+    notify(others, title="hello")
+    with django_assert_max_num_queries(12):
+        response = client.get(_url(Notification, "changelist"))
+    assert response.status_code == 200
+    assert response.content.count(b"hello") >= 3
+    notify(others * 5, title="more")
+    with django_assert_max_num_queries(12):
+        assert client.get(_url(Notification, "changelist")).status_code == 200
+
+
+def test_add_form_sends_as_the_logged_in_user_under_the_rules(
+    admin_client_user, make_user, Notification
+):
+    client, user = admin_client_user
+    colleague = make_user(Role.DEV_USER, user.membership.organization)
+    stranger = make_user(Role.DEV_USER)
+    data = {
+        "level": "IN", "title": "from admin", "description": "<b>x</b><script>y</script>",
+        "priority": 20, "meta_data": "{}", "scope": "user", "origin": "organization",
+        "recipient": colleague.pk, "team_key": "", "organization_key": "",
+        "created_at_0": "2026-01-01", "created_at_1": "10:00:00",
+    }  # fmt: skip
+    response = client.post(_url(Notification, "add"), data)
+    assert response.status_code == 302, response.content[:2000]
+    row = Notification.objects.get()
+    assert row.sender == user
+    assert row.description == "<b>x</b>y"
+
+    data.update(recipient=stranger.pk, title="cross-org")
+    response = client.post(_url(Notification, "add"), data)
+    assert response.status_code == 200
+    assert b"organization.same_organization_user" in response.content
+    assert Notification.objects.count() == 1
