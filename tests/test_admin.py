@@ -55,3 +55,17 @@ def test_add_form_sends_as_the_logged_in_user_under_the_rules(
     assert response.status_code == 200
     assert b"organization.same_organization_user" in response.content
     assert Notification.objects.count() == 1
+
+
+def test_add_form_creates_an_organization_wide_row(admin_client_user, Notification):
+    client, user = admin_client_user
+    data = {
+        "level": "IM", "title": "all hands", "description": "", "priority": 30,
+        "meta_data": "{}", "scope": "organization", "origin": "organization",
+        "organization_key": str(user.membership.organization_id), "team_key": "",
+        "created_at_0": "2026-01-01", "created_at_1": "10:00:00",
+    }  # fmt: skip
+    response = client.post(_url(Notification, "add"), data)
+    assert response.status_code == 302, response.content[:3000]
+    row = Notification.objects.get()
+    assert row.is_global and row.sender == user

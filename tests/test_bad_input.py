@@ -39,6 +39,9 @@ def _fields(exc):
         ({"meta_data": ["a", "list"], "target_user": "SELF"}, "meta_data"),
         ({"url": "javascript:alert(1)", "target_user": "SELF"}, "url"),
         ({"action_url": "//evil.example/x", "target_user": "SELF"}, "action_url"),
+        ({"url": "/\\evil.example", "target_user": "SELF"}, "url"),
+        ({"url": "/\t/evil.example", "target_user": "SELF"}, "url"),
+        ({"url": " javascript:alert(1)", "target_user": "SELF"}, "url"),
         ({"type": "ZZ", "target_user": "SELF"}, "level"),
         ({"priority": "urgent", "target_user": "SELF"}, "priority"),
         ({"is_global": True, "target_user": "SELF"}, "is_global"),
@@ -127,3 +130,39 @@ def test_notify_validates_recipients(db, Notification):
     with pytest.raises(TypeError):
         notify([], title="x", description="use body")
     assert notify([], title="nobody") == []
+
+
+def test_level_keyword_on_send_is_a_clear_type_error(admin_user, Notification):
+    with pytest.raises(TypeError, match="type="):
+        Notification.send_to_self(admin_user, title="x", level="IN")
+
+
+def test_bare_save_refuses_unsafe_links(admin_user, Notification):
+    row = Notification(title="x", scope="user", recipient=admin_user, url="javascript:x()")
+    with pytest.raises(ValidationError) as info:
+        row.save()
+    assert "url" in _fields(info)
+    assert Notification.objects.count() == 0
+
+
+def test_manager_bulk_create_keeps_the_guarantees(admin_user, make_user, Notification):
+    from django_notify import SendRefused
+
+    stranger = make_user(Role.DEV_USER)
+    dev = make_user(Role.DEV_USER, admin_user.membership.organization)
+    ok = Notification(title="x", scope="user", recipient=dev, sender=admin_user,
+                      description="<script>s</script>ok")  # fmt: skip
+    bad = Notification(title="y", scope="user", recipient=stranger, sender_id=dev.pk)
+    with pytest.raises(SendRefused):
+        Notification.objects.bulk_create([ok, bad])
+    assert Notification.objects.count() == 0
+    [row] = Notification.objects.bulk_create([ok])
+    assert row.description == "sok"
+
+
+def test_send_system_defaults_is_global_from_targets(admin_user, make_user, Notification):
+    staff = make_user(Role.DEV_USER, staff=True)
+    [row] = Notification.send_system(staff, title="everyone")
+    assert row.scope == "system"
+    [row] = Notification.send_system(staff, title="one", target_user=admin_user)
+    assert (row.scope, row.origin) == ("user", "system")

@@ -26,6 +26,8 @@ def test_default_settings_are_clean():
         ({"LEVELS": {"TOOLONG": "x"}}, "django_notify.E007", "LEVELS"),
         ({"DEFAULT_LEVEL": "QQ"}, "django_notify.E008", "QQ"),
         ({"ALLOWED_TAGS": "b"}, "django_notify.E009", "ALLOWED_TAGS"),
+        ({"ALLOWED_TAGS": 5}, "django_notify.E009", "ALLOWED_TAGS"),
+        ({"DEFAULT_ORGANIZATION": None}, "django_notify.E011", "DEFAULT_ORGANIZATION"),
         ({"BULK_BATCH_SIZE": 0}, "django_notify.E010", "BULK_BATCH_SIZE"),
         ({"DEFAULT_ORGANIZATION": ""}, "django_notify.E011", "DEFAULT_ORGANIZATION"),
         ({"ALLOWED_TAGS": ["b", "script"]}, "django_notify.W001", "script"),

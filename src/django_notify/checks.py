@@ -92,7 +92,9 @@ def check_settings(app_configs=None, **kwargs) -> list:
             )
         )
     for key in ("ALLOWED_TAGS", "ALLOWED_PROTOCOLS"):
-        if not isinstance(value(key), list | tuple | set):
+        if not isinstance(value(key), list | tuple | set) or not all(
+            isinstance(item, str) for item in value(key)
+        ):
             errors.append(_error("E009", f"{SETTING_NAME}[{key!r}] must be a list of strings."))
     if not isinstance(value("ALLOWED_ATTRIBUTES"), dict):
         errors.append(_error("E009", f"{SETTING_NAME}['ALLOWED_ATTRIBUTES'] must be a dict."))
@@ -100,11 +102,12 @@ def check_settings(app_configs=None, **kwargs) -> list:
     if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
         errors.append(_error("E010", f"{SETTING_NAME}['BULK_BATCH_SIZE'] must be a positive int."))
     org = value("DEFAULT_ORGANIZATION")
-    if not str(org) or len(str(org)) > 64:
+    if not isinstance(org, str | int) or isinstance(org, bool) or not 0 < len(str(org)) <= 64:
         errors.append(
             _error("E011", f"{SETTING_NAME}['DEFAULT_ORGANIZATION'] must be 1–64 characters.")
         )
-    if "script" in {str(t).lower() for t in value("ALLOWED_TAGS") or []}:
+    tags = value("ALLOWED_TAGS")
+    if isinstance(tags, list | tuple | set) and "script" in {str(t).lower() for t in tags}:
         errors.append(
             Warning(
                 f"{SETTING_NAME}['ALLOWED_TAGS'] allows <script>.",

@@ -39,6 +39,10 @@ def _key_lookup(field: str, keys: Any) -> Q | None:
     return Q(**{f"{field}__in": values}) if values else None
 
 
+def _sender_cached(row) -> bool:
+    return type(row).sender.is_cached(row)
+
+
 def _is_authenticated(user) -> bool:
     return bool(user is not None and getattr(user, "is_authenticated", False) and user.pk)
 
@@ -98,6 +102,28 @@ class NotificationQuerySet(models.QuerySet):
     def after(self, created_at: datetime, pk: Any) -> NotificationQuerySet:
         """Keyset pagination: rows strictly older than ``(created_at, pk)``."""
         return self.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk))
+
+    # --- writing -----------------------------------------------------------------------
+    def bulk_create(self, objs, *args, **kwargs):
+        """``bulk_create`` that keeps the model's guarantees: rows are sanitised and
+        their senders checked against the rules, as ``save()`` does one by one."""
+        from . import policy
+
+        objs = list(objs)
+        groups: dict[tuple[Any, str], list[Any]] = {}
+        for obj in objs:
+            if not getattr(obj, "_notify_prepared", False):
+                obj.prepare()
+            if obj.sender_id is not None:
+                groups.setdefault((obj.sender_id, obj.origin), []).append(obj)
+        uncached = {sid for (sid, _), rows in groups.items() if not _sender_cached(rows[0])}
+        senders = self.model._meta.get_field("sender").related_model._default_manager.in_bulk(
+            uncached
+        )
+        for (sender_id, _), rows in groups.items():
+            sender = rows[0].sender if sender_id not in uncached else senders.get(sender_id)
+            policy.check(sender, policy.audience_of(rows))
+        return super().bulk_create(objs, *args, **kwargs)
 
     # --- counts and bulk state --------------------------------------------------------
     def unread_count(self, user) -> int:

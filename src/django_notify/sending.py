@@ -99,8 +99,10 @@ def _targets(target_user, target_team, user_ids, team_ids) -> tuple[str, list[An
     return name, values
 
 
-def build_template(model, *, title: str, level: str | None = None, **content) -> models.Model:
+def build_template(model, *, title: str, level_code: str | None = None, **content) -> models.Model:
     """An unsaved row holding the shared content, validated once."""
+    if "level" in content:
+        raise TypeError("The send functions take the level code as type=, not level=")
     unknown = sorted(set(content) - set(CONTENT_FIELDS))
     if unknown:
         raise TypeError(f"Unexpected keyword argument(s): {', '.join(unknown)}")
@@ -115,7 +117,7 @@ def build_template(model, *, title: str, level: str | None = None, **content) ->
             raise ValidationError({"priority": str(exc)}) from None
     if content.get("created_at") is None:
         content.pop("created_at", None)
-    row = model(title=title, level=level or app_settings.DEFAULT_LEVEL, **content)
+    row = model(title=title, level=level_code or app_settings.DEFAULT_LEVEL, **content)
     for prefix, obj in (("actor", actor), ("target", target)):
         if obj is not None:
             if getattr(obj, "pk", None) is None:
@@ -134,7 +136,11 @@ def _clone(template, **target) -> models.Model:
         if not f.primary_key
     }
     data.update(target)
-    return type(template)(**data)
+    if "sender" in target:
+        data.pop("sender_id", None)
+    row = type(template)(**data)
+    row._notify_prepared = True
+    return row
 
 
 def create_notifications(rows: Sequence[models.Model], *, created_by=None) -> list[models.Model]:
@@ -142,8 +148,8 @@ def create_notifications(rows: Sequence[models.Model], *, created_by=None) -> li
     if not rows:
         return []
     model = type(rows[0])
-    policy.check(created_by, policy.audience_of(rows))
     with transaction.atomic():
+        # The manager's bulk_create checks the sender rules for the whole batch.
         created = model._default_manager.bulk_create(rows, batch_size=app_settings.BULK_BATCH_SIZE)
         if signals.notification_created.has_listeners(model):
             for row in created:
@@ -163,7 +169,7 @@ def _user_rows(template, user_ids, origin, sender, orgs=None) -> list[models.Mod
             origin=origin,
             recipient_id=uid,
             organization_key=str(orgs.get(uid) or ""),
-            sender_id=_pk(sender),
+            sender=sender,
             is_global=False,
         )  # fmt: skip
         for uid in user_ids
@@ -178,7 +184,7 @@ def _team_rows(template, keys, team_orgs, origin, sender) -> list[models.Model]:
             origin=origin,
             team_key=key,
             organization_key=team_orgs[key],
-            sender_id=_pk(sender),
+            sender=sender,
             is_global=False,
         )  # fmt: skip
         for key in keys
@@ -221,7 +227,7 @@ def send(
     _require_sender(sender)
     model = model or get_notification_model()
     template = build_template(
-        model, title=title, level=type, description=description, meta_data=meta_data, **content
+        model, title=title, level_code=type, description=description, meta_data=meta_data, **content
     )
     origin = Origin.ORGANIZATION
     if is_global:
@@ -239,7 +245,7 @@ def send(
                 origin=origin,
                 organization_key=str(org),
                 is_global=True,
-                sender_id=sender.pk,
+                sender=sender,
             )  # fmt: skip
         ]
     else:
@@ -272,7 +278,7 @@ def send_system(
     title: str,
     type: str | None = None,  # noqa: A002
     description: str = "",
-    is_global: bool = True,
+    is_global: bool | None = None,
     target_user: Any = None,
     target_team: Any = None,
     user_ids: Iterable[Any] | None = None,
@@ -283,17 +289,20 @@ def send_system(
 ) -> list[models.Model]:
     """A system-scoped notification (staff and superusers only).
 
-    ``is_global=True`` is one row every user sees. ``is_global=False`` addresses the
-    given users or teams in any organization, under the system rules.
+    ``is_global=True`` (the default without targets) is one row every user sees.
+    With targets (``is_global`` then defaults to False) it addresses the given users or
+    teams in any organization, under the system rules.
     """
     _require_sender(sender)
     model = model or get_notification_model()
     # Refuse before looking anything up: non-staff learn nothing about targets.
     policy.check(sender, policy.Audience(origin=Origin.SYSTEM))
     template = build_template(
-        model, title=title, level=type, description=description, meta_data=meta_data, **content
+        model, title=title, level_code=type, description=description, meta_data=meta_data, **content
     )
     targets = (target_user, target_team, user_ids, team_ids)
+    if is_global is None:
+        is_global = all(v is None for v in targets)
     if is_global:
         if any(v is not None for v in targets):
             raise ValidationError({"is_global": "is_global=True cannot be combined with targets."})
@@ -303,7 +312,7 @@ def send_system(
                 scope=Scope.SYSTEM,
                 origin=Origin.SYSTEM,
                 is_global=True,
-                sender_id=sender.pk,
+                sender=sender,
                 organization_key="",
             )  # fmt: skip
         ]
@@ -332,7 +341,12 @@ def notify(
     if "description" in content:
         raise TypeError("notify() takes body=, not description=")
     template = build_template(
-        model, title=title, level=level, description=body, notification_type=type_key, **content
+        model,
+        title=title,
+        level_code=level,
+        description=body,
+        notification_type=type_key,
+        **content,
     )
     rows = _user_rows(template, user_ids, Origin.ORGANIZATION, None)
     return create_notifications(rows, created_by=None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
 
@@ -17,12 +18,17 @@ class NotificationAdminMixin:
         "title", "level", "priority", "scope", "audience", "sender", "created_at", "read_at",
     )  # fmt: skip
     list_filter = ("scope", "origin", "level", "priority", "action_required", "created_at")
-    search_fields = ("title", "description_text", "recipient__username", "team_key")
+    search_fields = ("title", "description_text", "team_key", "organization_key")
     list_select_related = ("recipient", "sender")
     date_hierarchy = "created_at"
     raw_id_fields = ("recipient",)
     readonly_fields = ("sender", "description_text", "read_at", "dismissed_at")
     ordering = ("-created_at", "-id")
+
+    def get_search_fields(self, request):
+        # The user model may have no "username"; search whatever it logs in with.
+        username = get_user_model().USERNAME_FIELD
+        return (*super().get_search_fields(request), f"recipient__{username}")
 
     @admin.display(description=_("audience"))
     def audience(self, obj) -> str:

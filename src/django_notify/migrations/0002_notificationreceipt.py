@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('read_at', models.DateTimeField(blank=True, null=True, verbose_name='read at')),
                 ('dismissed_at', models.DateTimeField(blank=True, null=True, verbose_name='dismissed at')),
-                ('notification', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='receipts', to=swapper.get_model_name('django_notify', 'Notification'))),
+                ('notification', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='receipts', to=swapper.get_model_name('django_notify', 'Notification'))),
                 ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={

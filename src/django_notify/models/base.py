@@ -27,7 +27,13 @@ def validate_link(value: str) -> None:
     """
     if not value:
         return
-    lowered = value.strip().lower()
+    # Browsers read "/\\evil.example" and "/\t/evil.example" as "//evil.example".
+    if "\\" in value or any(ord(ch) < 33 or ord(ch) == 127 for ch in value):
+        raise ValidationError(
+            _("Links may not contain spaces, control characters or backslashes."),
+            code="invalid_url",
+        )
+    lowered = value.lower()
     if lowered.startswith("/") and not lowered.startswith("//"):
         return
     if lowered.startswith(_SAFE_URL_SCHEMES):
@@ -35,6 +41,10 @@ def validate_link(value: str) -> None:
     raise ValidationError(
         _("Enter a site-relative path (/…) or an http(s)/mailto URL."), code="invalid_url"
     )
+
+
+def default_level() -> str:
+    return app_settings.DEFAULT_LEVEL
 
 
 def validate_level(value: str) -> None:
@@ -57,7 +67,7 @@ class AbstractNotification(models.Model):
     team, an organization or the whole system."""
 
     level = models.CharField(
-        _("level"), max_length=2, default="IN", validators=[validate_level],
+        _("level"), max_length=2, default=default_level, validators=[validate_level],
         help_text=_("Two-letter level code (seed 000's `type`), e.g. IN, IM."),
     )  # fmt: skip
     # NULL (not "") for "no type", so a partial index or a type filter skips untyped rows.
@@ -176,6 +186,7 @@ class AbstractNotification(models.Model):
         if self._state.adding:
             validate_notification(self)
         super().save(*args, **kwargs)
+        self._notify_prepared = False
 
     # --- validation -----------------------------------------------------------------
     def clean(self) -> None:
@@ -183,18 +194,32 @@ class AbstractNotification(models.Model):
         from ..policy import validate_notification
 
         super().clean()
+        self.is_global = self.scope in (Scope.ORGANIZATION, Scope.SYSTEM)
+        if not self._state.adding:
+            return  # the rules apply to sending; editing a sent row is the admin's call
         try:
             validate_notification(self)
         except SendRefused as exc:
             raise ValidationError(str(exc), code=exc.code) from exc
 
     def prepare(self) -> None:
-        """Normalise the row before it is written: sanitise HTML, derive plain text."""
+        """Normalise the row before it is written: sanitise HTML, derive plain text and
+        ``is_global``, and refuse unsafe links (also on a bare ``save()``)."""
         from ..rendering import html_to_text, sanitize_html
 
         self.description = sanitize_html(self.description)
         self.description_text = html_to_text(self.description)
         self.is_global = self.scope in (Scope.ORGANIZATION, Scope.SYSTEM)
+        errors = {}
+        for name in ("url", "action_url"):
+            try:
+                validate_link(getattr(self, name))
+            except ValidationError as exc:
+                errors[name] = exc.error_list
+        if errors:
+            raise ValidationError(errors)
+        # Clones of a prepared template skip this in bulk_create (no re-sanitising).
+        self._notify_prepared = True
 
     @property
     def is_broadcast(self) -> bool:

@@ -17,6 +17,7 @@ class NotificationReceipt(models.Model):
         swapper.get_model_name("django_notify", "Notification"),
         on_delete=models.CASCADE,
         related_name="receipts",
+        db_index=False,  # the unique (notification, user) constraint leads with it
     )
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)

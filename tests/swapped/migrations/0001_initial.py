@@ -22,7 +22,7 @@ class Migration(migrations.Migration):
             name='CustomNotification',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('level', models.CharField(default='IN', help_text="Two-letter level code (seed 000's `type`), e.g. IN, IM.", max_length=2, validators=[django_notify.models.base.validate_level], verbose_name='level')),
+                ('level', models.CharField(default=django_notify.models.base.default_level, help_text="Two-letter level code (seed 000's `type`), e.g. IN, IM.", max_length=2, validators=[django_notify.models.base.validate_level], verbose_name='level')),
                 ('notification_type', models.CharField(blank=True, help_text='Key of a registered notification type.', max_length=100, null=True, verbose_name='notification type')),
                 ('title', models.CharField(max_length=255, verbose_name='title')),
                 ('description', models.TextField(blank=True, help_text='Sanitised HTML.', verbose_name='description')),
