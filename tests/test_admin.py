@@ -69,3 +69,42 @@ def test_add_form_creates_an_organization_wide_row(admin_client_user, Notificati
     assert response.status_code == 302, response.content[:3000]
     row = Notification.objects.get()
     assert row.is_global and row.sender == user
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"scope": "user", "recipient": ""}, "recipient"),
+        ({"scope": "team", "team_key": "999999"}, "team_key"),
+        ({"scope": "team", "team_key": ""}, "team_key"),
+        ({"scope": "system", "organization_key": "1"}, "organization_key"),
+    ],
+)
+def test_add_form_names_the_missing_or_stray_field(admin_client_user, Notification, changes, field):
+    client, user = admin_client_user
+    data = {
+        "level": "IN", "title": "x", "description": "", "priority": 20, "meta_data": "{}",
+        "origin": "organization", "organization_key": "", "team_key": "",
+        "created_at_0": "2026-01-01", "created_at_1": "10:00:00", **changes,
+    }  # fmt: skip
+    response = client.post(_url(Notification, "add"), data)
+    assert response.status_code == 200
+    assert field in response.context["adminform"].form.errors
+    assert Notification.objects.count() == 0
+
+
+def test_direct_row_from_admin_gets_the_recipients_organization(
+    admin_client_user, make_user, Notification
+):
+    client, user = admin_client_user
+    colleague = make_user(Role.DEV_USER, user.membership.organization)
+    data = {
+        "level": "IN", "title": "x", "description": "", "priority": 20, "meta_data": "{}",
+        "scope": "user", "origin": "organization", "recipient": colleague.pk,
+        "organization_key": "", "team_key": "",
+        "created_at_0": "2026-01-01", "created_at_1": "10:00:00",
+    }  # fmt: skip
+    assert client.post(_url(Notification, "add"), data).status_code == 302
+    row = Notification.objects.get()
+    assert row.organization_key == str(user.membership.organization_id)
+    assert row.get_level_display() == "Information"

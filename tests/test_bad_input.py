@@ -166,3 +166,8 @@ def test_send_system_defaults_is_global_from_targets(admin_user, make_user, Noti
     assert row.scope == "system"
     [row] = Notification.send_system(staff, title="one", target_user=admin_user)
     assert (row.scope, row.origin) == ("user", "system")
+
+
+def test_senders_cannot_backdate_rows(admin_user, Notification):
+    with pytest.raises(TypeError, match="created_at"):
+        Notification.send_to_self(admin_user, title="x", created_at="2099-01-01T00:00:00Z")

@@ -63,17 +63,24 @@ class NotificationQuerySet(models.QuerySet):
             q |= Q(scope=Scope.ORGANIZATION) & org
         return q
 
+    def addressed_to(self, user) -> NotificationQuerySet:
+        """Unexpired rows addressed to ``user``, including ones they dismissed."""
+        if not _is_authenticated(user):
+            return self.none()
+        now = timezone.now()
+        return self.filter(self.audience_q(user)).filter(
+            Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+        )
+
     def visible_to(self, user) -> NotificationQuerySet:
         """The user's feed, newest first, annotated with ``user_read_at``."""
         if not _is_authenticated(user):
             # Keep the annotation so .unread()/.read() chain on the empty result too.
             return self.annotate(user_read_at=Value(None, models.DateTimeField())).none()
-        now = timezone.now()
         receipts = _receipts().filter(notification=OuterRef("pk"), user=user)
         dismissed = Exists(receipts.filter(dismissed_at__isnull=False))
         return (
-            self.filter(self.audience_q(user))
-            .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+            self.addressed_to(user)
             .filter(
                 Q(scope=Scope.USER, dismissed_at__isnull=True) | (~Q(scope=Scope.USER) & ~dismissed)
             )

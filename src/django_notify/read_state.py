@@ -32,16 +32,20 @@ def _chunks(items: list[Any], size: int = _CHUNK) -> Iterator[list[Any]]:
         yield items[start : start + size]
 
 
-def _require_visible(notification, user) -> None:
+def _require_addressed(notification, user) -> None:
+    """The row is (or was, before the user dismissed it) in the user's feed.
+
+    Dismissed rows still count, so a second dismiss is a no-op rather than an error.
+    """
     manager = type(notification)._default_manager
-    if not manager.visible_to(user).filter(pk=notification.pk).exists():
+    if not manager.addressed_to(user).filter(pk=notification.pk).exists():
         raise NotVisible(f"Notification {notification.pk} is not visible to this user.")
 
 
 def _set(notification, user, field: str, value) -> bool:
     """Set ``field`` for one user on one row; True if it changed."""
     with transaction.atomic():
-        _require_visible(notification, user)
+        _require_addressed(notification, user)
         if notification.scope == Scope.USER:
             manager = type(notification)._default_manager
             lookup = {f"{field}__isnull": value is not None}

@@ -24,8 +24,11 @@ from .types import Origin, Priority, Scope
 #: Content fields every creation path accepts as keyword arguments.
 CONTENT_FIELDS = (
     "description", "url", "action_url", "action_required", "priority", "meta_data",
-    "notification_type", "expires_at", "actor", "target", "created_at",
+    "notification_type", "expires_at", "actor", "target",
 )  # fmt: skip
+#: Only trusted host code may backdate or postdate a row (a sender could otherwise pin
+#: theirs to the top of a team's feed).
+TRUSTED_FIELDS = ("created_at",)
 # Fields validated once on the template row; the rest are checked in bulk.
 _NOT_PER_ROW = ["recipient", "sender", "actor_content_type", "target_content_type", "scope"]
 
@@ -99,11 +102,14 @@ def _targets(target_user, target_team, user_ids, team_ids) -> tuple[str, list[An
     return name, values
 
 
-def build_template(model, *, title: str, level_code: str | None = None, **content) -> models.Model:
+def build_template(
+    model, *, title: str, level_code: str | None = None, trusted: bool = False, **content
+) -> models.Model:
     """An unsaved row holding the shared content, validated once."""
     if "level" in content:
         raise TypeError("The send functions take the level code as type=, not level=")
-    unknown = sorted(set(content) - set(CONTENT_FIELDS))
+    allowed = set(CONTENT_FIELDS) | (set(TRUSTED_FIELDS) if trusted else set())
+    unknown = sorted(set(content) - allowed)
     if unknown:
         raise TypeError(f"Unexpected keyword argument(s): {', '.join(unknown)}")
     actor = content.pop("actor", None)
@@ -346,6 +352,7 @@ def notify(
         level_code=level,
         description=body,
         notification_type=type_key,
+        trusted=True,
         **content,
     )
     rows = _user_rows(template, user_ids, Origin.ORGANIZATION, None)

@@ -195,12 +195,50 @@ class AbstractNotification(models.Model):
 
         super().clean()
         self.is_global = self.scope in (Scope.ORGANIZATION, Scope.SYSTEM)
+        self._clean_target()
         if not self._state.adding:
             return  # the rules apply to sending; editing a sent row is the admin's call
         try:
             validate_notification(self)
         except SendRefused as exc:
             raise ValidationError(str(exc), code=exc.code) from exc
+
+    def _clean_target(self) -> None:
+        """The fields a scope needs, named in the error (model forms, the admin)."""
+        from ..tenancy import get_adapter
+
+        needs = {
+            Scope.USER: ("recipient", self.recipient_id is not None),
+            Scope.TEAM: ("team_key", bool(self.team_key)),
+            Scope.ORGANIZATION: ("organization_key", bool(self.organization_key)),
+        }
+        if self.scope in needs:
+            name, present = needs[self.scope]
+            if not present:
+                raise ValidationError({name: _("Required for the %s scope.") % self.scope})
+        stray = {
+            "recipient": self.scope != Scope.USER and self.recipient_id is not None,
+            "team_key": self.scope != Scope.TEAM and bool(self.team_key),
+            "organization_key": self.scope == Scope.SYSTEM and bool(self.organization_key),
+        }
+        errors = {k: _("Not used by the %s scope.") % self.scope for k, bad in stray.items() if bad}
+        if errors:
+            raise ValidationError(errors)
+        adapter = get_adapter()
+        if self.scope == Scope.TEAM:
+            orgs = adapter.get_team_organizations([self.team_key])
+            org = {str(k): v for k, v in orgs.items()}.get(str(self.team_key))
+            if org is None:
+                raise ValidationError({"team_key": _("Unknown team %s.") % self.team_key})
+            self.organization_key = str(org)
+        elif self.scope == Scope.USER and not self.organization_key:
+            org = adapter.get_user_organizations([self.recipient_id]).get(self.recipient_id)
+            self.organization_key = "" if org is None else str(org)
+
+    def get_level_display(self) -> str:
+        from ..conf import app_settings
+
+        return app_settings.LEVELS.get(self.level, self.level)
 
     def prepare(self) -> None:
         """Normalise the row before it is written: sanitise HTML, derive plain text and

@@ -1,0 +1,244 @@
+"""Demo data: two organizations, their teams, one user per role and sample notifications.
+
+Every sample goes through the package's public API (``send``, ``send_to_self``,
+``send_system``, ``notify``) with a real sender, so seeding exercises the same sender
+rules as the site. Each sample carries ``meta_data["seed"]``; a second run skips the
+samples that exist, so :func:`seed` is idempotent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+from organizations.models import Membership, Organization, Team
+
+from django_notify import Priority, get_notification_model, notify
+from django_notify.tenancy import Role
+
+PASSWORD = "demo"
+
+ORGANIZATIONS = {"Acme": ["Research", "Ops"], "Globex": ["Sales"]}
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    organization: str
+    role: Role
+    teams: tuple[str, ...] = ()
+    shared_teams: tuple[str, ...] = ()
+    is_staff: bool = False
+    is_superuser: bool = False
+    notes: str = ""
+
+    @property
+    def kind(self) -> str:
+        if self.is_superuser:
+            return f"{self.role.value} + superuser"
+        if self.is_staff:
+            return f"{self.role.value} + staff"
+        return self.role.value
+
+
+USERS = [
+    DemoUser("light", "Acme", Role.LIGHT_USER, notes="can only notify themselves"),
+    DemoUser(
+        "dev",
+        "Acme",
+        Role.DEV_USER,
+        teams=("Research",),
+        shared_teams=("Ops",),
+        notes="member of Research; Ops is shared with them",
+    ),
+    DemoUser("orgadmin", "Acme", Role.ORG_ADMIN, teams=("Ops",), notes="can notify all of Acme"),
+    DemoUser(
+        "staff",
+        "Acme",
+        Role.DEV_USER,
+        teams=("Ops",),
+        is_staff=True,
+        notes="may send system notifications",
+    ),
+    DemoUser(
+        "admin",
+        "Acme",
+        Role.ORG_ADMIN,
+        teams=("Research",),
+        is_staff=True,
+        is_superuser=True,
+        notes="superuser; can use /admin/",
+    ),
+    DemoUser("globex", "Globex", Role.DEV_USER, teams=("Sales",), notes="the other organization"),
+]
+
+
+@dataclass
+class Sample:
+    """One call to the package API, by a named sender, to named users and teams."""
+
+    key: str
+    method: str  # "send", "send_to_self", "send_system" or "notify" (no sender)
+    sender: str | None
+    age: timedelta
+    kwargs: dict
+    read_by: tuple[str, ...] = ()
+
+    def run(self, users: dict, teams: dict, **extra) -> list:
+        Notification = get_notification_model()
+        kwargs = {**self.kwargs, **extra}
+        for name in ("target_user", "recipients"):
+            if name in kwargs:
+                kwargs[name] = users[kwargs[name]]
+        if "target_team" in kwargs:
+            kwargs["target_team"] = teams[kwargs["target_team"]]
+        if "user_ids" in kwargs:
+            kwargs["user_ids"] = [users[name].pk for name in kwargs["user_ids"]]
+        if "team_ids" in kwargs:
+            kwargs["team_ids"] = [teams[name].pk for name in kwargs["team_ids"]]
+        if self.method == "notify":
+            return notify([kwargs.pop("recipients")], **kwargs)
+        return getattr(Notification, self.method)(users[self.sender], **kwargs)
+
+
+def sample(key, method, sender, age, *, read_by=(), **kwargs) -> Sample:
+    return Sample(key, method, sender, age, kwargs, read_by)
+
+
+H, D, M = timedelta(hours=1), timedelta(days=1), timedelta(minutes=1)
+
+SAMPLES = [
+    # system-global: one row that every user sees
+    sample(
+        "maintenance", "send_system", "staff", 2 * H, is_global=True, type="IM",
+        priority=Priority.HIGH, title="Planned maintenance tonight",
+        description="<p>The platform is read-only from <b>22:00 UTC</b> for about 30 minutes.</p>",
+    ),
+    # organization-global: one row for everyone in Acme
+    sample(
+        "welcome-acme", "send", "orgadmin", 3 * D, is_global=True, type="SU",
+        title="Welcome to Acme", description="Everyone at Acme sees this one row.",
+        read_by=("orgadmin",),
+    ),
+    # team rows: one row per team, seen by its members
+    sample(
+        "research-review", "send", "dev", 5 * H, target_team="Research",
+        priority=Priority.HIGH, title="Model review required",
+        description="A new model version is ready for review.",
+    ),
+    sample(
+        "ops-freeze", "send", "orgadmin", 1 * D, target_team="Ops", type="WA",
+        title="Deploy freeze from Friday", description="No deploys from Friday 18:00 to Monday.",
+    ),
+    sample(
+        "sales-reports", "send_system", "staff", 6 * H, is_global=False, team_ids=["Sales"],
+        type="WA", title="Quarter-end: Sales reports due",
+        description="A system notification addressed to one Globex team.",
+    ),
+    # direct rows: one row per user
+    sample(
+        "dataset-ready", "send", "orgadmin", 30 * M, target_user="dev", type="SU",
+        title="Dataset ready", description="The dataset finished loading.",
+    ),
+    sample(
+        "quarterly-review", "send", "admin", 1 * H, user_ids=["light", "dev", "orgadmin"],
+        type="IM", priority=Priority.CRITICAL, action_required=True,
+        title="Quarterly review window is open",
+        description="One row per user: each of you confirms by Friday.",
+    ),
+    sample(
+        "runbook-question", "send", "dev", 4 * H, target_user="orgadmin",
+        title="Question about the Ops runbook",
+        description="dev may write to Ops members because Ops is shared with them.",
+    ),
+    sample(
+        "backup-failed", "send_system", "staff", 15 * M, is_global=False, target_user="admin",
+        type="ER", priority=Priority.CRITICAL, title="Backup job failed",
+        description="The nightly backup exited with status 2.",
+    ),
+    sample(
+        "light-reminder", "send_to_self", "light", 10 * M, priority=Priority.LOW,
+        title="Reminder: finish onboarding",
+    ),
+    sample(
+        "globex-export", "send_to_self", "globex", 20 * M, type="SU",
+        title="Pipeline export finished",
+    ),
+    # trusted, system-originated fan-out (no sender): enough rows for a second feed page
+    *(
+        sample(
+            f"nightly-{n}", "notify", None, n * D, recipients="dev", type_key="build.nightly",
+            level="SU", priority=Priority.LOW, title=f"Nightly build #{100 - n} passed",
+            read_by=("dev",) if n > 8 else (),
+        )
+        for n in range(1, 25)
+    ),
+]  # fmt: skip
+
+
+@dataclass
+class SeedResult:
+    created_users: int = 0
+    created_notifications: int = 0
+    skipped_samples: int = 0
+
+
+def seed(*, reset_passwords: bool = False) -> SeedResult:
+    """Create (or complete) the demo data; safe to run any number of times."""
+    result = SeedResult()
+    User = get_user_model()
+    Notification = get_notification_model()
+    with transaction.atomic():
+        orgs = {name: Organization.objects.get_or_create(name=name)[0] for name in ORGANIZATIONS}
+        teams = {
+            name: Team.objects.get_or_create(organization=orgs[org], name=name)[0]
+            for org, names in ORGANIZATIONS.items()
+            for name in names
+        }
+        users = {}
+        for spec in USERS:
+            user, created = User.objects.get_or_create(username=spec.username)
+            wanted = {
+                "is_staff": spec.is_staff,
+                "is_superuser": spec.is_superuser,
+                "is_active": True,
+            }
+            changed = [name for name, value in wanted.items() if getattr(user, name) != value]
+            for name in changed:
+                setattr(user, name, wanted[name])
+            if created or reset_passwords:
+                user.set_password(PASSWORD)
+                user.email = f"{spec.username}@example.com"
+                changed += ["password", "email"]
+            if changed:
+                user.save(update_fields=changed)
+            result.created_users += created
+            Membership.objects.update_or_create(
+                user=user, defaults={"organization": orgs[spec.organization], "role": spec.role}
+            )
+            for name in spec.teams:
+                teams[name].members.add(user)
+            for name in spec.shared_teams:
+                teams[name].shared_with.add(user)
+            users[spec.username] = user
+
+        existing = {
+            meta.get("seed")
+            for meta in Notification.objects.filter(meta_data__has_key="seed").values_list(
+                "meta_data", flat=True
+            )
+        }
+        now = timezone.now()
+        for item in SAMPLES:
+            if item.key in existing:
+                result.skipped_samples += 1
+                continue
+            rows = item.run(users, teams, meta_data={"seed": item.key}, created_at=now - item.age)
+            result.created_notifications += len(rows)
+            for username in item.read_by:
+                for row in rows:
+                    row.mark_read(users[username])
+    return result

@@ -1,0 +1,23 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from . import views
+from .seed import PASSWORD, USERS
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("send/", views.send, name="send"),
+    path("notifications/<int:pk>/read/", views.mark_read, name="mark-read"),
+    path("notifications/<int:pk>/dismiss/", views.dismiss, name="dismiss"),
+    path("notifications/read-all/", views.mark_all_read, name="mark-all-read"),
+    path("notifications/dismiss-all/", views.dismiss_all, name="dismiss-all"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(
+            redirect_authenticated_user=True,
+            extra_context={"demo_users": USERS, "demo_password": PASSWORD},
+        ),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+]

@@ -1,0 +1,227 @@
+"""The demo's pages: a notification feed, per-row and bulk actions, and a send form.
+
+Everything goes through django-notify's public API: ``visible_to(user)`` for the feed,
+``unread_count``, ``mark_read`` / ``dismiss`` / ``mark_all_read`` / ``dismiss_all`` for
+state, and ``send`` / ``send_to_self`` / ``send_system`` with ``sender=request.user``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+from organizations.models import Membership, Organization, Team
+
+from django_notify import NotVisible, Scope, SendRefused, get_notification_model
+from django_notify.conf import app_settings
+
+from .forms import SendForm
+
+PAGE_SIZE = 20
+
+# Where the package's field names land on the form.
+FORM_FIELD_FOR = {
+    "title": "title",
+    "description": "description",
+    "level": "level",
+    "priority": "priority",
+    "target_user": "user",
+    "user_ids": "user",
+    "target_team": "team",
+    "team_ids": "team",
+}
+
+
+# --- the feed ---------------------------------------------------------------------------
+def _cursor(notification) -> str:
+    return f"{notification.created_at.isoformat()}_{notification.pk}"
+
+
+def _parse_cursor(value: str | None) -> tuple[datetime, int] | None:
+    """``"<created_at ISO>_<pk>"`` → (created_at, pk); anything malformed → None."""
+    if not value:
+        return None
+    created_at, _, pk = value.rpartition("_")
+    try:
+        parsed = datetime.fromisoformat(created_at)
+        return (parsed, int(pk)) if parsed.tzinfo is not None else None
+    except ValueError:
+        return None
+
+
+def _audiences(page) -> dict[int, str]:
+    """A readable audience per row, with one query per kind of broadcast on the page."""
+    team_ids = {int(n.team_key) for n in page if n.scope == Scope.TEAM and n.team_key.isdigit()}
+    org_ids = {
+        int(n.organization_key)
+        for n in page
+        if n.scope == Scope.ORGANIZATION and n.organization_key.isdigit()
+    }
+    teams = Team.objects.in_bulk(team_ids) if team_ids else {}
+    orgs = Organization.objects.in_bulk(org_ids) if org_ids else {}
+    labels = {}
+    for n in page:
+        if n.scope == Scope.USER:
+            labels[n.pk] = "you"
+        elif n.scope == Scope.TEAM:
+            team = teams.get(int(n.team_key)) if n.team_key.isdigit() else None
+            labels[n.pk] = f"team {team.name}" if team else f"team #{n.team_key}"
+        elif n.scope == Scope.ORGANIZATION:
+            org = orgs.get(int(n.organization_key)) if n.organization_key.isdigit() else None
+            labels[n.pk] = f"all of {org.name}" if org else "your organization"
+        else:
+            labels[n.pk] = "everyone"
+    return labels
+
+
+def _render_home(request, form: SendForm | None = None):
+    user = request.user
+    Notification = get_notification_model()
+    feed = Notification.objects.visible_to(user).with_related()
+    cursor = _parse_cursor(request.GET.get("before"))
+    if cursor is not None:
+        feed = feed.after(*cursor)
+    page = list(feed[: PAGE_SIZE + 1])
+    older_url = None
+    if len(page) > PAGE_SIZE:
+        page = page[:PAGE_SIZE]
+        older_url = "?" + urlencode({"before": _cursor(page[-1])})
+    audiences = _audiences(page)
+    levels = app_settings.LEVELS
+    for n in page:
+        n.audience_label = audiences[n.pk]
+        n.level_label = levels.get(n.level, n.level)
+    membership = Membership.objects.select_related("organization").filter(user=user).first()
+    context = {
+        "notifications": page,
+        "older_url": older_url,
+        "is_first_page": cursor is None,
+        "unread_count": Notification.objects.unread_count(user),
+        "membership": membership,
+        "form": form or SendForm(),
+        "here": request.get_full_path(),
+    }
+    return render(request, "demo/home.html", context)
+
+
+@login_required
+@require_GET
+def home(request):
+    return _render_home(request)
+
+
+# --- per-row and bulk state -----------------------------------------------------------------
+def _back(request):
+    """Back to the page the form was on (``next``), if it is on this site."""
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(target)
+    return redirect("home")
+
+
+def _act(request, pk: int, action: str):
+    """``mark_read`` or ``dismiss`` one row for the current user.
+
+    A row that is missing, not visible to the user or already dismissed (a double
+    click) gets the same answer, so the page never tells other users' rows apart.
+    """
+    notification = get_notification_model().objects.filter(pk=pk).first()
+    try:
+        if notification is not None:
+            getattr(notification, action)(request.user)
+            return _back(request)
+    except NotVisible:
+        pass
+    messages.warning(request, "That notification is no longer in your feed.")
+    return _back(request)
+
+
+@login_required
+@require_POST
+def mark_read(request, pk: int):
+    return _act(request, pk, "mark_read")
+
+
+@login_required
+@require_POST
+def dismiss(request, pk: int):
+    return _act(request, pk, "dismiss")
+
+
+@login_required
+@require_POST
+def mark_all_read(request):
+    changed = get_notification_model().objects.mark_all_read(request.user)
+    messages.success(request, f"Marked {changed} notification{'s' * (changed != 1)} read.")
+    return _back(request)
+
+
+@login_required
+@require_POST
+def dismiss_all(request):
+    changed = get_notification_model().objects.dismiss_all(request.user)
+    messages.success(request, f"Dismissed {changed} notification{'s' * (changed != 1)}.")
+    return redirect("home")
+
+
+# --- sending -------------------------------------------------------------------------------
+def _send(sender, data: dict) -> list:
+    Notification = get_notification_model()
+    content = {
+        "title": data["title"],
+        "description": data["description"],
+        "type": data["level"],
+        "priority": data["priority"],
+    }
+    target = data["target"]
+    if target == "self":
+        return Notification.send_to_self(sender, **content)
+    if target == "user":
+        return Notification.send(sender, target_user=data["user"], **content)
+    if target == "team":
+        return Notification.send(sender, target_team=data["team"], **content)
+    if target == "organization":
+        return Notification.send(sender, is_global=True, **content)
+    return Notification.send_system(sender, is_global=True, **content)
+
+
+def _add_validation_error(form: SendForm, exc: ValidationError) -> None:
+    if not hasattr(exc, "error_dict"):
+        for message in exc.messages:
+            form.add_error(None, message)
+        return
+    for name, errors in exc.message_dict.items():
+        field = FORM_FIELD_FOR.get(name)
+        for message in errors:
+            if field:
+                form.add_error(field, message)
+            else:
+                form.add_error(None, f"{name}: {message}")
+
+
+@login_required
+@require_POST
+def send(request):
+    form = SendForm(request.POST)
+    if form.is_valid():
+        try:
+            rows = _send(request.user, form.cleaned_data)
+        except SendRefused as exc:
+            form.add_error(None, f"Refused: {exc}")
+        except ValidationError as exc:
+            _add_validation_error(form, exc)
+        else:
+            count = len(rows)
+            messages.success(
+                request, f"Sent “{form.cleaned_data['title']}” ({count} row{'s' * (count != 1)})."
+            )
+            return redirect("home")
+    return _render_home(request, form)
