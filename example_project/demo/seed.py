@@ -236,7 +236,11 @@ def seed(*, reset_passwords: bool = False) -> SeedResult:
             if item.key in existing:
                 result.skipped_samples += 1
                 continue
-            rows = item.run(users, teams, meta_data={"seed": item.key}, created_at=now - item.age)
+            rows = item.run(users, teams, meta_data={"seed": item.key})
+            # Spread the samples over time; senders cannot backdate, so the seed does it.
+            Notification.objects.filter(pk__in=[r.pk for r in rows]).update(
+                created_at=now - item.age
+            )
             result.created_notifications += len(rows)
             for username in item.read_by:
                 for row in rows:
