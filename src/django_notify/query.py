@@ -29,9 +29,11 @@ def _key_lookup(field: str, keys: Any) -> Q | None:
     if keys is None:
         return None
     if isinstance(keys, models.QuerySet):
-        names = list(keys.query.values_select) + list(keys.query.annotation_select)
-        column = names[0] if names else "pk"
-        subquery = keys.annotate(_notify_key=Cast(column, models.CharField())).values("_notify_key")
+        from .tenancy import key_column
+
+        subquery = keys.annotate(_notify_key=Cast(key_column(keys), models.CharField())).values(
+            "_notify_key"
+        )
         return Q(**{f"{field}__in": subquery})
     if isinstance(keys, str | int) or not hasattr(keys, "__iter__"):
         keys = [keys]

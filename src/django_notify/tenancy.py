@@ -175,10 +175,11 @@ def as_key_set(keys: Keys | None) -> set[str]:
     if keys is None:
         return set()
     if isinstance(keys, models.QuerySet):
-        keys = keys.values_list(*_single_field(keys), flat=True)
+        keys = keys.values_list(key_column(keys), flat=True)
     return {str(k) for k in keys if k is not None}
 
 
-def _single_field(qs: models.QuerySet) -> list[str]:
+def key_column(qs: models.QuerySet) -> str:
+    """The column an adapter's one-column queryset selects (``pk`` if it selects none)."""
     fields = list(qs.query.values_select) + list(qs.query.annotation_select)
-    return fields[:1] if fields else ["pk"]
+    return fields[0] if fields else "pk"
