@@ -46,7 +46,7 @@ def test_setting_must_be_a_dict():
         assert [e.id for e in check_settings()] == ["django_notify.E001"]
 
 
-def test_checks_run_through_manage_py_check():
+def test_checks_run_through_manage_py_check(db):
     from django.core.management import call_command
     from django.core.management.base import SystemCheckError
 
