@@ -10,7 +10,11 @@ class DjangoNotifyConfig(AppConfig):
 
     def ready(self) -> None:
         from django.core import checks
+        from django.utils.module_loading import autodiscover_modules
 
         from . import checks as notify_checks
 
         checks.register(notify_checks.check_settings, "django_notify")
+        # Every installed app's notifications.py declares its types; a duplicate key or
+        # id raises AlreadyRegistered here, naming both definitions.
+        autodiscover_modules("notifications")

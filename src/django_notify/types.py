@@ -1,9 +1,39 @@
-"""Vocabulary shared by the models and the public API."""
+"""Vocabulary shared by the models and the public API: priorities, scopes, origins, and
+notification types.
+
+Notification types: what can happen, declared by host apps in ``notifications.py``.
+
+```python
+import django_notify
+
+JOBS = django_notify.Category("jobs", "Job events", "Things that happen to jobs.")
+
+@django_notify.register
+class JobCreated(django_notify.NotificationType):
+    key = "job.created"
+    id = 1
+    label = "Job Created"
+    description = "A new job has been created"
+    category = JOBS
+    context = {"job": "The job that was created"}
+```
+
+Types are classes, registered once at start-up by the app registry's autodiscovery.
+Keys are stored on rows as plain strings (never as field ``choices``), and validated
+against the registry.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+from .registry import AlreadyRegistered, Registry, describe
 
 
 class Priority(models.IntegerChoices):
@@ -51,3 +81,122 @@ class Origin(models.TextChoices):
 
     ORGANIZATION = "organization", _("Organization")
     SYSTEM = "system", _("System")
+
+
+@dataclass(frozen=True)
+class Category:
+    """A group of types (seed 001's categories): a stable key, a name, a description."""
+
+    key: str
+    name: str
+    description: str = ""
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class NotificationType:
+    """Subclass, set ``key`` (and what else applies), and decorate with ``@register``."""
+
+    #: Stable string key stored on rows, e.g. ``"job.created"``.
+    key: ClassVar[str]
+    #: Optional stable numeric id (seed 001's enum values); unique when set.
+    id: ClassVar[int | None] = None
+    label: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    category: ClassVar[Category | None] = None
+    #: Level code of the rows it creates (a key of ``DJANGO_NOTIFY["LEVELS"]``).
+    level: ClassVar[str | None] = None
+    default_priority: ClassVar[Priority] = Priority.NORMAL
+    #: Channels this type can be delivered on, and the ones on by default.
+    channels: ClassVar[tuple[str, ...]] = ("in_app", "email")
+    default_channels: ClassVar[tuple[str, ...]] = ("in_app",)
+    #: Context variables the type needs: name → what it is (documented and validated).
+    context: ClassVar[Mapping[str, str]] = {}
+    #: Context variables it may use but does not need.
+    optional_context: ClassVar[Mapping[str, str]] = {}
+    #: ``str.format`` templates rendered with the context (``{actor}``, ``{target}`` too).
+    title: ClassVar[str] = ""
+    body: ClassVar[str] = ""
+
+    @classmethod
+    def get_label(cls) -> str:
+        return cls.label or cls.key
+
+    @classmethod
+    def validate_context(cls, context: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Return the context as a dict; raise ``ValidationError`` naming what is missing."""
+        if context is not None and not isinstance(context, Mapping):
+            raise ValidationError({"context": f"The context of {cls.key!r} must be a mapping."})
+        context = dict(context or {})
+        missing = sorted(name for name in cls.context if name not in context)
+        if missing:
+            raise ValidationError(
+                {"context": f"{cls.key!r} needs context variable(s): {', '.join(missing)}."}
+            )
+        return context
+
+    @classmethod
+    def render(cls, template: str, context: Mapping[str, Any]) -> str:
+        try:
+            return template.format_map(dict(context))
+        except (KeyError, IndexError, ValueError, AttributeError) as exc:
+            raise ValidationError(
+                {"context": f"Rendering {cls.key!r} failed: {type(exc).__name__}: {exc}"}
+            ) from None
+
+    @classmethod
+    def default_audience(cls, event) -> Any:
+        """Users notified besides subscribers and rules (``None``: nobody extra)."""
+        return None
+
+
+class TypeRegistry(Registry[type[NotificationType]]):
+    """Types by key; also refuses a numeric id used twice, naming both classes."""
+
+    def __init__(self):
+        super().__init__("notification type", key_attr="key")
+
+    def validate(self, key: str, obj: type[NotificationType]) -> None:
+        if not (isinstance(obj, type) and issubclass(obj, NotificationType)):
+            raise TypeError(f"{describe(obj)} must subclass django_notify.NotificationType")
+        if obj.id is not None:
+            if not isinstance(obj.id, int) or isinstance(obj.id, bool):
+                raise TypeError(f"{describe(obj)}.id must be an int, got {obj.id!r}")
+            for other_key, other in self._items.items():
+                if other.id == obj.id and other_key != key:
+                    raise AlreadyRegistered(
+                        f"notification type id {obj.id} is used twice: by {describe(other)} "
+                        f"({other_key!r}) and by {describe(obj)} ({key!r})"
+                    )
+        extra = set(obj.default_channels) - set(obj.channels)
+        if extra:
+            raise ValueError(
+                f"{describe(obj)}.default_channels {sorted(extra)} are not in its channels"
+            )
+
+    def by_id(self, type_id: int) -> type[NotificationType]:
+        for obj in self:
+            if obj.id == type_id:
+                return obj
+        return self.get(f"#{type_id}")  # raises NotRegistered with the known keys
+
+    def categories(self) -> list[Category]:
+        found = {t.category.key: t.category for t in self if t.category is not None}
+        return [found[k] for k in sorted(found)]
+
+
+#: Every registered notification type.
+notification_types = TypeRegistry()
+#: ``@django_notify.register`` on a NotificationType subclass.
+register = notification_types.register
+
+
+def validate_type_key(value: str | None) -> None:
+    """Field validator: a stored type key must be registered."""
+    if value and value not in notification_types:
+        known = ", ".join(notification_types.keys()) or "none registered"
+        raise ValidationError(
+            f"{value!r} is not a registered notification type ({known}).",
+            code="unknown_type",
+        )

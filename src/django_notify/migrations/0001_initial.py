@@ -4,6 +4,7 @@ import django.core.serializers.json
 import django.db.models.deletion
 import django.utils.timezone
 import django_notify.models.base
+import django_notify.types
 from django.conf import settings
 from django.db import migrations, models
 
@@ -23,7 +24,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('level', models.CharField(default=django_notify.models.base.default_level, help_text="Two-letter level code (seed 000's `type`), e.g. IN, IM.", max_length=2, validators=[django_notify.models.base.validate_level], verbose_name='level')),
-                ('notification_type', models.CharField(blank=True, help_text='Key of a registered notification type.', max_length=100, null=True, verbose_name='notification type')),
+                ('notification_type', models.CharField(blank=True, help_text='Key of a registered notification type.', max_length=100, null=True, validators=[django_notify.types.validate_type_key], verbose_name='notification type')),
                 ('title', models.CharField(max_length=255, verbose_name='title')),
                 ('description', models.TextField(blank=True, help_text='Sanitised HTML.', verbose_name='description')),
                 ('description_text', models.TextField(blank=True, editable=False, verbose_name='description (plain text)')),

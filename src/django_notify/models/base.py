@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ..conf import app_settings
 from ..query import NotificationManager
-from ..types import BROADCAST_SCOPES, Origin, Priority, Scope
+from ..types import BROADCAST_SCOPES, Origin, Priority, Scope, validate_type_key
 
 URL_MAX_LENGTH = 500
 _SAFE_URL_SCHEMES = ("http://", "https://", "mailto:")
@@ -73,6 +73,7 @@ class AbstractNotification(models.Model):
     # NULL (not "") for "no type", so a partial index or a type filter skips untyped rows.
     notification_type = models.CharField(  # noqa: DJ001
         _("notification type"), max_length=100, blank=True, null=True,
+        validators=[validate_type_key],
         help_text=_("Key of a registered notification type."),
     )  # fmt: skip
     title = models.CharField(_("title"), max_length=255)
