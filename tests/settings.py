@@ -21,6 +21,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django_notify",
     "organizations",
+    "jobs",
     "tests.swapped",
 ]
 

@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_notify",
     "organizations",
+    "jobs",
     "demo",
 ]
 

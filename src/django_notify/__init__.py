@@ -12,6 +12,7 @@ __version__ = "0.1.0.dev0"
 _EXPORTS = {
     "get_notification_model": "django_notify.loading",
     "notify": "django_notify.sending",
+    "emit": "django_notify.events",
     "send": "django_notify.sending",
     "send_to_self": "django_notify.sending",
     "send_system": "django_notify.sending",

@@ -98,9 +98,10 @@ def check_settings(app_configs=None, **kwargs) -> list:
             errors.append(_error("E009", f"{SETTING_NAME}[{key!r}] must be a list of strings."))
     if not isinstance(value("ALLOWED_ATTRIBUTES"), dict):
         errors.append(_error("E009", f"{SETTING_NAME}['ALLOWED_ATTRIBUTES'] must be a dict."))
-    batch = value("BULK_BATCH_SIZE")
-    if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
-        errors.append(_error("E010", f"{SETTING_NAME}['BULK_BATCH_SIZE'] must be a positive int."))
+    for key in ("BULK_BATCH_SIZE", "EVENT_MAX_ATTEMPTS"):
+        number = value(key)
+        if not isinstance(number, int) or isinstance(number, bool) or number < 1:
+            errors.append(_error("E010", f"{SETTING_NAME}[{key!r}] must be a positive int."))
     org = value("DEFAULT_ORGANIZATION")
     if not isinstance(org, str | int) or isinstance(org, bool) or not 0 < len(str(org)) <= 64:
         errors.append(

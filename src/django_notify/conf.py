@@ -44,6 +44,7 @@ DEFAULTS: dict[str, Any] = {
     "ALLOWED_ATTRIBUTES": DEFAULT_ALLOWED_ATTRIBUTES,
     "ALLOWED_PROTOCOLS": DEFAULT_ALLOWED_PROTOCOLS,
     "BULK_BATCH_SIZE": 1000,
+    "EVENT_MAX_ATTEMPTS": 5,
 }
 
 #: Short names accepted by ``HTML_SANITIZER``; anything else is a dotted path.
@@ -99,6 +100,10 @@ class AppSettings:
     @property
     def BULK_BATCH_SIZE(self) -> int:  # noqa: N802
         return int(self.get("BULK_BATCH_SIZE"))
+
+    @property
+    def EVENT_MAX_ATTEMPTS(self) -> int:  # noqa: N802
+        return int(self.get("EVENT_MAX_ATTEMPTS"))
 
     def import_setting(self, key: str) -> Any:
         """Import the dotted path a setting names (resolved short names included)."""

@@ -15,3 +15,10 @@ notification_read = Signal()
 
 #: A user dismissed a notification. kwargs: ``notification``, ``user``.
 notification_dismissed = Signal()
+
+#: ``emit()`` recorded an event (sent inside the caller's transaction). kwargs: ``event``.
+event_emitted = Signal()
+
+#: An event was turned into notifications (sent after that commit). kwargs: ``event``,
+#: ``notifications`` (the created rows).
+event_processed = Signal()

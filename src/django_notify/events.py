@@ -1,0 +1,200 @@
+"""``emit()`` and the outbox.
+
+``emit()`` writes an :class:`~django_notify.models.Event` in the caller's transaction
+and asks for it to be processed on commit. A rolled-back transaction leaves nothing.
+Processing claims the row with a conditional update and writes the notifications and the
+``done`` mark in the same transaction, so each event is processed exactly once: a second,
+concurrent processor finds nothing to claim, and a crash rolls everything back for the
+sweep (``manage.py notify_process_events``) to pick up.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
+from functools import partial
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, models, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from . import audience, signals
+from .conf import app_settings
+from .types import notification_types
+
+logger = logging.getLogger("django_notify.events")
+
+
+def _event_model():
+    from .models import Event
+
+    return Event
+
+
+def _jsonable_context(type_key: str, context: Mapping[str, Any]) -> dict[str, Any]:
+    """Model instances become their text (the event keeps ``target`` as a relation)."""
+    clean = {k: (str(v) if isinstance(v, models.Model) else v) for k, v in context.items()}
+    try:
+        json.dumps(clean, cls=DjangoJSONEncoder)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(
+            {"context": f"The context of {type_key!r} is not JSON: {exc}"}
+        ) from None
+    return clean
+
+
+def _generic(obj: Any, name: str) -> dict[str, Any]:
+    if obj is None:
+        return {}
+    if getattr(obj, "pk", None) is None:
+        raise ValidationError({name: f"{name} must be a saved model instance."})
+    return {
+        f"{name}_content_type": ContentType.objects.get_for_model(obj),
+        f"{name}_object_id": str(obj.pk),
+    }
+
+
+def emit(
+    type_key: str,
+    *,
+    target: Any = None,
+    actor: Any = None,
+    context: Mapping[str, Any] | None = None,
+    recipients: Iterable[Any] | None = None,
+    idempotency_key: str | None = None,
+):
+    """Record that something happened; notifications follow once the transaction commits.
+
+    Returns the :class:`Event` (the existing one when ``idempotency_key`` was seen before).
+    Raises ``NotRegistered`` for an unknown type and ``ValidationError`` naming the field
+    for a bad context, actor, target or recipient.
+    """
+    ntype = notification_types.get(type_key)
+    data = _jsonable_context(type_key, ntype.validate_context(context))
+    if isinstance(recipients, str | bytes):
+        raise ValidationError({"recipients": "recipients must be a list of users or ids."})
+    recipient_ids = sorted({str(getattr(r, "pk", r)) for r in (recipients or ())})
+    Event = _event_model()
+    fields = {
+        "notification_type": type_key,
+        "context": data,
+        "recipients": recipient_ids,
+        "idempotency_key": idempotency_key or None,
+        **_generic(actor, "actor"),
+        **_generic(target, "target"),
+    }
+    with transaction.atomic():
+        if idempotency_key:
+            existing = Event.objects.filter(idempotency_key=idempotency_key).first()
+            if existing is not None:
+                return existing
+        try:
+            with transaction.atomic():
+                event = Event.objects.create(**fields)
+        except IntegrityError:
+            if not idempotency_key:
+                raise
+            return Event.objects.get(idempotency_key=idempotency_key)
+        signals.event_emitted.send(sender=Event, event=event)
+        transaction.on_commit(partial(_process_quietly, event.pk), robust=True)
+    return event
+
+
+def _process_quietly(event_id: Any) -> None:
+    try:
+        process_event(event_id)
+    except Exception:  # recorded on the row; the sweep retries
+        logger.exception("processing event %s failed; the sweep will retry it", event_id)
+
+
+def _render(ntype, event, template: str, fallback: str) -> str:
+    if not template:
+        return fallback
+    ctx = {"actor": event.actor or "", "target": event.target or "", **event.context}
+    return ntype.render(template, ctx)
+
+
+def _build_notifications(event) -> list[Any]:
+    from .sending import notify
+
+    ntype = notification_types.get(event.notification_type)
+    user_ids = audience.resolve(
+        event.notification_type,
+        target=event.target,
+        recipients=event.recipients,
+        extra=ntype.default_audience(event),
+    )
+    if not user_ids:
+        return []
+    target = event.target
+    url = getattr(target, "get_absolute_url", None)
+    return notify(
+        user_ids,
+        event.notification_type,
+        title=_render(ntype, event, ntype.title, ntype.get_label())[:255],
+        body=_render(ntype, event, ntype.body, ntype.description),
+        level=ntype.level,
+        priority=ntype.default_priority,
+        actor=event.actor,
+        target=target,
+        url=url() if callable(url) else "",
+        meta_data={"event": event.pk, "context": event.context},
+    )
+
+
+def process_event(event_id: Any) -> bool:
+    """Turn one event into notifications. Returns False if another run already did.
+
+    Raises whatever processing raised, after recording it on the row.
+    """
+    Event = _event_model()
+    processable = [Event.Status.PENDING, Event.Status.FAILED]
+    try:
+        with transaction.atomic():
+            claimed = Event.objects.filter(pk=event_id, status__in=processable).update(
+                status=Event.Status.DONE, processed_at=timezone.now(), attempts=F("attempts") + 1
+            )
+            if not claimed:
+                return False
+            event = Event.objects.get(pk=event_id)
+            rows = _build_notifications(event)
+            Event.objects.filter(pk=event_id).update(notification_count=len(rows), last_error="")
+    except Exception as exc:
+        Event.objects.filter(pk=event_id, status__in=processable).update(
+            status=Event.Status.FAILED,
+            attempts=F("attempts") + 1,
+            last_error=f"{type(exc).__name__}: {exc}"[:2000],
+        )
+        raise
+    event.notification_count = len(rows)
+    signals.event_processed.send(sender=Event, event=event, notifications=rows)
+    return True
+
+
+def due_events(*, older_than: timedelta = timedelta(seconds=0), now=None):
+    """Events the sweep should (re)try: pending or failed, under the attempt limit."""
+    Event = _event_model()
+    now = now or timezone.now()
+    return Event.objects.filter(
+        status__in=[Event.Status.PENDING, Event.Status.FAILED],
+        attempts__lt=app_settings.EVENT_MAX_ATTEMPTS,
+        created_at__lte=now - older_than,
+    ).order_by("created_at", "pk")
+
+
+def sweep(*, older_than: timedelta = timedelta(seconds=0), limit: int = 500) -> dict[str, int]:
+    """Process events that were never processed or failed. Safe to run concurrently."""
+    counts = {"processed": 0, "skipped": 0, "failed": 0}
+    for event_id in list(due_events(older_than=older_than).values_list("pk", flat=True)[:limit]):
+        try:
+            counts["processed" if process_event(event_id) else "skipped"] += 1
+        except Exception:
+            logger.exception("sweep: event %s failed", event_id)
+            counts["failed"] += 1
+    return counts
