@@ -96,7 +96,8 @@ def site(fresh_venv, wheel, tmp_path_factory) -> Path:
     # "site" itself is refused by startproject: it shadows the stdlib module.
     run(bin_dir / "django-admin", "startproject", "mysite", parent)
     settings = parent / "mysite" / "settings.py"
-    settings.write_text(settings.read_text() + '\nINSTALLED_APPS += ["django_notify"]\n')
+    apps = '\nINSTALLED_APPS += ["polymorphic", "django_notify"]\n'
+    settings.write_text(settings.read_text() + apps)
     run(bin_dir / "python", "manage.py", "migrate", "--noinput", cwd=parent)
     return parent
 

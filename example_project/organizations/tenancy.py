@@ -47,3 +47,9 @@ class OrganizationsTenancyAdapter(TenancyAdapter):
         return Membership.objects.filter(organization_id=organization_id).values_list(
             "user_id", flat=True
         )
+
+    def get_role_member_ids(self, role, organization_id=None):
+        members = Membership.objects.filter(role=role)
+        if organization_id is not None:
+            members = members.filter(organization_id=organization_id)
+        return members.values_list("user_id", flat=True)

@@ -13,6 +13,7 @@ _EXPORTS = {
     "get_notification_model": "django_notify.loading",
     "notify": "django_notify.sending",
     "emit": "django_notify.events",
+    "criteria": "django_notify.rules.registry",
     "send": "django_notify.sending",
     "send_to_self": "django_notify.sending",
     "send_system": "django_notify.sending",

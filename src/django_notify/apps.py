@@ -18,3 +18,26 @@ class DjangoNotifyConfig(AppConfig):
         # Every installed app's notifications.py declares its types; a duplicate key or
         # id raises AlreadyRegistered here, naming both definitions.
         autodiscover_modules("notifications")
+        self._connect_rule_sync()
+
+    def _connect_rule_sync(self) -> None:
+        """Saving or deleting a rule or any criterion (host subclasses included) re-syncs
+        the rule's type on commit."""
+        from django.apps import apps
+        from django.db.models.signals import post_delete, post_save
+
+        from .rules import receivers
+        from .rules.models import RuleCriterion, SubscriptionRule
+
+        for signal in (post_save, post_delete):
+            signal.connect(
+                receivers.rule_changed, sender=SubscriptionRule,
+                dispatch_uid=f"django_notify.rule_changed.{signal is post_save}",
+            )  # fmt: skip
+            for model in apps.get_models():
+                if issubclass(model, RuleCriterion):
+                    signal.connect(
+                        receivers.criterion_changed, sender=model,
+                        dispatch_uid=f"django_notify.criterion_changed.{model._meta.label}."
+                        f"{signal is post_save}",
+                    )  # fmt: skip

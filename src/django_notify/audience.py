@@ -1,4 +1,5 @@
-"""Who an event reaches: explicit recipients ∪ subscribers (∪ rule matches, later) −
+"""Who an event reaches: explicit recipients ∪ subscribers (rule-created ones included)
+∪ users matched by per-event rule criteria −
 opt-outs − inactive users, de-duplicated. Set-based: a handful of queries whatever the
 audience size."""
 
@@ -66,5 +67,8 @@ def resolve(
             wanted |= Q(pk__in=extra.values("pk"))
         else:
             wanted |= Q(pk__in=[getattr(u, "pk", u) for u in extra])
+    from .rules.sync import per_event_users
+
+    wanted |= Q(pk__in=per_event_users(type_key, target).values("pk"))
     chosen = users.filter(wanted, is_active=True).exclude(pk__in=opted_out(type_key, target))
     return list(chosen.order_by("pk").values_list("pk", flat=True))

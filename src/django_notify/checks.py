@@ -47,6 +47,16 @@ def check_settings(app_configs=None, **kwargs) -> list:
     def value(key):
         return raw.get(key, DEFAULTS[key])
 
+    from django.apps import apps
+
+    if not apps.is_installed("polymorphic"):
+        errors.append(
+            _error(
+                "E012",
+                'django_notify needs django-polymorphic: add "polymorphic" to INSTALLED_APPS.',
+                'INSTALLED_APPS += ["polymorphic", "django_notify"]',
+            )
+        )
     adapter = _import("TENANCY_ADAPTER", value("TENANCY_ADAPTER"), errors)
     if adapter is not None and not (
         isinstance(adapter, type) and issubclass(adapter, TenancyAdapter)

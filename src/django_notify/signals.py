@@ -22,3 +22,9 @@ event_emitted = Signal()
 #: An event was turned into notifications (sent after that commit). kwargs: ``event``,
 #: ``notifications`` (the created rows).
 event_processed = Signal()
+
+#: A rule sync created subscriptions. kwargs: ``notification_type``, ``subscriptions``.
+subscriptions_created_by_rule = Signal()
+
+#: A rule sync removed subscriptions. kwargs: ``notification_type``, ``subscriptions``.
+subscriptions_removed_by_rule = Signal()

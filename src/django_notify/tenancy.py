@@ -86,6 +86,13 @@ class TenancyAdapter:
         """User ids of the members of an organization (for delivery fan-out)."""
         raise NotImplementedError
 
+    def get_role_member_ids(self, role: Role, organization_id: Any = None) -> Iterable[Any]:
+        """User ids holding ``role`` (in ``organization_id``, or in any organization).
+
+        Used by the organization-role rule criterion; may return a one-column queryset.
+        """
+        raise NotImplementedError
+
     # --- identifying --------------------------------------------------------------
     def team_key(self, team: Any) -> str:
         """A team instance or id → the key stored on notification rows."""
@@ -146,6 +153,19 @@ class DefaultTenancyAdapter(TenancyAdapter):
         if str(organization_id) != app_settings.DEFAULT_ORGANIZATION:
             return []
         return get_user_model()._default_manager.values_list("pk", flat=True)
+
+    def get_role_member_ids(self, role, organization_id=None):
+        if (
+            organization_id is not None
+            and str(organization_id) != app_settings.DEFAULT_ORGANIZATION
+        ):
+            return []
+        users = get_user_model()._default_manager
+        if role == Role.ORG_ADMIN:
+            return users.filter(is_superuser=True).values_list("pk", flat=True)
+        if role == Role.DEV_USER:
+            return users.filter(is_superuser=False).values_list("pk", flat=True)
+        return []
 
 
 @lru_cache(maxsize=8)

@@ -1,3 +1,12 @@
+from ..rules.models import (  # the rules package keeps its models in this app
+    DynamicCriterion,
+    GroupCriterion,
+    OrganizationRoleCriterion,
+    PermissionCriterion,
+    RuleCriterion,
+    StaffCriterion,
+    SubscriptionRule,
+)
 from .base import AbstractNotification
 from .event import Event
 from .notification import Notification
@@ -11,4 +20,11 @@ __all__ = [
     "NotificationReceipt",
     "OptOut",
     "Subscription",
+    "SubscriptionRule",
+    "RuleCriterion",
+    "GroupCriterion",
+    "PermissionCriterion",
+    "StaffCriterion",
+    "OrganizationRoleCriterion",
+    "DynamicCriterion",
 ]

@@ -51,6 +51,10 @@ class Subscription(EntityScopedModel):
     #: Switches for other channels by name, e.g. ``{"slack": false}``; absent = on.
     channels = models.JSONField(_("other channels"), default=dict, blank=True)
     created_by_rule = models.BooleanField(_("created by a rule"), default=False)
+    rule = models.ForeignKey(
+        "django_notify.SubscriptionRule", on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="subscriptions",
+    )  # fmt: skip
 
     class Meta:
         verbose_name = _("subscription")
