@@ -3,10 +3,22 @@
 from django.contrib import admin
 
 from ..loading import get_notification_model
-from ..models import NotificationReceipt
-from .mixins import NotificationAdminMixin, NotificationReceiptAdminMixin
+from ..models import Event, NotificationReceipt, OptOut, Subscription
+from .mixins import (
+    EventAdminMixin,
+    NotificationAdminMixin,
+    NotificationReceiptAdminMixin,
+    OptOutAdminMixin,
+    SubscriptionAdminMixin,
+)
 
-__all__ = ["NotificationAdminMixin", "NotificationReceiptAdminMixin"]
+__all__ = [
+    "EventAdminMixin",
+    "NotificationAdminMixin",
+    "NotificationReceiptAdminMixin",
+    "OptOutAdminMixin",
+    "SubscriptionAdminMixin",
+]
 
 
 class NotificationReceiptAdmin(NotificationReceiptAdminMixin, admin.ModelAdmin):
@@ -14,6 +26,22 @@ class NotificationReceiptAdmin(NotificationReceiptAdminMixin, admin.ModelAdmin):
 
 
 admin.site.register(NotificationReceipt, NotificationReceiptAdmin)
+
+
+@admin.register(Event)
+class EventAdmin(EventAdminMixin, admin.ModelAdmin):
+    pass
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(SubscriptionAdminMixin, admin.ModelAdmin):
+    pass
+
+
+@admin.register(OptOut)
+class OptOutAdmin(OptOutAdminMixin, admin.ModelAdmin):
+    pass
+
 
 _Notification = get_notification_model()
 # A swapped model belongs to the host, which registers it with the mixin itself.
