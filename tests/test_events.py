@@ -243,3 +243,47 @@ def test_concurrent_processing_notifies_once(require_postgres, make_org, make_us
     assert Notification.objects.count() == 3
     event.refresh_from_db()
     assert (event.status, event.attempts) == ("done", 1)
+
+
+def test_attempt_limit_applies_to_every_run(people, Notification):
+    users, _ = people
+    event = Event.objects.create(notification_type=TYPE, context={"team": "x"}, attempts=5,
+                                 recipients=[str(users[0].pk)])  # fmt: skip
+    assert process_event(event.pk) is False
+    assert Notification.objects.count() == 0
+    assert process_event(event.pk, force=True) is True
+    assert Notification.objects.count() == 1
+
+
+def test_context_is_text_in_the_body(people, Notification, django_capture_on_commit_callbacks):
+    from django_notify import NotificationType, notification_types
+
+    class Posted(NotificationType):
+        key = "test.posted"
+        context = {"text": "what was posted"}
+        title = "{actor} posted"
+        body = "<p>{actor} wrote: {text}</p>"
+
+    notification_types.register(Posted)
+    try:
+        users, _ = people
+        with django_capture_on_commit_callbacks(execute=True):
+            emit("test.posted", actor=users[1], recipients=[users[0]],
+                 context={"text": "a<b & <script>x</script>", "actor": "spoofed"})  # fmt: skip
+    finally:
+        notification_types.unregister("test.posted")
+    row = Notification.objects.get()
+    assert row.title == f"{users[1]} posted"  # the real actor wins over a context key
+    assert (
+        row.description == f"<p>{users[1]} wrote: a&lt;b &amp; &lt;script&gt;x&lt;/script&gt;</p>"
+    )
+
+
+def test_other_channel_switches(people):
+    from django_notify.audience import subscribers
+
+    users, _ = people
+    _subscribe(users[0], channels={"slack": False})
+    _subscribe(users[1])
+    slack = set(subscribers(TYPE, channel="slack").values_list("user_id", flat=True))
+    assert slack == {users[1].pk}

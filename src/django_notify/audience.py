@@ -14,6 +14,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 
+def only_active(users):
+    """Drop inactive users, when the user model has an ``is_active`` field at all."""
+    if any(f.name == "is_active" for f in users.model._meta.concrete_fields):
+        return users.filter(is_active=True)
+    return users
+
+
 def entity_q(target: Any, prefix: str = "") -> Q:
     """Rows for every object (no entity) or for ``target`` itself."""
     q = Q(**{f"{prefix}entity_type__isnull": True})
@@ -33,6 +40,9 @@ def subscribers(type_key: str, target: Any = None, channel: str = "in_app"):
         subs = subs.filter(in_app_enabled=True)
     elif channel == "email":
         subs = subs.filter(email_enabled=True)
+    else:  # other channels are on unless switched off by name in `channels`
+        off = Q(channels__has_key=channel) & Q(**{f"channels__{channel}": False})
+        subs = subs.exclude(off)
     return subs.values("user_id")
 
 
@@ -70,5 +80,5 @@ def resolve(
     from .rules.sync import per_event_users
 
     wanted |= Q(pk__in=per_event_users(type_key, target).values("pk"))
-    chosen = users.filter(wanted, is_active=True).exclude(pk__in=opted_out(type_key, target))
+    chosen = only_active(users.filter(wanted).exclude(pk__in=opted_out(type_key, target)))
     return list(chosen.order_by("pk").values_list("pk", flat=True))

@@ -23,6 +23,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, models, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.html import escape
 
 from . import audience, signals
 from .conf import app_settings
@@ -113,10 +114,12 @@ def _process_quietly(event_id: Any) -> None:
         logger.exception("processing event %s failed; the sweep will retry it", event_id)
 
 
-def _render(ntype, event, template: str, fallback: str) -> str:
+def _render(ntype, event, template: str, fallback: str, *, html: bool = False) -> str:
     if not template:
         return fallback
-    ctx = {"actor": event.actor or "", "target": event.target or "", **event.context}
+    ctx = {**event.context, "actor": event.actor or "", "target": event.target or ""}
+    if html:  # the body is HTML: context values are text and must not become markup
+        ctx = {k: escape(v) if isinstance(v, str) else v for k, v in ctx.items()}
     return ntype.render(template, ctx)
 
 
@@ -138,7 +141,7 @@ def _build_notifications(event) -> list[Any]:
         user_ids,
         event.notification_type,
         title=_render(ntype, event, ntype.title, ntype.get_label())[:255],
-        body=_render(ntype, event, ntype.body, ntype.description),
+        body=_render(ntype, event, ntype.body, escape(ntype.description), html=True),
         level=ntype.level,
         priority=ntype.default_priority,
         actor=event.actor,
@@ -148,17 +151,27 @@ def _build_notifications(event) -> list[Any]:
     )
 
 
-def process_event(event_id: Any) -> bool:
-    """Turn one event into notifications. Returns False if another run already did.
+def process_event(event_id: Any, *, force: bool = False) -> bool:
+    """Turn one event into notifications. Returns False if another run already did (or
+    the event used up ``EVENT_MAX_ATTEMPTS``; ``force=True``, as the admin's "Process
+    now" does, tries it anyway).
 
     Raises whatever processing raised, after recording it on the row.
     """
     Event = _event_model()
     processable = [Event.Status.PENDING, Event.Status.FAILED]
+    # Count the attempt first, in its own statement: a process killed mid-fan-out still
+    # used one, so a poison event stops after EVENT_MAX_ATTEMPTS instead of looping.
+    countable = Event.objects.filter(pk=event_id, status__in=processable)
+    if not force:
+        countable = countable.filter(attempts__lt=app_settings.EVENT_MAX_ATTEMPTS)
+    counted = countable.update(attempts=F("attempts") + 1)
+    if not counted:
+        return False
     try:
         with transaction.atomic():
             claimed = Event.objects.filter(pk=event_id, status__in=processable).update(
-                status=Event.Status.DONE, processed_at=timezone.now(), attempts=F("attempts") + 1
+                status=Event.Status.DONE, processed_at=timezone.now()
             )
             if not claimed:
                 return False
@@ -166,11 +179,12 @@ def process_event(event_id: Any) -> bool:
             rows = _build_notifications(event)
             Event.objects.filter(pk=event_id).update(notification_count=len(rows), last_error="")
     except Exception as exc:
-        Event.objects.filter(pk=event_id, status__in=processable).update(
-            status=Event.Status.FAILED,
-            attempts=F("attempts") + 1,
-            last_error=f"{type(exc).__name__}: {exc}"[:2000],
-        )
+        try:
+            Event.objects.filter(pk=event_id, status__in=processable).update(
+                status=Event.Status.FAILED, last_error=f"{type(exc).__name__}: {exc}"[:2000]
+            )
+        except Exception:  # the database itself failed: keep the original error
+            logger.exception("could not record the failure of event %s", event_id)
         raise
     event.notification_count = len(rows)
     signals.event_processed.send(sender=Event, event=event, notifications=rows)

@@ -312,7 +312,7 @@ class EventAdminMixin:
         errors: list[str] = []
         for pk in ids:
             try:
-                if process_event(pk):
+                if process_event(pk, force=True):
                     processed += 1
                 else:
                     already += 1

@@ -11,6 +11,15 @@ from django.utils.translation import gettext_lazy as _
 from ..types import validate_type_key
 
 
+def entity_pair_constraint(name: str) -> models.CheckConstraint:
+    """Entity type and id come together or not at all, whatever writes the row."""
+    return models.CheckConstraint(
+        name=name,
+        condition=Q(entity_type__isnull=True, entity_id="")
+        | (Q(entity_type__isnull=False) & ~Q(entity_id="")),
+    )
+
+
 class EntityScopedModel(models.Model):
     """A user × notification type, optionally narrowed to one object (seed 001's
     entity_type + entity_id); no entity means every event of the type."""
@@ -70,6 +79,7 @@ class Subscription(EntityScopedModel):
                 condition=Q(entity_type__isnull=False),
                 name="django_notify_subscription_unique_entity",
             ),
+            entity_pair_constraint("django_notify_subscription_entity_pair"),
         ]
         indexes = [models.Index(fields=["notification_type", "entity_type", "entity_id"])]
 
@@ -93,6 +103,7 @@ class OptOut(EntityScopedModel):
     class Meta:
         verbose_name = _("opt-out")
         indexes = [models.Index(fields=["notification_type", "user"])]
+        constraints = [entity_pair_constraint("django_notify_optout_entity_pair")]
 
     def __str__(self) -> str:
         return f"{self.user} ✕ {self.notification_type}"

@@ -15,6 +15,7 @@ from typing import Any
 from django.db import transaction
 
 from .. import signals
+from ..audience import only_active
 
 logger = logging.getLogger("django_notify.rules")
 
@@ -33,7 +34,7 @@ def desired_subscriptions(type_key: str) -> dict[Any, Any]:
         if not rule.criteria.all():
             logger.warning("rule %s (%s) has no criteria; it matches nobody", rule.pk, rule)
             continue
-        for user_pk in rule.matching_users().filter(is_active=True).values_list("pk", flat=True):
+        for user_pk in only_active(rule.matching_users()).values_list("pk", flat=True):
             wanted.setdefault(user_pk, rule)
     return wanted
 
