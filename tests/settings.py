@@ -24,6 +24,7 @@ INSTALLED_APPS = [
     "organizations",
     "jobs",
     "tests.swapped",
+    "tests.hooks_app",
 ]
 
 if os.environ.get("NOTIFY_DB", "sqlite") == "postgres":

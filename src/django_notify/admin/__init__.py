@@ -3,7 +3,7 @@
 from django.contrib import admin
 
 from ..loading import get_notification_model
-from ..models import Event, NotificationReceipt, OptOut, Subscription
+from ..models import Event, NotificationReceipt, OptOut, Subscription, SubscriptionRule
 from .mixins import (
     EventAdminMixin,
     NotificationAdminMixin,
@@ -11,6 +11,7 @@ from .mixins import (
     OptOutAdminMixin,
     SubscriptionAdminMixin,
 )
+from .rules import RuleCriterionInline, SubscriptionRuleAdminMixin
 
 __all__ = [
     "EventAdminMixin",
@@ -18,6 +19,8 @@ __all__ = [
     "NotificationReceiptAdminMixin",
     "OptOutAdminMixin",
     "SubscriptionAdminMixin",
+    "SubscriptionRuleAdminMixin",
+    "RuleCriterionInline",
 ]
 
 
@@ -35,6 +38,11 @@ class EventAdmin(EventAdminMixin, admin.ModelAdmin):
 
 @admin.register(Subscription)
 class SubscriptionAdmin(SubscriptionAdminMixin, admin.ModelAdmin):
+    pass
+
+
+@admin.register(SubscriptionRule)
+class SubscriptionRuleAdmin(SubscriptionRuleAdminMixin, admin.ModelAdmin):
     pass
 
 

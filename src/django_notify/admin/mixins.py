@@ -143,16 +143,8 @@ class OptOutActiveListFilter(admin.SimpleListFilter):
         return queryset
 
 
-class EntityScopedAdminMixin:
-    """Shared by subscriptions and opt-outs: a user × type, optionally one object."""
-
-    list_select_related = ("user", "entity_type")
-    raw_id_fields = ("user",)
-    readonly_fields = ("created_at",)
-    ordering = ("-created_at", "-id")
-
-    def get_search_fields(self, request):
-        return (*super().get_search_fields(request), *_user_search_fields("user__"))
+class TypeSelectMixin:
+    """The ``notification_type`` field as a select of the registered types."""
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         # A select of the registered types, built when the form is (never field choices,
@@ -165,6 +157,18 @@ class EntityScopedAdminMixin:
                 required=not db_field.blank,
             )
         return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+
+class EntityScopedAdminMixin(TypeSelectMixin):
+    """Shared by subscriptions and opt-outs: a user × type, optionally one object."""
+
+    list_select_related = ("user", "entity_type")
+    raw_id_fields = ("user",)
+    readonly_fields = ("created_at",)
+    ordering = ("-created_at", "-id")
+
+    def get_search_fields(self, request):
+        return (*super().get_search_fields(request), *_user_search_fields("user__"))
 
     @admin.display(description=_("notification type"), ordering="notification_type")
     def type_display(self, obj) -> str:
