@@ -3,7 +3,8 @@
 ``manage.py check``, ``migrate`` and ``seed_demo`` (twice) in subprocesses under
 ``example.settings`` with a temporary SQLite file, then ``runserver --noreload`` on a
 free loopback port, driven over HTTP with a cookie jar: log in, read the feed, mark a
-row read, page back with the keyset link, and get a refusal shown as a form error.
+row read, page back with the keyset link, and get a refusal shown as a form error; then
+change a job's status on the jobs page and find it in the account manager's feed.
 """
 
 from __future__ import annotations
@@ -275,6 +276,42 @@ def test_dev_reads_pages_marks_and_is_refused(site):
     page = browser.get("/")[2]
     assert "Note to self" in page
     assert _unread(page) == unread
+
+
+def _login(site, username: str) -> Browser:
+    browser = Browser(site["base"])
+    browser.get("/accounts/login/")
+    status, _, _ = browser.post("/accounts/login/", username=username, password="demo", next="/")
+    assert status == 302
+    return browser
+
+
+def test_a_job_status_change_reaches_the_account_manager(site):
+    assert "Jobs: 2 (2 new)" in site["seed1"] and "Jobs: 2 (0 new)" in site["seed2"]
+    # dev may see the jobs but not change them: a message, never a 500.
+    dev = _login(site, "dev")
+    status, _, page = dev.get("/jobs/")
+    assert status == 200 and 'id="jobs-link"' in page
+    job = re.search(r'href="/jobs/(\d+)/">Acme external pentest<', page).group(1)
+    assert f'action="/jobs/{job}/status/"' not in page
+    status, headers, _ = dev.post(f"/jobs/{job}/status/", status="in_progress", next="/jobs/")
+    assert (status, headers["Location"]) == (302, "/jobs/")
+    page = dev.get("/jobs/")[2]
+    assert "Only staff or the account manager of Acme external pentest" in page
+    assert dev.get(f"/jobs/{job}/")[0] == 200
+
+    # staff may: the save's hook emits job.status_changed, the rule notifies orgadmin.
+    staff = _login(site, "staff")
+    assert f'action="/jobs/{job}/status/"' in staff.get("/jobs/")[2]
+    status, headers, _ = staff.post(f"/jobs/{job}/status/", status="in_progress", next="/jobs/")
+    assert (status, headers["Location"]) == (302, "/jobs/")
+    moved = "Job Acme external pentest moved from Pending scoping to In progress"
+    assert moved in staff.get("/jobs/")[2]  # the success message; staff is the deputy too
+
+    page = _login(site, "orgadmin").get("/")[2]
+    assert moved in page
+    assert f'href="/jobs/{job}/"' in page
+    assert moved not in dev.get("/")[2]
 
 
 def test_database_url_is_parsed_without_dependencies():

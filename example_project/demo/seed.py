@@ -1,9 +1,13 @@
-"""Demo data: two organizations, their teams, one user per role and sample notifications.
+"""Demo data: two organizations, their teams, one user per role, sample notifications, and
+CHAOTICA's jobs and phases with the subscription rules that follow them (seed 001).
 
 Every sample goes through the package's public API (``send``, ``send_to_self``,
 ``send_system``, ``notify``) with a real sender, so seeding exercises the same sender
 rules as the site. Each sample carries ``meta_data["seed"]``; a second run skips the
-samples that exist, so :func:`seed` is idempotent.
+samples that exist, so :func:`seed` is idempotent. Rules are found by name and jobs and
+phases by title, and only the missing ones are created, through the ORM so that the hooks
+in ``jobs/notifications.py`` emit their events (the rules are created first, in the same
+transaction, so their subscriptions exist when those events are processed on commit).
 """
 
 from __future__ import annotations
@@ -14,9 +18,11 @@ from datetime import timedelta
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
+from jobs.models import Job, JobRoleCriterion, Phase, PhaseRoleCriterion
 from organizations.models import Membership, Organization, Team
 
 from django_notify import Priority, get_notification_model, notify
+from django_notify.rules import OrganizationRoleCriterion, StaffCriterion, SubscriptionRule
 from django_notify.tenancy import Role
 
 PASSWORD = "demo"
@@ -179,11 +185,143 @@ SAMPLES = [
 ]  # fmt: skip
 
 
+# --- jobs, phases and the rules that follow them -------------------------------------------
+@dataclass(frozen=True)
+class DemoRule:
+    name: str
+    notification_type: str
+    criteria: tuple  # (criterion class, fields); "team" names a team
+    priority: int = 0
+    email_enabled: bool = True
+    description: str = ""
+
+
+RULES = [
+    DemoRule(
+        "Account managers hear about status changes",
+        "job.status_changed",
+        (
+            (JobRoleCriterion, {"role": "account_manager"}),
+            (JobRoleCriterion, {"role": "deputy_account_manager"}),
+        ),
+        description="Per event: the changed job's account manager and deputy.",
+    ),
+    DemoRule(
+        "Everyone in Research hears about new jobs",
+        "job.created",
+        ((OrganizationRoleCriterion, {"team": "Research"}),),
+        description="Standing: a subscription for each member of the Research team.",
+    ),
+    DemoRule(
+        "Research org admins hear about new jobs in the app only",
+        "job.created",
+        ((OrganizationRoleCriterion, {"role": Role.ORG_ADMIN, "team": "Research"}),),
+        priority=10,
+        email_enabled=False,
+        description="Wins over the Research rule for its users: their subscription has email off.",
+    ),
+    DemoRule(
+        "Project leads follow their phases",
+        "phase.status_changed",
+        ((PhaseRoleCriterion, {"role": "project_lead"}),),
+        description="Per event: the changed phase's project lead.",
+    ),
+    DemoRule(
+        "Staff see completed jobs",
+        "job.complete",
+        ((StaffCriterion, {}),),
+        description="Standing: staff and superusers, when a job moves to complete.",
+    ),
+]
+
+JOBS = [
+    {
+        "title": "Acme external pentest",
+        "organization": "Acme",
+        "status": Job.Status.PENDING_SCOPING,
+        "roles": {
+            "account_manager": "orgadmin",
+            "deputy_account_manager": "staff",
+            "created_by": "admin",
+            "primary_poc": "dev",
+            "scoped_by": "dev",
+        },
+        "phases": [
+            (
+                "External infrastructure",
+                {"project_lead": "dev", "report_author": "dev", "tqa_reviewer": "orgadmin"},
+            ),
+            ("Web application", {"project_lead": "staff", "pqa_reviewer": "admin"}),
+        ],
+    },
+    {
+        "title": "Acme cloud configuration review",
+        "organization": "Acme",
+        "status": Job.Status.SCOPING_COMPLETE,
+        "roles": {
+            "account_manager": "admin",
+            "deputy_account_manager": "orgadmin",
+            "created_by": "orgadmin",
+            "scoped_by": "staff",
+            "scope_signed_off_by": "admin",
+        },
+        "phases": [("AWS accounts", {"project_lead": "orgadmin", "report_author": "staff"})],
+    },
+]
+
+
+def seed_rules(teams: dict) -> int:
+    created_count = 0
+    for spec in RULES:
+        rule, created = SubscriptionRule.objects.get_or_create(
+            name=spec.name,
+            defaults={
+                "notification_type": spec.notification_type,
+                "priority": spec.priority,
+                "email_enabled": spec.email_enabled,
+                "description": spec.description,
+            },
+        )
+        created_count += created
+        if rule.criteria.exists():
+            continue
+        for model, fields in spec.criteria:
+            fields = dict(fields)
+            if "team" in fields:
+                fields["team_key"] = str(teams[fields.pop("team")].pk)
+            model.objects.create(rule=rule, **fields)
+    return created_count
+
+
+def seed_jobs(users: dict, orgs: dict) -> int:
+    created_count = 0
+    for spec in JOBS:
+        roles = {field: users[name] for field, name in spec["roles"].items()}
+        job, created = Job.objects.get_or_create(
+            title=spec["title"],
+            defaults={
+                "organization": orgs[spec["organization"]],
+                "status": spec["status"],
+                **roles,
+            },
+        )
+        created_count += created
+        for title, phase_roles in spec["phases"]:
+            Phase.objects.get_or_create(
+                job=job,
+                title=title,
+                defaults={field: users[name] for field, name in phase_roles.items()},
+            )
+    return created_count
+
+
 @dataclass
 class SeedResult:
     created_users: int = 0
     created_notifications: int = 0
     skipped_samples: int = 0
+    created_rules: int = 0
+    created_jobs: int = 0
 
 
 def seed(*, reset_passwords: bool = False) -> SeedResult:
@@ -245,4 +383,8 @@ def seed(*, reset_passwords: bool = False) -> SeedResult:
             for username in item.read_by:
                 for row in rows:
                     row.mark_read(users[username])
+
+        # Rules before jobs: their syncs run first on commit, then the jobs' events.
+        result.created_rules = seed_rules(teams)
+        result.created_jobs = seed_jobs(users, orgs)
     return result

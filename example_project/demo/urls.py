@@ -11,6 +11,9 @@ urlpatterns = [
     path("notifications/<int:pk>/dismiss/", views.dismiss, name="dismiss"),
     path("notifications/read-all/", views.mark_all_read, name="mark-all-read"),
     path("notifications/dismiss-all/", views.dismiss_all, name="dismiss-all"),
+    path("jobs/", views.jobs, name="jobs"),
+    path("jobs/<int:pk>/", views.job_detail, name="job-detail"),
+    path("jobs/<int:pk>/status/", views.job_status, name="job-status"),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(

@@ -1,4 +1,5 @@
-"""The demo's pages: a notification feed, per-row and bulk actions, and a send form.
+"""The demo's pages: a notification feed, per-row and bulk actions, a send form, and
+CHAOTICA's jobs, whose status changes notify people through hooks and rules.
 
 Everything goes through django-notify's public API: ``visible_to(user)`` for the feed,
 ``unread_count``, ``mark_read`` / ``dismiss`` / ``mark_all_read`` / ``dismiss_all`` for
@@ -13,9 +14,12 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
+from jobs.models import Job, Phase
 from organizations.models import Membership, Organization, Team
 
 from django_notify import NotVisible, Scope, SendRefused, get_notification_model
@@ -117,14 +121,14 @@ def home(request):
 
 
 # --- per-row and bulk state -----------------------------------------------------------------
-def _back(request):
+def _back(request, default: str = "home"):
     """Back to the page the form was on (``next``), if it is on this site."""
     target = request.POST.get("next", "")
     if url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return redirect(target)
-    return redirect("home")
+    return redirect(default)
 
 
 def _act(request, pk: int, action: str):
@@ -225,3 +229,95 @@ def send(request):
             )
             return redirect("home")
     return _render_home(request, form)
+
+
+# --- jobs ----------------------------------------------------------------------------------
+def _header(user) -> dict:
+    """What base.html's header shows: the unread count and the user's organization."""
+    return {
+        "unread_count": get_notification_model().objects.unread_count(user),
+        "membership": Membership.objects.select_related("organization").filter(user=user).first(),
+    }
+
+
+def _visible_jobs(user):
+    """Superusers see every job; everyone else the jobs of their organization."""
+    jobs = Job.objects.select_related("organization", *Job.ROLES)
+    if user.is_superuser:
+        return jobs
+    return jobs.filter(organization__memberships__user=user)
+
+
+def _may_change(user, job: Job) -> bool:
+    return user.is_staff or job.account_manager_id == user.pk
+
+
+def _roles(obj) -> list[tuple[str, object]]:
+    return [(label, getattr(obj, field)) for field, label in obj.ROLES.items()]
+
+
+@login_required
+@require_GET
+def jobs(request):
+    rows = list(_visible_jobs(request.user))
+    for job in rows:
+        job.roles = _roles(job)
+        job.may_change = _may_change(request.user, job)
+    context = {
+        "jobs": rows,
+        "statuses": Job.Status.choices,
+        "here": request.get_full_path(),
+        **_header(request.user),
+    }
+    return render(request, "demo/jobs.html", context)
+
+
+@login_required
+@require_GET
+def job_detail(request, pk: int):
+    job = _visible_jobs(request.user).filter(pk=pk).first()
+    if job is None:
+        raise Http404("No such job.")
+    job.roles = _roles(job)
+    job.may_change = _may_change(request.user, job)
+    phases = list(Phase.objects.filter(job=job).select_related(*Phase.ROLES))
+    for phase in phases:
+        phase.roles = _roles(phase)
+    context = {
+        "job": job,
+        "phases": phases,
+        "statuses": Job.Status.choices,
+        "here": request.get_full_path(),
+        **_header(request.user),
+    }
+    return render(request, "demo/job_detail.html", context)
+
+
+@login_required
+@require_POST
+def job_status(request, pk: int):
+    """Move a job to another status (staff or its account manager only).
+
+    The save is all this view does about notifications: the ``on_change`` hook in
+    ``jobs/notifications.py`` emits ``job.status_changed`` in the save's transaction, and
+    once it commits the rules decide who hears about it.
+    """
+    job = _visible_jobs(request.user).filter(pk=pk).first()
+    status = request.POST.get("status", "")
+    if job is None:
+        messages.warning(request, "That job is not there any more.")
+    elif not _may_change(request.user, job):
+        messages.error(
+            request, f"Only staff or the account manager of {job} may change its status."
+        )
+    elif status not in Job.Status.values:
+        messages.error(request, "Choose one of the job statuses.")
+    elif status == job.status:
+        messages.info(request, f"{job} is already {job.get_status_display()}.")
+    else:
+        old = job.get_status_display()
+        with transaction.atomic():
+            job.status = status
+            job.save(update_fields=["status"])
+        messages.success(request, f"Job {job} moved from {old} to {job.get_status_display()}.")
+    return _back(request, default="jobs")

@@ -10,6 +10,9 @@ Each class is also a module attribute (``jobs.notifications.PhaseLateToTqa``).
 from __future__ import annotations
 
 import django_notify
+from django_notify import hooks
+
+from .models import Job, Phase
 
 JOBS = django_notify.Category("jobs", "Job events", "A job's lifecycle: creation, scoping, status.")
 PHASES = django_notify.Category(
@@ -316,3 +319,52 @@ for _category, _subject, _rows in TABLES:
         _cls = declare(_category, _subject, *_row)
         globals()[_cls.__name__] = _cls
 del _category, _subject, _rows, _row, _cls
+
+
+# --- hooks: saving a job or a phase emits its event ---------------------------------------
+# Below the types they emit (django-notify imports this module from its ready(), so the
+# models are loaded and every hook is connected once). Who hears about each event is up
+# to subscriptions and rules (JobRoleCriterion, PhaseRoleCriterion in models.py).
+
+
+def status_change_context(subject: str):
+    """The subject's text and both statuses as their labels ("In progress", not the code).
+
+    ``on_change`` reports ``old_status``/``new_status`` as the stored codes and gives this
+    callable the instance only, so the old label comes from ``StatusMemory``; when that is
+    unknown the hook's own ``old_status`` (the code) stays.
+    """
+
+    def context(instance) -> dict:
+        values = {subject: str(instance), "new_status": instance.get_status_display()}
+        if instance.previous_status is not None:
+            values["old_status"] = instance.status_label(instance.previous_status)
+        return values
+
+    return context
+
+
+hooks.on_create(
+    Job,
+    "job.created",
+    actor=lambda job: job.created_by,
+    context=lambda job: {"job": str(job)},
+)
+hooks.on_change(Job, "status", "job.status_changed", context=status_change_context("job"))
+# The job types named after a status: one more event when a job moves into that status.
+for _status in ("pending_scoping", "pending_scope_signoff", "scoping_complete", "complete"):
+    hooks.on_change(
+        Job,
+        "status",
+        f"job.{_status}",
+        when=lambda job, status=_status: job.status == status,
+        context=lambda job: {"job": str(job)},
+    )
+del _status
+hooks.on_create(
+    Phase,
+    "phase.created",
+    actor=lambda phase: phase.job.created_by,
+    context=lambda phase: {"phase": str(phase)},
+)
+hooks.on_change(Phase, "status", "phase.status_changed", context=status_change_context("phase"))

@@ -3,14 +3,15 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from demo.seed import ORGANIZATIONS, PASSWORD, USERS, seed
+from demo.seed import JOBS, ORGANIZATIONS, PASSWORD, RULES, USERS, seed
 from django_notify import SendRefused
 
 
 class Command(BaseCommand):
     help = (
         "Create the demo organizations (Acme, Globex), teams, one user per role and sample "
-        "notifications of every scope. Safe to run again: existing data is kept."
+        "notifications of every scope, plus jobs, phases and the subscription rules that "
+        "follow them. Safe to run again: existing data is kept."
     )
 
     def add_arguments(self, parser):
@@ -34,6 +35,11 @@ class Command(BaseCommand):
         if result.skipped_samples:
             summary += f" ({result.skipped_samples} samples were already there)"
         self.stdout.write(self.style.SUCCESS(summary + "."))
+        self.stdout.write(
+            f"Jobs: {len(JOBS)} ({result.created_jobs} new); subscription rules: {len(RULES)} "
+            f"({result.created_rules} new). Change a job's status on /jobs/ as its account "
+            "manager or a staff user."
+        )
         self.stdout.write(f'Demo logins (password "{PASSWORD}"):')
         for user in USERS:
             self.stdout.write(
