@@ -42,8 +42,9 @@ class StatusMemory(models.Model):
             self._saved_status = self.status
 
     @classmethod
-    def from_db(cls, db, field_names, values):
-        instance = super().from_db(db, field_names, values)
+    def from_db(cls, db, field_names, values, *args, **kwargs):
+        # Pass through what newer Django adds (6.1's fetch_mode) without naming it.
+        instance = super().from_db(db, field_names, values, *args, **kwargs)
         instance._saved_status = instance.__dict__.get("status")
         return instance
 
