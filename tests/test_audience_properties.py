@@ -58,7 +58,7 @@ PER_EVENT_FN = "audience_props_target_members"
 #: Figures printed at the end of the module (run with -s).
 STATS: Counter = Counter()
 PROPERTY_SETTINGS = settings(
-    max_examples=int(os.environ.get("AUDIENCE_PROPS_EXAMPLES", "40")),
+    max_examples=int(os.environ.get("AUDIENCE_PROPS_EXAMPLES", "60")),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -416,6 +416,9 @@ def _sync_and_check(w: World) -> None:
     for key, n in expected.items():
         STATS[f"sync {key}"] += n
     STATS["rule subscriptions"] += len(w.wanted())
+    STATS["examples with a winning rule's in-app off"] += any(
+        not r.in_app for r in w.wanted().values()
+    )
     want = {uid: (r.pk, r.email, r.in_app) for uid, r in w.wanted().items()}
     got = _rule_subs()
     assert got == want, (
@@ -432,16 +435,13 @@ def _sync_and_check(w: World) -> None:
     assert _rows(created_by_rule=True, notification_type=OTHER) == others_before
 
 
-def _draw_event(data, w: World) -> tuple[int | None, Any, list]:
-    t = data.draw(st.sampled_from([0, 0, 1, 1, None]), label="event target")
-    recipients = data.draw(
-        st.lists(st.sampled_from(w.users), unique_by=lambda u: u.pk, max_size=3),
-        label="explicit recipients",
+def _draw_recipients(data, w: World, label: str) -> list:
+    """Explicit recipients, as users or pks (callers pass either)."""
+    users = data.draw(
+        st.lists(st.sampled_from(w.users), unique_by=lambda u: u.pk, max_size=3), label=label
     )
-    # Users or pks, as callers pass either.
-    as_pks = data.draw(st.lists(st.booleans(), min_size=len(recipients), max_size=len(recipients)))
-    given_ = [u.pk if pk else u for u, pk in zip(recipients, as_pks, strict=True)]
-    return t, (None if t is None else w.targets[t]), given_
+    as_pks = data.draw(st.lists(st.booleans(), min_size=len(users), max_size=len(users)))
+    return [u.pk if pk else u for u, pk in zip(users, as_pks, strict=True)]
 
 
 def _explain(w: World, t, explicit: set, got: set, expected: set) -> str:
@@ -454,6 +454,20 @@ def _explain(w: World, t, explicit: set, got: set, expected: set) -> str:
             f"opt-outs={[o for o in w.optouts if o[0] == uid]}"
         )
     return "\n".join(lines)
+
+
+def _count(w: World, t, explicit: set, expected: set) -> None:
+    """Figures showing which parts of the reference the examples exercised."""
+    parts = w.audience_parts(t, explicit)
+    reached = parts["explicit"] | parts["subscribers"] | parts["per_event"]
+    STATS["resolves"] += 1
+    STATS["resolves with per-event-only users"] += bool(
+        expected & parts["per_event"] - parts["explicit"] - parts["subscribers"]
+    )
+    STATS["resolves with a muted user"] += bool(reached & parts["muted"] - parts["inactive"])
+    STATS["resolves with an inactive user reached"] += bool(reached & parts["inactive"])
+    STATS["audience size"] += len(expected)
+    STATS["empty audiences"] += not expected
 
 
 # --- the tests ---------------------------------------------------------------------
@@ -472,28 +486,24 @@ def test_sync_and_resolve_match_reference(
         w = build_world(data, make_org, make_user, make_team)
         _sync_and_check(w)
 
-        t, target, given_ = _draw_event(data, w)
-        explicit = {getattr(r, "pk", r) for r in given_}
-        expected = w.audience(t, explicit)
-        got = audience.resolve(TYPE, target=target, recipients=given_)
-        assert got == sorted(got), "resolve() is sorted"
-        assert set(got) == expected, _explain(w, t, explicit, set(got), expected)
-        assert len(got) == len(set(got))
+        # resolve() for an event on either target and for one without a target.
+        for t in (0, 1, None):
+            target = None if t is None else w.targets[t]
+            given_ = _draw_recipients(data, w, f"explicit recipients, target {t}")
+            explicit = {getattr(r, "pk", r) for r in given_}
+            expected = w.audience(t, explicit)
+            got = audience.resolve(TYPE, target=target, recipients=given_)
+            assert got == sorted(got), "resolve() is sorted"
+            assert set(got) == expected, _explain(w, t, explicit, set(got), expected)
+            assert len(got) == len(set(got))
+            _count(w, t, explicit, expected)
         STATS["examples"] += 1
-        parts = w.audience_parts(t, explicit)
-        reached = parts["explicit"] | parts["subscribers"] | parts["per_event"]
-        STATS["examples with per-event-only users"] += bool(
-            expected & parts["per_event"] - parts["explicit"] - parts["subscribers"]
-        )
-        STATS["examples with a winning rule's in-app off"] += any(
-            not r.in_app for r in w.wanted().values()
-        )
-        STATS["examples with a muted user"] += bool(reached & parts["muted"] - parts["inactive"])
-        STATS["examples with an inactive user reached"] += bool(reached & parts["inactive"])
-        STATS["audience size"] += len(expected)
-        STATS["empty audiences"] += not expected
 
-        # End to end: the emitted event notifies exactly the reference audience, once each.
+        # End to end: an emitted event notifies exactly the reference audience, once each.
+        t = data.draw(st.sampled_from([0, 1, None]), label="emitted event's target")
+        target = None if t is None else w.targets[t]
+        given_ = _draw_recipients(data, w, "emitted event's recipients")
+        expected = w.audience(t, {getattr(r, "pk", r) for r in given_})
         with django_capture_on_commit_callbacks(execute=True):
             event = emit(TYPE, target=target, recipients=given_, context={"team": "t"})
         event.refresh_from_db()
