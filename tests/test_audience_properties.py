@@ -15,12 +15,17 @@ reference computed from the generated data alone, as ``rules/sync.py`` and
     rule_subs   = {active user u: the first active rule with criteria, by (-priority, pk),
                    whose standing criteria match u}, minus users with a manual global
                    subscription (their own switches win); each takes its rule's switches
-    subscribers = users with a subscription (manual or rule) that is global or on the
-                  target, in-app on
-    per_event   = users returned by the per-event criteria of the active rules (whatever
-                  the rules' or the users' channel switches)
-    resolve     = (explicit ∪ subscribers ∪ per_event) − users with an opt-out (global
-                  or on the target) whose ``until`` is None or in the future − inactive
+    manual      = users with a manual subscription that is global or on the target,
+                  in-app on
+    decider     = for each user, the first by (-priority, pk) among their rule
+                  subscription's rule and the active rules whose per-event criterion
+                  (evaluated on the target) returns them
+    ruled       = users whose rule subscription has in-app on, unless their decider is a
+                  per-event match with in-app off
+                ∪ users whose decider is a per-event match with in-app on, minus users
+                  with a manual subscription (global or on the target) with in-app off
+    resolve     = (explicit ∪ manual ∪ ruled) − users with an opt-out (global or on the
+                  target) whose ``until`` is None or in the future − inactive
 
 The database is not reset between hypothesis examples (pytest-django's ``db`` fixture
 wraps the whole test), so each example runs in its own savepoint that is always rolled
@@ -180,37 +185,74 @@ class World:
         deleted = sum(1 for uid in self.stale if uid not in wanted)
         return {"created": created, "updated": updated, "deleted": deleted}
 
+    def ranked(self) -> list:
+        """The active rules with criteria, by (-priority, pk): earlier decides."""
+        return sorted(
+            (r for r in self.rules if r.active and r.has_criteria),
+            key=lambda r: (-r.priority, r.pk),
+        )
+
+    def per_event_match(self, rule: RuleSpec, t: int | None) -> set:
+        """The users ``rule``'s per-event criterion returns for an event on target ``t``."""
+        if t is None or rule.per_event is None:
+            return set()
+        return {
+            uid
+            for uid in self.target_members[t]
+            if rule.per_event == "any" or self.staff[uid] == (rule.per_event == "yes")
+        }
+
     def audience_parts(self, t: int | None, explicit: set) -> dict:
         """The reference audience's parts for an event on target ``t`` (None: no target)."""
 
         def on_target(scope) -> bool:
             return scope is None or scope == t
 
-        subscribers = {uid for uid, scope, in_app in self.manual if on_target(scope) and in_app}
-        subscribers |= {uid for uid, rule in self.wanted().items() if rule.in_app}
-        # Per-event criteria: every active rule's, whatever its priority or channel
-        # switches, and whatever the user's manual switches (see audience.resolve).
-        per_event: set = set()
-        for rule in self.rules:
-            if t is not None and rule.active and rule.per_event is not None:
-                per_event |= {
-                    uid
-                    for uid in self.target_members[t]
-                    if rule.per_event == "any" or self.staff[uid] == (rule.per_event == "yes")
-                }
+        manual = {uid for uid, scope, in_app in self.manual if on_target(scope) and in_app}
+        manual_off = {uid for uid, scope, in_app in self.manual if on_target(scope) and not in_app}
+        wanted = self.wanted()
+        ranked = self.ranked()
+        rank = {r.pk: i for i, r in enumerate(ranked)}
+        matches = {r.pk: self.per_event_match(r, t) for r in ranked}
+        ruled, per_event, switched_off, own_off = set(), set(), set(), set()
+        for user in self.users:
+            uid = user.pk
+            candidates = [r for r in ranked if uid in matches[r.pk]]
+            if uid in wanted:
+                candidates.append(wanted[uid])
+            if not candidates:
+                continue
+            decider = min(candidates, key=lambda r: rank[r.pk])
+            subscribed_on = uid in wanted and wanted[uid].in_app
+            if decider is wanted.get(uid):  # the rule subscription's own rule decides
+                if subscribed_on:
+                    ruled.add(uid)
+            elif not decider.in_app:  # a higher per-event rule switches in-app off
+                if subscribed_on:
+                    switched_off.add(uid)
+            elif uid in manual_off:  # the user's own switch beats the per-event rule
+                own_off.add(uid)
+                if subscribed_on:
+                    ruled.add(uid)
+            else:
+                ruled.add(uid)
+                per_event.add(uid)
         muted = {uid for uid, scope, active in self.optouts if on_target(scope) and active}
         inactive = {uid for uid, active in self.active.items() if not active}
         return {
             "explicit": explicit,
-            "subscribers": subscribers,
+            "manual": manual,
+            "ruled": ruled,
             "per_event": per_event,
+            "switched_off": switched_off,
+            "own_off": own_off,
             "muted": muted,
             "inactive": inactive,
         }
 
     def audience(self, t: int | None, explicit: set) -> set:
         p = self.audience_parts(t, explicit)
-        return (p["explicit"] | p["subscribers"] | p["per_event"]) - p["muted"] - p["inactive"]
+        return (p["explicit"] | p["manual"] | p["ruled"]) - p["muted"] - p["inactive"]
 
 
 def _entity(target) -> dict:
@@ -459,10 +501,16 @@ def _explain(w: World, t, explicit: set, got: set, expected: set) -> str:
 def _count(w: World, t, explicit: set, expected: set) -> None:
     """Figures showing which parts of the reference the examples exercised."""
     parts = w.audience_parts(t, explicit)
-    reached = parts["explicit"] | parts["subscribers"] | parts["per_event"]
+    reached = parts["explicit"] | parts["manual"] | parts["ruled"]
     STATS["resolves"] += 1
     STATS["resolves with per-event-only users"] += bool(
-        expected & parts["per_event"] - parts["explicit"] - parts["subscribers"]
+        expected & parts["per_event"] - parts["explicit"] - parts["manual"]
+    )
+    STATS["resolves where a per-event rule silences a rule subscription"] += bool(
+        parts["switched_off"] - parts["explicit"] - parts["manual"] - parts["inactive"]
+    )
+    STATS["resolves where a manual in-app-off beats a per-event rule"] += bool(
+        parts["own_off"] - parts["explicit"] - parts["manual"] - parts["inactive"]
     )
     STATS["resolves with a muted user"] += bool(reached & parts["muted"] - parts["inactive"])
     STATS["resolves with an inactive user reached"] += bool(reached & parts["inactive"])

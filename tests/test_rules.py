@@ -201,6 +201,49 @@ def test_rule_without_criteria_is_a_clear_error(db):
     assert "notification_type" in info.value.message_dict
 
 
+def test_sync_reports_active_rules_without_criteria(make_user, caplog):
+    from django_notify.rules.sync import rules_without_criteria, sync_all
+
+    a = make_user()
+    group = Group.objects.create(name="g")
+    group.user_set.add(a)
+    working = _rule("working", priority=1)
+    GroupCriterion.objects.create(rule=working, group=group)
+    bare = _rule("Forgotten rule", priority=5)
+    _rule("inactive and bare", active=False)
+    with caplog.at_level("WARNING", logger="django_notify.rules"):
+        counts = sync_type(TYPE)
+    # The rest of the type is synced; the bare rule is named, not silently skipped.
+    assert counts == {"created": 1, "updated": 0, "deleted": 0}
+    assert counts.rules_without_criteria == [bare]
+    assert "'Forgotten rule'" in caplog.text and f"#{bare.pk}" in caplog.text
+    assert "no criteria" in caplog.text
+    assert list(rules_without_criteria(TYPE)) == [bare]
+    assert list(rules_without_criteria("job.created")) == []
+    assert sync_all()[TYPE].rules_without_criteria == [bare]
+    assert "Forgotten rule" in repr(counts)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="notify_sync_rules (not owned here) still has to print "
+    "sync_type(...).rules_without_criteria and exit non-zero",
+)
+def test_sync_command_names_rules_without_criteria(make_user, capsys):
+    from django.core.management import CommandError
+
+    a = make_user()
+    group = Group.objects.create(name="g")
+    group.user_set.add(a)
+    GroupCriterion.objects.create(rule=_rule("working"), group=group)
+    _rule("Forgotten rule")
+    with pytest.raises(CommandError, match="Forgotten rule"):
+        call_command("notify_sync_rules")
+    out, err = capsys.readouterr()
+    assert "1 created" in out  # everything else was still synced
+    assert "Forgotten rule" in err and "no criteria" in err
+
+
 def test_sync_signals(make_user, sync):
     a = make_user()
     group = Group.objects.create(name="g")
@@ -239,3 +282,154 @@ def test_sync_is_set_based(make_user, django_assert_max_num_queries):
         assert sync_type(TYPE) == {"created": 500, "updated": 0, "deleted": 0}
     with django_assert_max_num_queries(10):
         assert sync_type(TYPE) == {"created": 0, "updated": 0, "deleted": 0}
+
+
+# --- per-event criteria: channel switches and priority ------------------------------
+
+
+def _recipients(Notification):
+    return set(Notification.objects.values_list("recipient_id", flat=True))
+
+
+def _emit_on(team, run):
+    with run(execute=True):
+        emit(TYPE, target=team, context={"team": team.name})
+
+
+def _per_event_rule(name, priority=0, **kw):
+    rule = _rule(name, priority=priority, **kw)
+    DynamicCriterion.objects.create(rule=rule, name="target_members", evaluate_per_event=True)
+    return rule
+
+
+def test_per_event_rule_with_in_app_off_adds_nobody(
+    criterion_functions, make_org, make_user, make_team, sync, Notification,
+    django_capture_on_commit_callbacks,
+):  # fmt: skip
+    org = make_org()
+    a, b = make_user(org=org), make_user(org=org)
+    team = make_team(org, members=[a, b])
+    sync(_per_event_rule, "quiet", in_app_enabled=False)
+    _emit_on(team, django_capture_on_commit_callbacks)
+    assert _recipients(Notification) == set()
+
+
+def test_manual_in_app_off_beats_a_per_event_rule(
+    criterion_functions, make_org, make_user, make_team, sync, Notification,
+    django_capture_on_commit_callbacks,
+):  # fmt: skip
+    from django.contrib.contenttypes.models import ContentType
+
+    org = make_org()
+    glob, scoped, elsewhere, email_only, plain = [make_user(org=org) for _ in range(5)]
+    team = make_team(org, members=[glob, scoped, elsewhere, email_only, plain])
+    other = make_team(org)
+    ct = ContentType.objects.get_for_model(team)
+    Subscription.objects.create(user=glob, notification_type=TYPE, in_app_enabled=False)
+    Subscription.objects.create(user=scoped, notification_type=TYPE, in_app_enabled=False,
+                                entity_type=ct, entity_id=str(team.pk))  # fmt: skip
+    Subscription.objects.create(user=elsewhere, notification_type=TYPE, in_app_enabled=False,
+                                entity_type=ct, entity_id=str(other.pk))  # fmt: skip
+    Subscription.objects.create(user=email_only, notification_type=TYPE, email_enabled=False)
+    sync(_per_event_rule, "members")
+    _emit_on(team, django_capture_on_commit_callbacks)
+    # Own in-app switches off (global, or on this team) win; a switch on another team
+    # or on another channel says nothing about this event.
+    assert _recipients(Notification) == {elsewhere.pk, email_only.pk, plain.pk}
+
+
+def test_a_higher_per_event_rule_decides_over_a_rule_subscription(
+    criterion_functions, make_org, make_user, make_team, sync, Notification,
+    django_capture_on_commit_callbacks,
+):  # fmt: skip
+    org = make_org()
+    member, bystander = make_user(org=org), make_user(org=org)
+    team = make_team(org, members=[member])
+    group = Group.objects.create(name="g")
+    group.user_set.add(member, bystander)
+    low = _rule("standing", priority=1)
+    sync(GroupCriterion.objects.create, rule=low, group=group)
+    sync(_per_event_rule, "quiet on this team", priority=10, in_app_enabled=False)
+    assert set(_subs()) == {member.pk, bystander.pk}  # both subscribed, in-app on
+    _emit_on(team, django_capture_on_commit_callbacks)
+    # The higher rule matches `member` for this event and switches in-app off; the
+    # bystander is not matched by it, so their subscription decides.
+    assert _recipients(Notification) == {bystander.pk}
+
+
+def test_a_higher_rule_subscription_decides_over_a_per_event_rule(
+    criterion_functions, make_org, make_user, make_team, sync, Notification,
+    django_capture_on_commit_callbacks,
+):  # fmt: skip
+    org = make_org()
+    member, other_member = make_user(org=org), make_user(org=org)
+    team = make_team(org, members=[member, other_member])
+    group = Group.objects.create(name="g")
+    group.user_set.add(member)
+    high = _rule("standing, quiet", priority=10, in_app_enabled=False)
+    sync(GroupCriterion.objects.create, rule=high, group=group)
+    sync(_per_event_rule, "members", priority=1)
+    _emit_on(team, django_capture_on_commit_callbacks)
+    assert _recipients(Notification) == {other_member.pk}
+
+
+@pytest.mark.parametrize(("quiet_priority", "notified"), [(10, False), (1, True)])
+def test_overlapping_per_event_rules_follow_priority(
+    criterion_functions, make_org, make_user, make_team, sync, Notification,
+    django_capture_on_commit_callbacks, quiet_priority, notified,
+):  # fmt: skip
+    org = make_org()
+    member = make_user(org=org)
+    team = make_team(org, members=[member])
+    sync(_per_event_rule, "loud", priority=5)
+    sync(_per_event_rule, "quiet", priority=quiet_priority, in_app_enabled=False)
+    _emit_on(team, django_capture_on_commit_callbacks)
+    assert _recipients(Notification) == ({member.pk} if notified else set())
+
+
+def test_inactive_per_event_rules_decide_nothing(
+    criterion_functions, make_org, make_user, make_team, sync, Notification,
+    django_capture_on_commit_callbacks,
+):  # fmt: skip
+    org = make_org()
+    member = make_user(org=org)
+    team = make_team(org, members=[member])
+    sync(_per_event_rule, "loud", priority=1)
+    sync(_per_event_rule, "quiet but inactive", priority=10, in_app_enabled=False, active=False)
+    _emit_on(team, django_capture_on_commit_callbacks)
+    assert _recipients(Notification) == {member.pk}
+
+
+def test_per_event_resolution_is_set_based(criterion_functions, make_org, make_team):
+    """The query count of resolve() with per-event rules does not grow with the number
+    of users they match."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from django_notify.audience import resolve
+
+    org = make_org()
+    team = make_team(org)
+    group = Group.objects.create(name="g")
+    _per_event_rule("loud", priority=5)
+    _per_event_rule("quiet", priority=9, in_app_enabled=False)
+    GroupCriterion.objects.create(rule=_rule("standing", priority=1), group=group)
+    sync_type(TYPE)
+
+    def count():
+        with CaptureQueriesContext(connection) as ctx:
+            resolve(TYPE, target=team)
+        return len(ctx.captured_queries)
+
+    small = count()
+    # The rules, their criteria (django-polymorphic: one query per criterion model) and
+    # one query for the audience itself.
+    assert small <= 5
+    User = get_user_model()
+    User.objects.bulk_create([User(username=f"pe{i}") for i in range(300)])
+    new = User.objects.filter(username__startswith="pe")
+    team.members.add(*new)
+    group.user_set.add(*new)
+    sync_type(TYPE)
+    assert count() == small

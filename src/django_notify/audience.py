@@ -1,7 +1,14 @@
-"""Who an event reaches: explicit recipients ∪ subscribers (rule-created ones included)
-∪ users matched by per-event rule criteria −
-opt-outs − inactive users, de-duplicated. Set-based: a handful of queries whatever the
-audience size."""
+"""Who an event reaches: explicit recipients ∪ subscribers ∪ users matched by per-event
+rule criteria − opt-outs − inactive users, de-duplicated. Set-based: a handful of queries
+whatever the audience size.
+
+Rules take part with their priority: a user's rule-created subscription (from the
+highest-priority rule whose standing criteria match them) counts unless a
+higher-priority rule matching them through a per-event criterion switched the channel
+off; per-event matches count when the deciding rule's switch is on and the user has no
+manual subscription (global or on the target) with that switch off. See
+:func:`django_notify.rules.sync.per_event_decisions`.
+"""
 
 from __future__ import annotations
 
@@ -30,20 +37,51 @@ def entity_q(target: Any, prefix: str = "") -> Q:
     return q
 
 
-def subscribers(type_key: str, target: Any = None, channel: str = "in_app"):
+def switched_off_q(channel: str) -> Q:
+    """Subscriptions whose switch for ``channel`` is off."""
+    if channel == "in_app":
+        return Q(in_app_enabled=False)
+    if channel == "email":
+        return Q(email_enabled=False)
+    # other channels are on unless switched off by name in `channels`
+    return Q(channels__has_key=channel) & Q(**{f"channels__{channel}": False})
+
+
+def subscribers(
+    type_key: str,
+    target: Any = None,
+    channel: str = "in_app",
+    *,
+    created_by_rule: bool | None = None,
+):
     """User pks subscribed to ``type_key`` (globally or on ``target``) with ``channel`` on,
-    as a one-column queryset (a subquery, never a list in memory)."""
+    as a one-column queryset (a subquery, never a list in memory). ``created_by_rule``
+    narrows it to rule-created (True) or manual (False) subscriptions."""
     from .models import Subscription
 
     subs = Subscription.objects.filter(entity_q(target), notification_type=type_key)
-    if channel == "in_app":
-        subs = subs.filter(in_app_enabled=True)
-    elif channel == "email":
-        subs = subs.filter(email_enabled=True)
-    else:  # other channels are on unless switched off by name in `channels`
-        off = Q(channels__has_key=channel) & Q(**{f"channels__{channel}": False})
-        subs = subs.exclude(off)
-    return subs.values("user_id")
+    if created_by_rule is not None:
+        subs = subs.filter(created_by_rule=created_by_rule)
+    return subs.exclude(switched_off_q(channel)).values("user_id")
+
+
+def subscribed_q(type_key: str, target: Any = None, channel: str = "in_app") -> Q:
+    """Users (a ``Q`` on the user model) that subscriptions and rules reach on
+    ``channel`` for an event of ``type_key`` on ``target``: manual subscribers ∪ rule
+    subscribers a higher-priority per-event rule did not switch off ∪ the users
+    per-event rules switched on."""
+    from .rules.sync import per_event_decisions
+
+    on, off = per_event_decisions(type_key, target, channel)
+    ruled = subscribers(type_key, target, channel, created_by_rule=True)
+    if off.query.is_empty():
+        wanted = Q(pk__in=subscribers(type_key, target, channel))
+    else:
+        wanted = Q(pk__in=subscribers(type_key, target, channel, created_by_rule=False))
+        wanted |= Q(pk__in=ruled.exclude(user_id__in=off.values("pk")))
+    if not on.query.is_empty():
+        wanted |= Q(pk__in=on.values("pk"))
+    return wanted
 
 
 def opted_out(type_key: str, target: Any = None):
@@ -62,13 +100,17 @@ def resolve(
     target: Any = None,
     recipients: Iterable[Any] = (),
     extra: Any = None,
+    channel: str = "in_app",
 ) -> list[Any]:
-    """The user pks an event of ``type_key`` on ``target`` notifies, sorted: one query.
+    """The user pks an event of ``type_key`` on ``target`` notifies, sorted: one query
+    (after the rules and their criteria are read).
 
     ``extra`` is more users (pks, users or a queryset), e.g. a type's default audience.
+    Explicit recipients and ``extra`` are in whatever the switches say; opt-outs and
+    inactive users are out whatever the reason they were in.
     """
     users = get_user_model()._default_manager
-    wanted = Q(pk__in=subscribers(type_key, target))
+    wanted = subscribed_q(type_key, target, channel)
     explicit = [getattr(r, "pk", r) for r in recipients]
     if explicit:
         wanted |= Q(pk__in=explicit)
@@ -77,8 +119,5 @@ def resolve(
             wanted |= Q(pk__in=extra.values("pk"))
         else:
             wanted |= Q(pk__in=[getattr(u, "pk", u) for u in extra])
-    from .rules.sync import per_event_users
-
-    wanted |= Q(pk__in=per_event_users(type_key, target).values("pk"))
     chosen = only_active(users.filter(wanted).exclude(pk__in=opted_out(type_key, target)))
     return list(chosen.order_by("pk").values_list("pk", flat=True))
