@@ -25,6 +25,7 @@ INSTALLED_APPS = [
     "jobs",
     "tests.swapped",
     "tests.hooks_app",
+    "tests.delivery_app",
 ]
 
 if os.environ.get("NOTIFY_DB", "sqlite") == "postgres":
@@ -66,4 +67,8 @@ TEMPLATES = [
     }
 ]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-DJANGO_NOTIFY = {"TENANCY_ADAPTER": "organizations.tenancy.OrganizationsTenancyAdapter"}
+DJANGO_NOTIFY = {
+    "TENANCY_ADAPTER": "organizations.tenancy.OrganizationsTenancyAdapter",
+    "CHANNELS": {"outbox": {"BACKEND": "locmem"}},
+    "SITE_URL": "https://notify.example",
+}

@@ -30,9 +30,10 @@ def test_autodiscovered_from_installed_apps():
     joined = notification_types.get("team.joined")
     assert joined.label == "Team joined"
     assert notification_types.by_id(9001) is joined
-    # Sorted by key: the test app's "teams" and the example "jobs" app's four.
+    # Sorted by key: the test apps' "alerts", "digests", "teams" and the example "jobs"
+    # app's four.
     keys = [c.key for c in notification_types.categories()]
-    assert keys == ["clients", "jobs", "leave", "phases", "teams"]
+    assert keys == ["alerts", "clients", "digests", "jobs", "leave", "phases", "teams"]
 
 
 def test_register_forms(isolated_types):

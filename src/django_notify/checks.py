@@ -108,7 +108,7 @@ def check_settings(app_configs=None, **kwargs) -> list:
             errors.append(_error("E009", f"{SETTING_NAME}[{key!r}] must be a list of strings."))
     if not isinstance(value("ALLOWED_ATTRIBUTES"), dict):
         errors.append(_error("E009", f"{SETTING_NAME}['ALLOWED_ATTRIBUTES'] must be a dict."))
-    for key in ("BULK_BATCH_SIZE", "EVENT_MAX_ATTEMPTS"):
+    for key in ("BULK_BATCH_SIZE", "EVENT_MAX_ATTEMPTS", "MAX_ATTEMPTS"):
         number = value(key)
         if not isinstance(number, int) or isinstance(number, bool) or number < 1:
             errors.append(_error("E010", f"{SETTING_NAME}[{key!r}] must be a positive int."))
@@ -117,6 +117,7 @@ def check_settings(app_configs=None, **kwargs) -> list:
         errors.append(
             _error("E011", f"{SETTING_NAME}['DEFAULT_ORGANIZATION'] must be 1–64 characters.")
         )
+    errors += _check_delivery(value)
     tags = value("ALLOWED_TAGS")
     if isinstance(tags, list | tuple | set) and "script" in {str(t).lower() for t in tags}:
         errors.append(
@@ -127,3 +128,174 @@ def check_settings(app_configs=None, **kwargs) -> list:
             )
         )
     return errors
+
+
+def _check_delivery(value) -> list:
+    """CHANNELS, DISPATCHER and the delivery knobs (E013–E020, W002)."""
+    from .channels.registry import BUILTIN_CHANNELS, spec_from_setting
+    from .conf import DISPATCHERS
+    from .exceptions import NotifyConfigurationError
+
+    errors: list = []
+    channels = value("CHANNELS")
+    configured: set[str] = set()
+    if not isinstance(channels, dict):
+        errors.append(
+            _error("E013", f"{SETTING_NAME}['CHANNELS'] must be a dict of alias → config.")
+        )
+        channels = {}
+    for alias, config in {**BUILTIN_CHANNELS, **channels}.items():
+        if config is None:
+            continue
+        if not isinstance(alias, str) or not alias or len(alias) > 50:
+            errors.append(
+                _error(
+                    "E013", f"{SETTING_NAME}['CHANNELS'] alias {alias!r} must be 1–50 characters."
+                )
+            )
+            continue
+        try:
+            spec_from_setting(alias, config).build()
+        except NotifyConfigurationError as exc:
+            errors.append(_error("E014", str(exc)))
+            continue
+        configured.add(alias)
+
+    dispatcher = value("DISPATCHER")
+    target = _import("DISPATCHER", DISPATCHERS.get(dispatcher, dispatcher), errors)
+    if dispatcher == "celery":
+        try:
+            import celery  # noqa: F401
+        except ImportError:
+            errors.append(
+                _error(
+                    "E015",
+                    f"{SETTING_NAME}['DISPATCHER'] is 'celery' but Celery is not installed.",
+                    "pip install 'django-notify-kit[celery]'",
+                )
+            )
+    elif target is not None and not isinstance(target, type):
+        errors.append(_error("E015", f"{SETTING_NAME}['DISPATCHER'] must name a dispatcher class."))
+
+    default_channels = value("DEFAULT_CHANNELS")
+    if not isinstance(default_channels, list | tuple) or any(
+        c not in configured for c in default_channels
+    ):
+        errors.append(
+            _error(
+                "E016",
+                f"{SETTING_NAME}['DEFAULT_CHANNELS'] must list configured channels "
+                f"(configured: {', '.join(sorted(configured))}), got {default_channels!r}.",
+            )
+        )
+    for key in (
+        "RETRY_BACKOFF",
+        "RETRY_BACKOFF_MAX",
+        "RETRY_COUNTDOWN_MAX",
+        "SENDING_TIMEOUT",
+        "HTTP_TIMEOUT",
+    ):
+        number = value(key)
+        if not isinstance(number, int | float) or isinstance(number, bool) or number <= 0:
+            errors.append(_error("E010", f"{SETTING_NAME}[{key!r}] must be a positive number."))
+    site_url = value("SITE_URL")
+    if not isinstance(site_url, str) or (
+        site_url and not site_url.startswith(("http://", "https://"))
+    ):
+        errors.append(
+            _error(
+                "E017",
+                f"{SETTING_NAME}['SITE_URL'] must be an absolute http(s) URL, got {site_url!r}.",
+            )
+        )
+    from datetime import time
+
+    daily = value("DIGEST_DAILY_AT")
+    try:
+        if not isinstance(daily, time):
+            time.fromisoformat(str(daily))
+    except ValueError:
+        errors.append(
+            _error(
+                "E018",
+                f"{SETTING_NAME}['DIGEST_DAILY_AT'] must be a time like '08:00', got {daily!r}.",
+            )
+        )
+    weekday = value("DIGEST_WEEKDAY")
+    if not isinstance(weekday, int) or isinstance(weekday, bool) or not 0 <= weekday <= 6:
+        errors.append(_error("E018", f"{SETTING_NAME}['DIGEST_WEEKDAY'] must be 0 (Monday) to 6."))
+    bypass = value("BYPASS_PRIORITY")
+    if bypass not in (None, ""):
+        from .types import Priority
+
+        try:
+            Priority.parse(bypass)
+        except ValueError as exc:
+            errors.append(_error("E019", f"{SETTING_NAME}['BYPASS_PRIORITY']: {exc}."))
+    errors += _check_rates(value("RATE_LIMITS"))
+    retention = value("RETENTION_DAYS")
+    if (
+        not isinstance(retention, dict)
+        or set(retention) - {"notifications", "deliveries"}
+        or any(
+            v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1)
+            for v in retention.values()
+        )
+    ):
+        errors.append(
+            _error(
+                "E020",
+                f"{SETTING_NAME}['RETENTION_DAYS'] maps 'notifications' and 'deliveries' to "
+                f"a number of days (or None), got {retention!r}.",
+            )
+        )
+    for key in ("WEBHOOK_ALLOWED_HOSTS", "SENSITIVE_CONTEXT"):
+        items = value(key)
+        if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+            errors.append(_error("E009", f"{SETTING_NAME}[{key!r}] must be a list of strings."))
+    publisher = value("REALTIME_PUBLISHER")
+    if publisher:
+        _import("REALTIME_PUBLISHER", publisher, errors)
+    errors += _check_type_channels(configured)
+    return errors
+
+
+def _check_rates(rates) -> list:
+    from .delivery.ratelimit import LIMIT_NAMES, parse_rate
+
+    if not isinstance(rates, dict):
+        return [_error("E019", f"{SETTING_NAME}['RATE_LIMITS'] must be a dict.")]
+    errors = []
+    for name, rate in rates.items():
+        if name not in LIMIT_NAMES:
+            errors.append(
+                _error("E019", f"{SETTING_NAME}['RATE_LIMITS'] has an unknown limit {name!r} "
+                       f"(known: {', '.join(LIMIT_NAMES)}).")
+            )  # fmt: skip
+        elif rate:
+            try:
+                parse_rate(rate)
+            except ValueError as exc:
+                errors.append(_error("E019", f"{SETTING_NAME}['RATE_LIMITS'][{name!r}]: {exc}"))
+    return errors
+
+
+def _check_type_channels(configured: set[str]) -> list:
+    """A type naming a channel the project has not configured: it is simply not used
+    there, which is right for a reusable app's types but worth a warning."""
+    from .types import notification_types
+
+    warnings = []
+    for ntype in notification_types:
+        missing = sorted(set(ntype.channels) - configured)
+        if missing:
+            warnings.append(
+                Warning(
+                    f"Notification type {ntype.key!r} lists channel(s) {', '.join(missing)} "
+                    f"that {SETTING_NAME}['CHANNELS'] does not configure; they are skipped.",
+                    hint="Configure them, or silence django_notify.W002 in SILENCED_SYSTEM_CHECKS.",
+                    obj=ntype.key,
+                    id="django_notify.W002",
+                )
+            )
+    return warnings

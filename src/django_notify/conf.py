@@ -7,6 +7,7 @@ never here: importing this module must not raise.
 
 from __future__ import annotations
 
+from datetime import time
 from typing import Any
 
 from django.conf import settings
@@ -45,6 +46,32 @@ DEFAULTS: dict[str, Any] = {
     "ALLOWED_PROTOCOLS": DEFAULT_ALLOWED_PROTOCOLS,
     "BULK_BATCH_SIZE": 1000,
     "EVENT_MAX_ATTEMPTS": 5,
+    # --- delivery (docs/delivery.md) ---
+    "CHANNELS": {},
+    "DEFAULT_CHANNELS": ["in_app"],
+    "DISPATCHER": "inline",
+    "MAX_ATTEMPTS": 5,
+    "RETRY_BACKOFF": 30,
+    "RETRY_BACKOFF_MAX": 6 * 3600,
+    "RETRY_COUNTDOWN_MAX": 300,
+    "SENDING_TIMEOUT": 900,
+    "SITE_URL": "",
+    "EMAIL_FROM": None,
+    "DIGEST_DAILY_AT": "08:00",
+    "DIGEST_WEEKDAY": 0,
+    "BYPASS_PRIORITY": "critical",
+    "RATE_LIMITS": {},
+    "RETENTION_DAYS": {"notifications": None, "deliveries": 90},
+    "WEBHOOK_ALLOWED_HOSTS": [],
+    "HTTP_TIMEOUT": 10.0,
+    "SENSITIVE_CONTEXT": [],
+    "REALTIME_PUBLISHER": None,
+}
+
+#: Short names accepted by ``DISPATCHER``; anything else is a dotted path.
+DISPATCHERS = {
+    "inline": "django_notify.delivery.dispatch.InlineDispatcher",
+    "celery": "django_notify.delivery.dispatch.CeleryDispatcher",
 }
 
 #: Short names accepted by ``HTML_SANITIZER``; anything else is a dotted path.
@@ -104,6 +131,88 @@ class AppSettings:
     @property
     def EVENT_MAX_ATTEMPTS(self) -> int:  # noqa: N802
         return int(self.get("EVENT_MAX_ATTEMPTS"))
+
+    # --- delivery -------------------------------------------------------------------
+    @property
+    def CHANNELS(self) -> dict[str, Any]:  # noqa: N802
+        return dict(self.get("CHANNELS") or {})
+
+    @property
+    def DEFAULT_CHANNELS(self) -> list[str]:  # noqa: N802
+        return list(self.get("DEFAULT_CHANNELS"))
+
+    @property
+    def DISPATCHER(self) -> str:  # noqa: N802
+        name = self.get("DISPATCHER")
+        return DISPATCHERS.get(name, name)
+
+    @property
+    def MAX_ATTEMPTS(self) -> int:  # noqa: N802
+        return int(self.get("MAX_ATTEMPTS"))
+
+    @property
+    def RETRY_BACKOFF(self) -> float:  # noqa: N802
+        return float(self.get("RETRY_BACKOFF"))
+
+    @property
+    def RETRY_BACKOFF_MAX(self) -> float:  # noqa: N802
+        return float(self.get("RETRY_BACKOFF_MAX"))
+
+    @property
+    def RETRY_COUNTDOWN_MAX(self) -> float:  # noqa: N802
+        return float(self.get("RETRY_COUNTDOWN_MAX"))
+
+    @property
+    def SENDING_TIMEOUT(self) -> float:  # noqa: N802
+        return float(self.get("SENDING_TIMEOUT"))
+
+    @property
+    def SITE_URL(self) -> str:  # noqa: N802
+        return str(self.get("SITE_URL") or "").rstrip("/")
+
+    @property
+    def EMAIL_FROM(self) -> str:  # noqa: N802
+        return self.get("EMAIL_FROM") or settings.DEFAULT_FROM_EMAIL
+
+    @property
+    def DIGEST_DAILY_AT(self) -> time:  # noqa: N802
+        value = self.get("DIGEST_DAILY_AT")
+        return value if isinstance(value, time) else time.fromisoformat(str(value))
+
+    @property
+    def DIGEST_WEEKDAY(self) -> int:  # noqa: N802
+        return int(self.get("DIGEST_WEEKDAY"))
+
+    @property
+    def BYPASS_PRIORITY(self) -> int | None:  # noqa: N802
+        from .types import Priority
+
+        value = self.get("BYPASS_PRIORITY")
+        return None if value in (None, "") else int(Priority.parse(value))
+
+    @property
+    def RATE_LIMITS(self) -> dict[str, str | None]:  # noqa: N802
+        return dict(self.get("RATE_LIMITS") or {})
+
+    @property
+    def RETENTION_DAYS(self) -> dict[str, int | None]:  # noqa: N802
+        return {**DEFAULTS["RETENTION_DAYS"], **(self.get("RETENTION_DAYS") or {})}
+
+    @property
+    def WEBHOOK_ALLOWED_HOSTS(self) -> list[str]:  # noqa: N802
+        return [str(h) for h in self.get("WEBHOOK_ALLOWED_HOSTS") or ()]
+
+    @property
+    def HTTP_TIMEOUT(self) -> float:  # noqa: N802
+        return float(self.get("HTTP_TIMEOUT"))
+
+    @property
+    def SENSITIVE_CONTEXT(self) -> set[str]:  # noqa: N802
+        return {str(k) for k in self.get("SENSITIVE_CONTEXT") or ()}
+
+    @property
+    def REALTIME_PUBLISHER(self) -> str | None:  # noqa: N802
+        return self.get("REALTIME_PUBLISHER") or None
 
     def import_setting(self, key: str) -> Any:
         """Import the dotted path a setting names (resolved short names included)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -69,13 +69,25 @@ def emit(
     context: Mapping[str, Any] | None = None,
     recipients: Iterable[Any] | None = None,
     idempotency_key: str | None = None,
+    send_at: datetime | None = None,
+    cancellation_key: str | None = None,
 ):
     """Record that something happened; notifications follow once the transaction commits.
 
+    ``send_at`` (an aware datetime) schedules the notifications for later: the sweep
+    processes the event once that time has come, unless :func:`cancel` was called with its
+    ``cancellation_key`` first.
+
     Returns the :class:`Event` (the existing one when ``idempotency_key`` was seen before).
     Raises ``NotRegistered`` for an unknown type and ``ValidationError`` naming the field
-    for a bad context, actor, target or recipient.
+    for a bad context, actor, target, recipient, ``send_at`` or ``cancellation_key``.
     """
+    if send_at is not None and (not isinstance(send_at, datetime) or timezone.is_naive(send_at)):
+        raise ValidationError({"send_at": "send_at must be a timezone-aware datetime."})
+    if cancellation_key is not None and (
+        not isinstance(cancellation_key, str) or not 0 < len(cancellation_key) <= 200
+    ):
+        raise ValidationError({"cancellation_key": "Give a string of 1 to 200 characters."})
     ntype = notification_types.get(type_key)
     data = _jsonable_context(type_key, ntype.validate_context(context))
     if isinstance(recipients, str | bytes):
@@ -87,6 +99,8 @@ def emit(
         "context": data,
         "recipients": recipient_ids,
         "idempotency_key": idempotency_key or None,
+        "deliver_at": send_at,
+        "cancellation_key": cancellation_key,
         **_generic(actor, "actor"),
         **_generic(target, "target"),
     }
@@ -95,6 +109,10 @@ def emit(
             existing = Event.objects.filter(idempotency_key=idempotency_key).first()
             if existing is not None:
                 return existing
+        if cancellation_key and Event.objects.filter(cancellation_key=cancellation_key).exists():
+            raise ValidationError(
+                {"cancellation_key": f"{cancellation_key!r} is already used by another event."}
+            )
         try:
             with transaction.atomic():
                 event = Event.objects.create(**fields)
@@ -103,7 +121,8 @@ def emit(
                 raise
             return Event.objects.get(idempotency_key=idempotency_key)
         signals.event_emitted.send(sender=Event, event=event)
-        transaction.on_commit(partial(_process_quietly, event.pk), robust=True)
+        if send_at is None or send_at <= timezone.now():
+            transaction.on_commit(partial(_process_quietly, event.pk), robust=True)
     return event
 
 
@@ -162,7 +181,7 @@ def process_event(event_id: Any, *, force: bool = False) -> bool:
     processable = [Event.Status.PENDING, Event.Status.FAILED]
     # Count the attempt first, in its own statement: a process killed mid-fan-out still
     # used one, so a poison event stops after EVENT_MAX_ATTEMPTS instead of looping.
-    countable = Event.objects.filter(pk=event_id, status__in=processable)
+    countable = Event.objects.filter(_due_q(), pk=event_id, status__in=processable)
     if not force:
         countable = countable.filter(attempts__lt=app_settings.EVENT_MAX_ATTEMPTS)
     counted = countable.update(attempts=F("attempts") + 1)
@@ -191,11 +210,29 @@ def process_event(event_id: Any, *, force: bool = False) -> bool:
     return True
 
 
+def _due_q(now=None) -> models.Q:
+    """Not scheduled, or scheduled for a time that has come."""
+    return models.Q(deliver_at__isnull=True) | models.Q(deliver_at__lte=now or timezone.now())
+
+
+def cancel(cancellation_key: str) -> bool:
+    """Cancel a scheduled send before it goes out. True if it was cancelled; False if the
+    key is unknown or its event was already processed (or cancelled)."""
+    Event = _event_model()
+    return bool(
+        Event.objects.filter(
+            cancellation_key=cancellation_key,
+            status__in=[Event.Status.PENDING, Event.Status.FAILED],
+        ).update(status=Event.Status.CANCELLED, processed_at=timezone.now())
+    )
+
+
 def due_events(*, older_than: timedelta = timedelta(seconds=0), now=None):
     """Events the sweep should (re)try: pending or failed, under the attempt limit."""
     Event = _event_model()
     now = now or timezone.now()
     return Event.objects.filter(
+        _due_q(now),
         status__in=[Event.Status.PENDING, Event.Status.FAILED],
         attempts__lt=app_settings.EVENT_MAX_ATTEMPTS,
         created_at__lte=now - older_than,

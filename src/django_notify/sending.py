@@ -150,11 +150,17 @@ def _clone(template, **target) -> models.Model:
 
 
 def create_notifications(rows: Sequence[models.Model], *, created_by=None) -> list[models.Model]:
-    """Check the sender rules for the batch, insert it atomically, signal each row."""
+    """Check the sender rules and rate limit for the batch, insert it atomically with its
+    Delivery rows, signal each row; dispatch and real-time push follow the commit."""
     if not rows:
         return []
+    from .channels.in_app import publish_on_commit
+    from .delivery import planning, ratelimit
+    from .delivery.dispatch import dispatch_on_commit
+
     model = type(rows[0])
     with transaction.atomic():
+        ratelimit.check_sender(created_by, len(rows), model)
         # The manager's bulk_create checks the sender rules for the whole batch.
         created = model._default_manager.bulk_create(rows, batch_size=app_settings.BULK_BATCH_SIZE)
         if signals.notification_created.has_listeners(model):
@@ -162,6 +168,10 @@ def create_notifications(rows: Sequence[models.Model], *, created_by=None) -> li
                 signals.notification_created.send(
                     sender=model, notification=row, created_by=created_by
                 )
+        # The intent to deliver commits with the rows; the work leaves after commit.
+        deliveries = planning.plan(created)
+        dispatch_on_commit(planning.due_now(deliveries))
+        publish_on_commit([row.pk for row in created])
     return created
 
 
@@ -346,6 +356,13 @@ def notify(
     user_ids = resolve_user_ids("recipients", _as_list("recipients", recipients))
     if "description" in content:
         raise TypeError("notify() takes body=, not description=")
+    from .types import notification_types
+
+    if type_key and type_key in notification_types:
+        # A registered type's level and priority apply unless the caller chose.
+        ntype = notification_types.get(type_key)
+        level = level or ntype.level
+        content.setdefault("priority", ntype.default_priority)
     template = build_template(
         model,
         title=title,

@@ -28,3 +28,18 @@ subscriptions_created_by_rule = Signal()
 
 #: A rule sync removed subscriptions. kwargs: ``notification_type``, ``subscriptions``.
 subscriptions_removed_by_rule = Signal()
+
+#: New notification rows committed (for real-time push). kwargs: ``notification_ids``.
+notification_published = Signal()
+
+#: A delivery is about to be sent (inside the sending worker). Raise
+#: :class:`~django_notify.exceptions.DeliveryCancelled` to cancel it (marked ``skipped``).
+#: kwargs: ``delivery``, ``message``.
+pre_send = Signal()
+
+#: A delivery (or a digest's deliveries) was sent. kwargs: ``delivery``, ``result``.
+delivery_sent = Signal()
+
+#: A delivery attempt failed. kwargs: ``delivery``, ``error``, ``will_retry`` (False
+#: when the delivery is now ``dead``).
+delivery_failed = Signal()

@@ -93,6 +93,13 @@ class TenancyAdapter:
         """
         raise NotImplementedError
 
+    # --- delivery -------------------------------------------------------------------
+    def get_recipient_locales(self, user_ids: Iterable[Any]) -> dict[Any, tuple[str, str]]:
+        """``{user pk: (language, time zone)}`` for rendering and quiet hours, for users
+        whose profile lives in the host's models. A user's own ``RecipientSettings``
+        win; users left out fall back to ``LANGUAGE_CODE`` and ``TIME_ZONE``."""
+        return {}
+
     # --- identifying --------------------------------------------------------------
     def team_key(self, team: Any) -> str:
         """A team instance or id → the key stored on notification rows."""

@@ -111,6 +111,16 @@ class NotificationType:
     #: Channels this type can be delivered on, and the ones on by default.
     channels: ClassVar[tuple[str, ...]] = ("in_app", "email")
     default_channels: ClassVar[tuple[str, ...]] = ("in_app",)
+    #: Channels users cannot switch off for this type (e.g. security alerts by email).
+    required_channels: ClassVar[tuple[str, ...]] = ()
+    #: How deliveries are batched unless a preference says otherwise: "immediate",
+    #: "hourly", "daily" or "weekly".
+    default_frequency: ClassVar[str] = "immediate"
+    #: Context variables never sent to machine channels (webhooks, Slack, Teams).
+    sensitive_context: ClassVar[tuple[str, ...]] = ()
+    #: At most this many deliveries of the type per user and channel, e.g. "10/hour";
+    #: overrides ``RATE_LIMITS["user_type"]``. None: the setting's value.
+    rate_limit: ClassVar[str | None] = None
     #: Context variables the type needs: name → what it is (documented and validated).
     context: ClassVar[Mapping[str, str]] = {}
     #: Context variables it may use but does not need.
@@ -169,11 +179,22 @@ class TypeRegistry(Registry[type[NotificationType]]):
                         f"notification type id {obj.id} is used twice: by {describe(other)} "
                         f"({other_key!r}) and by {describe(obj)} ({key!r})"
                     )
-        extra = set(obj.default_channels) - set(obj.channels)
-        if extra:
+        for name in ("default_channels", "required_channels"):
+            extra = set(getattr(obj, name)) - set(obj.channels)
+            if extra:
+                raise ValueError(f"{describe(obj)}.{name} {sorted(extra)} are not in its channels")
+        if obj.default_frequency not in ("immediate", "hourly", "daily", "weekly"):
             raise ValueError(
-                f"{describe(obj)}.default_channels {sorted(extra)} are not in its channels"
+                f"{describe(obj)}.default_frequency must be immediate, hourly, daily or weekly, "
+                f"not {obj.default_frequency!r}"
             )
+        if obj.rate_limit is not None:
+            from .delivery.ratelimit import parse_rate
+
+            try:
+                parse_rate(obj.rate_limit)
+            except ValueError as exc:
+                raise ValueError(f"{describe(obj)}.rate_limit: {exc}") from None
 
     def by_id(self, type_id: int) -> type[NotificationType]:
         for obj in self:

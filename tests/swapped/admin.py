@@ -1,12 +1,14 @@
 from django.conf import settings
 from django.contrib import admin
 
-from django_notify.admin import NotificationAdminMixin
+from django_notify.admin import NotificationAdminMixin, NotificationDeliveryAdminMixin
 
 from .models import CustomNotification
 
 if getattr(settings, "DJANGO_NOTIFY_NOTIFICATION_MODEL", "") == "swapped.CustomNotification":
 
     @admin.register(CustomNotification)
-    class CustomNotificationAdmin(NotificationAdminMixin, admin.ModelAdmin):
+    class CustomNotificationAdmin(
+        NotificationDeliveryAdminMixin, NotificationAdminMixin, admin.ModelAdmin
+    ):
         pass

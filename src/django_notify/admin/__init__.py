@@ -3,7 +3,28 @@
 from django.contrib import admin
 
 from ..loading import get_notification_model
-from ..models import Event, NotificationReceipt, OptOut, Subscription, SubscriptionRule
+from ..models import (
+    Delivery,
+    Digest,
+    Event,
+    NotificationPreference,
+    NotificationReceipt,
+    NotificationTemplate,
+    OptOut,
+    OrganizationPreference,
+    RecipientSettings,
+    Subscription,
+    SubscriptionRule,
+    WebhookEndpoint,
+)
+from .delivery import (
+    DeliveryAdminMixin,
+    DigestAdminMixin,
+    NotificationDeliveryAdminMixin,
+    NotificationTemplateAdminMixin,
+    PreferenceAdminMixin,
+    WebhookEndpointAdminMixin,
+)
 from .mixins import (
     EventAdminMixin,
     NotificationAdminMixin,
@@ -14,6 +35,12 @@ from .mixins import (
 from .rules import RuleCriterionInline, SubscriptionRuleAdminMixin
 
 __all__ = [
+    "DeliveryAdminMixin",
+    "DigestAdminMixin",
+    "NotificationDeliveryAdminMixin",
+    "NotificationTemplateAdminMixin",
+    "PreferenceAdminMixin",
+    "WebhookEndpointAdminMixin",
     "EventAdminMixin",
     "NotificationAdminMixin",
     "NotificationReceiptAdminMixin",
@@ -51,10 +78,48 @@ class OptOutAdmin(OptOutAdminMixin, admin.ModelAdmin):
     pass
 
 
+@admin.register(Delivery)
+class DeliveryAdmin(DeliveryAdminMixin, admin.ModelAdmin):
+    pass
+
+
+@admin.register(Digest)
+class DigestAdmin(DigestAdminMixin, admin.ModelAdmin):
+    pass
+
+
+@admin.register(NotificationPreference)
+class NotificationPreferenceAdmin(PreferenceAdminMixin, admin.ModelAdmin):
+    raw_id_fields = ("user",)
+
+
+@admin.register(OrganizationPreference)
+class OrganizationPreferenceAdmin(PreferenceAdminMixin, admin.ModelAdmin):
+    pass
+
+
+@admin.register(RecipientSettings)
+class RecipientSettingsAdmin(admin.ModelAdmin):
+    list_display = ("user", "quiet_hours_start", "quiet_hours_end", "timezone", "language")
+    raw_id_fields = ("user",)
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(WebhookEndpointAdminMixin, admin.ModelAdmin):
+    pass
+
+
+@admin.register(NotificationTemplate)
+class NotificationTemplateAdmin(NotificationTemplateAdminMixin, admin.ModelAdmin):
+    pass
+
+
 _Notification = get_notification_model()
 # A swapped model belongs to the host, which registers it with the mixin itself.
 if _Notification._meta.app_label == "django_notify":
 
     @admin.register(_Notification)
-    class NotificationAdmin(NotificationAdminMixin, admin.ModelAdmin):
+    class NotificationAdmin(
+        NotificationDeliveryAdminMixin, NotificationAdminMixin, admin.ModelAdmin
+    ):
         pass

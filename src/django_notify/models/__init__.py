@@ -8,13 +8,35 @@ from ..rules.models import (  # the rules package keeps its models in this app
     SubscriptionRule,
 )
 from .base import AbstractNotification
+from .delivery import (
+    CLAIMABLE_STATUSES,
+    FINAL_STATUSES,
+    Delivery,
+    DeliveryStatus,
+    Digest,
+    Frequency,
+)
+from .endpoint import WebhookEndpoint
 from .event import Event
 from .notification import Notification
+from .preference import NotificationPreference, OrganizationPreference, RecipientSettings
 from .receipt import NotificationReceipt
 from .subscription import OptOut, Subscription
+from .template import NotificationTemplate
 
 __all__ = [
     "AbstractNotification",
+    "CLAIMABLE_STATUSES",
+    "FINAL_STATUSES",
+    "Delivery",
+    "DeliveryStatus",
+    "Digest",
+    "Frequency",
+    "NotificationPreference",
+    "NotificationTemplate",
+    "OrganizationPreference",
+    "RecipientSettings",
+    "WebhookEndpoint",
     "Event",
     "Notification",
     "NotificationReceipt",

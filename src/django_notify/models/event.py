@@ -8,6 +8,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from ..types import validate_type_key
+
 
 class Event(models.Model):
     """The outbox: one row per ``emit()``, written in the caller's transaction.
@@ -21,8 +23,12 @@ class Event(models.Model):
         PENDING = "pending", _("Pending")
         DONE = "done", _("Done")
         FAILED = "failed", _("Failed")
+        #: Scheduled with a cancellation key and cancelled before it went out.
+        CANCELLED = "cancelled", _("Cancelled")
 
-    notification_type = models.CharField(_("notification type"), max_length=100)
+    notification_type = models.CharField(
+        _("notification type"), max_length=100, validators=[validate_type_key]
+    )
     actor_content_type = models.ForeignKey(
         ContentType, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
@@ -38,6 +44,12 @@ class Event(models.Model):
     recipients = models.JSONField(_("recipients"), default=list, blank=True)
     idempotency_key = models.CharField(
         _("idempotency key"), max_length=200, null=True, blank=True, unique=True
+    )
+    #: A scheduled send: processed once this time has come (by the sweep).
+    deliver_at = models.DateTimeField(_("deliver at"), null=True, blank=True)
+    #: Cancels a scheduled send before it goes out: ``django_notify.cancel(key)``.
+    cancellation_key = models.CharField(
+        _("cancellation key"), max_length=200, null=True, blank=True, unique=True
     )
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.PENDING

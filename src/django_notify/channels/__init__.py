@@ -1,0 +1,14 @@
+"""Delivery channels: the interface, the registry and the built-in backends."""
+
+from .base import BaseChannel, Message, SendResult
+from .registry import ChannelRegistry, ChannelSpec, channels, get_channel
+
+__all__ = [
+    "BaseChannel",
+    "ChannelRegistry",
+    "ChannelSpec",
+    "Message",
+    "SendResult",
+    "channels",
+    "get_channel",
+]

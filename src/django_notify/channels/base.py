@@ -1,0 +1,157 @@
+"""The delivery-backend interface.
+
+A channel turns a rendered :class:`Message` into something leaving the process: an email,
+an HTTP POST, a line on the console. Channels are configured like ``CACHES``::
+
+    DJANGO_NOTIFY = {
+        "CHANNELS": {
+            "email": {"BACKEND": "django_notify.channels.email.EmailChannel"},
+            "ops-slack": {
+                "BACKEND": "django_notify.channels.slack.SlackChannel",
+                "OPTIONS": {"URL": "https://hooks.slack.com/services/…"},
+            },
+        }
+    }
+
+The constructor takes the alias and the options as keywords and refuses unknown ones, so a
+typo fails ``manage.py check`` instead of being ignored. :meth:`BaseChannel.send` is a
+final template method: subclasses fill :meth:`build_payload`, :meth:`transmit` and
+:meth:`parse_response`, and raise :class:`~django_notify.exceptions.RetryableDeliveryError`
+for transient failures or :class:`~django_notify.exceptions.DeliveryError` for permanent
+ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, final
+
+from ..exceptions import NotifyConfigurationError
+
+
+@dataclass
+class Message:
+    """One rendered message for one recipient on one channel.
+
+    A digest is a message too: ``notifications`` then lists everything it covers and
+    ``notification`` is ``None``.
+    """
+
+    subject: str
+    text: str
+    recipient: Any
+    address: str
+    #: Stable across retries of this delivery (Message-ID, webhook-id, provider keys).
+    idempotency_key: str
+    html: str = ""
+    #: Absolute link to the notification's target, or "".
+    url: str = ""
+    notification: Any = None
+    notifications: list[Any] = field(default_factory=list)
+    #: JSON-safe payload for machine channels, with sensitive context removed.
+    data: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    #: One-click unsubscribe URL for this recipient and type(s), or "".
+    unsubscribe_url: str = ""
+    language: str = ""
+    timezone: str = ""
+    #: The delivery (or digest) row being sent, for channels that need more.
+    delivery: Any = None
+
+    @property
+    def is_digest(self) -> bool:
+        return self.notification is None
+
+
+@dataclass
+class SendResult:
+    """What a channel reports after a successful send; stored on the delivery row."""
+
+    response: dict[str, Any] = field(default_factory=dict)
+    #: The provider's id for the message, when it returns one.
+    provider_id: str = ""
+
+
+class BaseChannel:
+    """Subclass, declare the options you accept, and fill the three hooks."""
+
+    #: Human-readable name for admin lists and docs.
+    label: ClassVar[str] = ""
+    #: The channel sends HTML bodies (email); others get the plain text.
+    supports_html: ClassVar[bool] = False
+    #: The channel can send hourly/daily/weekly digests (one message for many
+    #: notifications). Channels that cannot get every notification immediately.
+    supports_digest: ClassVar[bool] = True
+    #: Each recipient needs an address of their own (an email address); channels that
+    #: post to one configured endpoint set this False.
+    per_user_address: ClassVar[bool] = True
+    #: Option names the constructor accepts (``OPTIONS`` keys), and the ones it requires.
+    options: ClassVar[Mapping[str, Any]] = {}
+    required_options: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, alias: str, **options: Any):
+        self.alias = alias
+        unknown = sorted(set(options) - set(self.options))
+        if unknown:
+            known = ", ".join(sorted(self.options)) or "none"
+            raise NotifyConfigurationError(
+                f'DJANGO_NOTIFY["CHANNELS"][{alias!r}]["OPTIONS"] has unknown option(s) '
+                f"{', '.join(unknown)} for {type(self).__name__} (accepted: {known})"
+            )
+        missing = [name for name in self.required_options if options.get(name) in (None, "")]
+        if missing:
+            raise NotifyConfigurationError(
+                f'DJANGO_NOTIFY["CHANNELS"][{alias!r}]["OPTIONS"] needs '
+                f"{', '.join(missing)} for {type(self).__name__}"
+            )
+        self.config: dict[str, Any] = {**self.options, **options}
+        self.validate_options()
+
+    def validate_options(self) -> None:
+        """Hook: raise :class:`NotifyConfigurationError` naming the option. No I/O here:
+        system checks construct every configured channel."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.alias!r}>"
+
+    # --- connection lifecycle (like Django's email backends) -------------------------
+    def open(self) -> None:
+        """Open long-lived resources (an SMTP connection, an HTTP pool)."""
+
+    def close(self) -> None:
+        """Release what :meth:`open` opened. Safe to call twice."""
+
+    def __enter__(self) -> BaseChannel:
+        self.open()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    # --- addresses --------------------------------------------------------------------
+    def get_addresses(self, users: Iterable[Any]) -> dict[Any, str]:
+        """``{user pk: address}`` for the users this channel can reach; users left out
+        are skipped with the reason "no address". Called once per batch, so read in
+        bulk. The default reaches everyone at the channel's configured endpoint."""
+        return {user.pk: self.alias for user in users}
+
+    # --- sending: a final template method ------------------------------------------
+    @final
+    def send(self, message: Message) -> SendResult:
+        """Deliver one message (or one digest). Raise a ``DeliveryError`` on failure."""
+        payload = self.build_payload(message)
+        response = self.transmit(payload, message)
+        return self.parse_response(response, message)
+
+    def build_payload(self, message: Message) -> Any:
+        """What :meth:`transmit` sends, built from the message."""
+        raise NotImplementedError(f"{type(self).__name__} must implement build_payload()")
+
+    def transmit(self, payload: Any, message: Message) -> Any:
+        """Send the payload; return the provider's raw response."""
+        raise NotImplementedError(f"{type(self).__name__} must implement transmit()")
+
+    def parse_response(self, response: Any, message: Message) -> SendResult:
+        """Turn the raw response into a :class:`SendResult`, or raise."""
+        return SendResult(response=response if isinstance(response, dict) else {})

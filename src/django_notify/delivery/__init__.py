@@ -1,0 +1,1 @@
+"""Delivery: planning, scheduling, dispatch and digests."""
