@@ -1,0 +1,161 @@
+"""System checks and the channel registry: bad delivery settings fail start-up with a
+message naming the setting."""
+
+import io
+
+import pytest
+from django.test import override_settings
+
+from django_notify import AlreadyRegistered, NotRegistered, get_channel
+from django_notify.channels import BaseChannel, Message, SendResult, channels
+from django_notify.checks import check_settings
+from django_notify.exceptions import NotifyConfigurationError
+
+OK = {"CHANNELS": {"outbox": {"BACKEND": "locmem"}}}
+
+
+def ids(setting):
+    with override_settings(DJANGO_NOTIFY={**OK, **setting}):
+        return [(m.id, m.msg) for m in check_settings()]
+
+
+@pytest.mark.parametrize(
+    "setting, code, words",
+    [
+        ({"CHANNELS": []}, "E013", "must be a dict"),
+        (
+            {"CHANNELS": {**OK["CHANNELS"], "x": {"BACKEND": "nope.Missing"}}},
+            "E014",
+            "cannot be imported",
+        ),
+        (
+            {"CHANNELS": {**OK["CHANNELS"], "x": {"BACKEND": "django.db.models.Model"}}},
+            "E014",
+            "BaseChannel subclass",
+        ),
+        ({"CHANNELS": {**OK["CHANNELS"], "x": {"OPTIONS": {}}}}, "E014", "needs a BACKEND"),
+        (
+            {"CHANNELS": {**OK["CHANNELS"], "x": {"BACKEND": "locmem", "OPTION": {}}}},
+            "E014",
+            "unknown key(s) OPTION",
+        ),
+        (
+            {
+                "CHANNELS": {
+                    **OK["CHANNELS"],
+                    "x": {"BACKEND": "locmem", "OPTIONS": {"FAIL": "maybe"}},
+                }
+            },
+            "E014",
+            '["FAIL"]',
+        ),
+        (
+            {"CHANNELS": {**OK["CHANNELS"], "x": {"BACKEND": "email", "OPTIONS": {"HOST": "h"}}}},
+            "E014",
+            "unknown option(s) HOST",
+        ),
+        (
+            {
+                "CHANNELS": {
+                    **OK["CHANNELS"],
+                    "x": {"BACKEND": "email", "OPTIONS": {"EMAIL_BACKEND": "no.Such"}},
+                }
+            },
+            "E014",
+            "EMAIL_BACKEND",
+        ),
+        ({"DISPATCHER": "carrier.Pigeon"}, "E003", "DISPATCHER"),
+        ({"DEFAULT_CHANNELS": ["in_app", "sms"]}, "E016", "DEFAULT_CHANNELS"),
+        ({"RETRY_BACKOFF": 0}, "E010", "RETRY_BACKOFF"),
+        ({"MAX_ATTEMPTS": "5"}, "E010", "MAX_ATTEMPTS"),
+        ({"SITE_URL": "notify.example"}, "E017", "SITE_URL"),
+        ({"DIGEST_DAILY_AT": "8 am"}, "E018", "DIGEST_DAILY_AT"),
+        ({"DIGEST_WEEKDAY": 7}, "E018", "DIGEST_WEEKDAY"),
+        ({"BYPASS_PRIORITY": "urgent"}, "E019", "BYPASS_PRIORITY"),
+        ({"RATE_LIMITS": {"sender": "lots"}}, "E019", "'sender'"),
+        ({"RATE_LIMITS": {"per_ip": "1/s"}}, "E019", "unknown limit 'per_ip'"),
+        ({"RETENTION_DAYS": {"deliveries": -1}}, "E020", "RETENTION_DAYS"),
+        ({"WEBHOOK_ALLOWED_HOSTS": "127.0.0.1"}, "E009", "WEBHOOK_ALLOWED_HOSTS"),
+        ({"REALTIME_PUBLISHER": "no.such.publish"}, "E003", "REALTIME_PUBLISHER"),
+    ],
+)
+def test_bad_delivery_settings_are_reported(setting, code, words):
+    found = ids(setting)
+    assert any(i == f"django_notify.{code}" and words in msg for i, msg in found), found
+
+
+def test_good_delivery_settings_are_clean():
+    setting = {
+        "CHANNELS": {
+            "outbox": {"BACKEND": "locmem"},
+            "console": {"BACKEND": "console"},
+            "email": {"BACKEND": "email", "OPTIONS": {"FROM_EMAIL": "a@b.c"}},
+        },
+        "DISPATCHER": "celery",
+        "RATE_LIMITS": {"sender": "30/minute", "user_type": "100/5m"},
+        "RETENTION_DAYS": {"notifications": 365, "deliveries": None},
+        "DIGEST_DAILY_AT": "07:30",
+        "SITE_URL": "https://notify.example",
+    }
+    assert ids(setting) == []
+
+
+def test_a_type_naming_an_unconfigured_channel_is_a_warning():
+    with override_settings(DJANGO_NOTIFY={}):
+        found = [(m.id, m.obj) for m in check_settings()]
+    assert ("django_notify.W002", "test.alert") in found
+
+
+def test_switching_a_default_channel_off():
+    with override_settings(DJANGO_NOTIFY={**OK, "CHANNELS": {**OK["CHANNELS"], "email": None}}):
+        assert "email" not in channels
+        with pytest.raises(NotRegistered, match="no channel is configured as 'email'"):
+            get_channel("email")
+
+
+class Shout(BaseChannel):
+    per_user_address = False
+    options = {"LOUD": True}
+
+    def build_payload(self, message: Message) -> str:
+        return message.subject.upper() if self.config["LOUD"] else message.subject
+
+    def transmit(self, payload, message):
+        return {"said": payload}
+
+    def parse_response(self, response, message):
+        return SendResult(response=response)
+
+
+def test_channels_registered_at_run_time():
+    channels.register("shout", Shout, options={"LOUD": True})
+    try:
+        assert "shout" in channels and "shout" in channels.keys()
+        channel = get_channel("shout")
+        assert get_channel("shout") is channel  # built once
+        message = Message(subject="hi", text="", recipient=None, address="", idempotency_key="k")
+        assert channel.send(message).response == {"said": "HI"}
+        with pytest.raises(AlreadyRegistered, match="registered twice"):
+            channels.register("shout", Shout, options={"LOUD": False})
+        with pytest.raises(NotifyConfigurationError, match="unknown option"):
+            channels.register("whisper", Shout, options={"QUIET": True})
+    finally:
+        channels.unregister("shout")
+    assert "shout" not in channels
+
+
+def test_the_console_channel_writes_the_message():
+    stream = io.StringIO()
+    channels.register("console-test", "console", options={"STREAM": stream})
+    try:
+        message = Message(
+            subject="Disk full",
+            text="Look at /var",
+            recipient="ada",
+            address="",
+            idempotency_key="k1",
+        )
+        get_channel("console-test").send(message)
+    finally:
+        channels.unregister("console-test")
+    assert "Subject: Disk full" in stream.getvalue() and "Look at /var" in stream.getvalue()
