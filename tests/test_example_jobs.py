@@ -271,3 +271,23 @@ def test_role_choices_follow_the_seed():
         assert Job._meta.get_field(field).remote_field.model is get_user_model()
     for field in Phase.ROLES:
         assert Phase._meta.get_field(field).null
+
+
+def test_status_change_emails_whoever_switched_email_on(
+    account_manager_rule, job, people, django_capture_on_commit_callbacks, mailoutbox
+):
+    from django_notify import update_preferences
+    from django_notify.models import Delivery
+
+    people["am"].email = "am@acme.test"
+    people["am"].save()
+    update_preferences(people["am"], {"job.status_changed": {"email_enabled": True}})
+    move(Job.objects.get(pk=job.pk), Job.Status.IN_PROGRESS, django_capture_on_commit_callbacks)
+    (message,) = mailoutbox
+    assert message.to == ["am@acme.test"]
+    assert message.subject == "Job ACME pentest moved from Pending scoping to In progress"
+    assert f"https://notify.example/jobs/{job.pk}/" in message.body
+    # The deputy left email at the type's default (off): no delivery row at all.
+    assert list(Delivery.objects.values_list("user__username", "channel", "status")) == [
+        ("am", "email", "sent")
+    ]

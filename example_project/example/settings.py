@@ -153,4 +153,14 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 
-DJANGO_NOTIFY = {"TENANCY_ADAPTER": "organizations.tenancy.OrganizationsTenancyAdapter"}
+# The embedded default: emails are printed by the dev server (console backend), and
+# deliveries are sent inline after commit. The production path is DISPATCHER "celery"
+# with a Redis broker (docs/celery.md).
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = "notifications@example.test"
+
+DJANGO_NOTIFY = {
+    "TENANCY_ADAPTER": "organizations.tenancy.OrganizationsTenancyAdapter",
+    "SITE_URL": os.environ.get("SITE_URL", "http://127.0.0.1:8000"),
+    "DISPATCHER": os.environ.get("NOTIFY_DISPATCHER", "inline"),
+}

@@ -3,5 +3,6 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("notifications/", include("django_notify.urls")),
     path("", include("demo.urls")),
 ]
