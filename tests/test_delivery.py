@@ -565,3 +565,18 @@ def test_a_stored_bad_time_zone_does_not_stop_the_fan_out(make_user, send):
     RecipientSettings.objects.create(user=user, timezone="Mars/Base")  # behind the API's back
     send([user])
     assert rows()[0].status == DeliveryStatus.SENT
+
+
+def test_in_app_switched_off_hides_the_row_but_other_channels_deliver(
+    make_user, send, Notification
+):
+    user = make_user(email="ada@example.com")
+    preferences.update_preferences(user, {"test.alert": {"in_app_enabled": False}})
+    (row,) = send([user])
+    assert not Notification.objects.visible_to(user).exists()
+    assert Notification.objects.get(pk=row.pk).dismissed_at is not None
+    assert rows()[0].status == DeliveryStatus.SENT and len(mail.outbox) == 1
+    assert Delivery.objects.filter(channel="in_app").count() == 0
+    preferences.reset_preferences(user)
+    send([user])
+    assert Notification.objects.visible_to(user).count() == 1

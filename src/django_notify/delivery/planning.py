@@ -160,6 +160,19 @@ def _when(
     return DeliveryStatus.PENDING, now, ""
 
 
+def _hide_in_app(rows: list[Any], decisions, now: datetime) -> None:
+    """In-app switched off: the row still exists (other channels deliver it, and it is the
+    audit record) but is born dismissed, so no feed shows it. One UPDATE, no signal: the
+    user did not act."""
+    hidden = [row for row in rows if not decisions[(row.recipient_id, IN_APP)].enabled]
+    if hidden:
+        type(rows[0])._default_manager.filter(pk__in=[r.pk for r in hidden]).update(
+            dismissed_at=now
+        )
+        for row in hidden:
+            row.dismissed_at = now
+
+
 def plan(rows: Sequence[Any], *, now: datetime | None = None) -> list[Delivery]:
     """Create the Delivery rows for freshly created notifications; returns them."""
     now = now or timezone.now()
@@ -178,7 +191,9 @@ def _plan_group(rows: list[Any], now: datetime) -> list[Delivery]:
     first = rows[0]
     ntype = type_of(first)
     channels = candidate_channels(ntype)
-    if not channels:
+    # A direct row of a typed notification honours the recipient's in-app switch too.
+    in_app = ntype is not None and IN_APP in ntype.channels and first.scope == Scope.USER
+    if not channels and not in_app:
         return []
     per_row = {row.pk: list(recipients_of(row)) for row in rows}
     user_ids = list(dict.fromkeys(uid for uids in per_row.values() for uid in uids))
@@ -186,20 +201,25 @@ def _plan_group(rows: list[Any], now: datetime) -> list[Delivery]:
         return []
     adapter = get_adapter()
     target = first.target if first.target_content_type_id else None
+    decided = [*channels, IN_APP] if in_app else channels
     subscriptions = (
-        _subscription_switches(user_ids, first.notification_type, target, channels)
+        _subscription_switches(user_ids, first.notification_type, target, decided)
         if ntype is not None
         else {}
     )
     decisions = decide(
         user_ids,
         ntype,
-        channels,
+        decided,
         organizations=adapter.get_user_organizations(user_ids),
         subscriptions=subscriptions,
         default_channels=None if ntype is not None else app_settings.DEFAULT_CHANNELS,
     )
-    wanted = {key for key, d in decisions.items() if d.enabled}
+    if in_app:
+        _hide_in_app(rows, decisions, now)
+    if not channels:
+        return []
+    wanted = {key for key, d in decisions.items() if d.enabled and key[1] != IN_APP}
     opted_out = _opted_out(user_ids, first.notification_type, target) if ntype else set()
     enabled_users = sorted({uid for uid, _ in wanted}, key=str)
     users = list(get_user_model()._default_manager.filter(pk__in=enabled_users))
