@@ -20,6 +20,11 @@ def world(make_org, make_user, make_team):
         "orgadmin": make_user(Role.ORG_ADMIN, acme),
         "staff": make_user(Role.DEV_USER, acme, staff=True),
         "superuser": make_user(Role.DEV_USER, acme, superuser=True),
+        "staffadmin": make_user(Role.ORG_ADMIN, acme, staff=True),
+        "stafflight": make_user(Role.LIGHT_USER, acme, staff=True),
+        # Roles the adapter answers with None or a value that is not a Role.
+        "norole": make_user(Role.DEV_USER, acme, username="norole"),
+        "oddrole": make_user(Role.DEV_USER, acme, username="oddrole"),
         "foreign": make_user(Role.DEV_USER, globex),
         "orphan": make_user(org=False),
     }
@@ -30,6 +35,24 @@ def world(make_org, make_user, make_team):
         "foreign": make_team(globex, members=[u["foreign"]]),
     }
     return u, t
+
+
+@pytest.fixture(autouse=True)
+def _unknown_roles(monkeypatch):
+    """The "norole" and "oddrole" users get None and "WIZARD" from the adapter."""
+    from organizations.tenancy import OrganizationsTenancyAdapter
+
+    real = OrganizationsTenancyAdapter.get_role
+
+    def get_role(self, user):
+        username = user.get_username()
+        if username.startswith("norole"):
+            return None
+        if username.startswith("oddrole"):
+            return "WIZARD"
+        return real(self, user)
+
+    monkeypatch.setattr(OrganizationsTenancyAdapter, "get_role", get_role)
 
 
 OK = None
@@ -75,6 +98,26 @@ TABLE = [
     ("staff", "send", "user", "foreign", "organization.same_organization_user"),
     ("superuser", "system", "global", None, OK),
     ("superuser", "send", "team", "other", OK),
+    # ORG_ADMIN who is also staff: system scope opens up.
+    ("staffadmin", "system", "global", None, OK),
+    ("staffadmin", "system", "users", "foreign", OK),
+    ("staffadmin", "send", "org", None, OK),
+    ("staffadmin", "send", "user", "foreign", "organization.same_organization_user"),
+    # Staff whose organization role is LIGHT_USER: staff rights win.
+    ("stafflight", "send", "user", "outsider", OK),
+    ("stafflight", "send", "team", "other", OK),
+    ("stafflight", "send", "org", None, OK),
+    ("stafflight", "system", "global", None, OK),
+    ("stafflight", "send", "team", "foreign", "organization.same_organization_team"),
+    # Unknown roles get LIGHT_USER rights (least privilege), never DEV_USER's.
+    ("norole", "self", None, None, OK),
+    ("norole", "send", "user", "peer", "light_user.self_only"),
+    ("norole", "send", "team", "research", "light_user.no_teams"),
+    ("norole", "send", "org", None, "organization.global_admin_only"),
+    ("norole", "system", "global", None, "system.staff_only"),
+    ("oddrole", "self", None, None, OK),
+    ("oddrole", "send", "users", "peer", "light_user.self_only"),
+    ("oddrole", "send", "teams", "research", "light_user.no_teams"),
     # organization rules
     ("orphan", "self", None, None, "organization.sender_member"),
     ("orphan", "send", "user", "dev", "organization.sender_member"),
@@ -112,8 +155,31 @@ def test_sender_rules(world, Notification, sender, path, kind, target, refused_b
         rows = _call(Notification, users[sender], path, kind, obj)
         assert len(rows) == 1
         assert Notification.objects.count() == before + 1
+        [row] = rows
         expected_origin = Origin.SYSTEM if path == "system" else Origin.ORGANIZATION
-        assert rows[0].origin == expected_origin
+        assert row.origin == expected_origin
+        assert row.sender == users[sender]
+        # The stored row addresses exactly what was asked for.
+        row = Notification.objects.get(pk=row.pk)
+        recipient = users[sender] if path == "self" else obj if kind in ("user", "users") else None
+        team = obj if kind in ("team", "teams") else None
+        expected_scope = {
+            "org": Scope.ORGANIZATION, "global": Scope.SYSTEM, "team": Scope.TEAM,
+            "teams": Scope.TEAM,
+        }.get(kind, Scope.USER)  # fmt: skip
+        assert row.scope == expected_scope
+        assert row.recipient_id == (recipient.pk if recipient else None)
+        assert row.team_key == (str(team.pk) if team else "")
+        assert row.is_global == (kind in ("org", "global"))
+        if kind == "global":
+            expected_org = ""
+        elif team is not None:
+            expected_org = str(team.organization_id)
+        elif recipient is not None:
+            expected_org = str(recipient.membership.organization_id)
+        else:
+            expected_org = str(users[sender].membership.organization_id)
+        assert row.organization_key == expected_org
     else:
         with pytest.raises(SendRefused) as info:
             _call(Notification, users[sender], path, kind, obj)
@@ -188,3 +254,94 @@ def test_one_row_per_resolved_target(world, Notification):
     assert {r.scope for r in rows} == {Scope.TEAM}
     assert len(rows) == 2
     assert all(r.organization_key == str(teams["research"].organization_id) for r in rows)
+
+
+# --- the system rule and foreign organizations through every model entry point ----
+
+
+def _system_row(Notification, sender):
+    return Notification(
+        title="sneaky", scope=Scope.SYSTEM, origin=Origin.SYSTEM, is_global=True, sender=sender
+    )
+
+
+@pytest.mark.parametrize("who", ["orgadmin", "dev", "light"])
+@pytest.mark.parametrize("entry", ["save", "bulk_create", "full_clean"])
+def test_system_rule_holds_on_every_entry_point(world, Notification, who, entry):
+    users, _ = world
+    row = _system_row(Notification, users[who])
+    if entry == "full_clean":
+        with pytest.raises(ValidationError) as info:
+            row.full_clean()
+        assert "system.staff_only" in str(info.value)
+    else:
+        with pytest.raises(SendRefused) as info:
+            row.save() if entry == "save" else Notification.objects.bulk_create([row])
+        assert info.value.code == "system.staff_only"
+    assert Notification.objects.count() == 0
+
+
+@pytest.mark.parametrize("entry", ["save", "bulk_create"])
+def test_system_origin_targeted_row_needs_staff(world, Notification, entry):
+    users, _ = world
+    row = Notification(
+        title="x", scope=Scope.USER, origin=Origin.SYSTEM, recipient=users["foreign"],
+        sender=users["orgadmin"],
+    )  # fmt: skip
+    with pytest.raises(SendRefused) as info:
+        row.save() if entry == "save" else Notification.objects.bulk_create([row])
+    assert info.value.code == "system.staff_only"
+    assert Notification.objects.count() == 0
+
+
+@pytest.mark.parametrize("entry", ["save", "bulk_create"])
+def test_staff_system_row_through_the_model(world, Notification, entry):
+    users, _ = world
+    row = _system_row(Notification, users["staffadmin"])
+    row.save() if entry == "save" else Notification.objects.bulk_create([row])
+    stored = Notification.objects.get()
+    assert (stored.scope, stored.organization_key, stored.is_global) == (Scope.SYSTEM, "", True)
+
+
+@pytest.mark.parametrize("who", ["orgadmin", "staff", "superuser"])
+@pytest.mark.parametrize("entry", ["save", "bulk_create", "full_clean"])
+def test_organization_key_of_a_foreign_organization(world, Notification, who, entry):
+    """An organization row whose organization_key is another organization's is refused
+    even for admins and staff (the organization rules, not the system ones)."""
+    users, teams = world
+    globex = teams["foreign"].organization_id
+    row = Notification(
+        title="x", scope=Scope.ORGANIZATION, is_global=True, organization_key=str(globex),
+        sender=users[who],
+    )  # fmt: skip
+    if entry == "full_clean":
+        with pytest.raises(ValidationError) as info:
+            row.full_clean()
+        assert "organization.sender_member" in str(info.value)
+    else:
+        with pytest.raises(SendRefused) as info:
+            row.save() if entry == "save" else Notification.objects.bulk_create([row])
+        assert info.value.code == "organization.sender_member"
+    assert Notification.objects.count() == 0
+
+
+def test_direct_row_stored_under_a_foreign_organization(world, Notification):
+    """A hand-made direct row for a colleague, filed under another organization."""
+    users, teams = world
+    row = Notification(
+        title="x", scope=Scope.USER, recipient=users["peer"], sender=users["orgadmin"],
+        organization_key=str(teams["foreign"].organization_id),
+    )  # fmt: skip
+    with pytest.raises(SendRefused) as info:
+        row.save()
+    assert info.value.code == "organization.sender_member"
+    assert Notification.objects.count() == 0
+
+
+def test_unknown_role_is_logged(world, Notification, caplog):
+    users, _ = world
+    with caplog.at_level("WARNING", logger="django_notify.policy"):
+        with pytest.raises(SendRefused):
+            Notification.send(users["oddrole"], title="x", target_user=users["peer"])
+    assert "'WIZARD'" in caplog.text
+    assert "LIGHT_USER" in caplog.text

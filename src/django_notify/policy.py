@@ -6,11 +6,15 @@ refused whatever the entry point. A refusal raises :class:`SendRefused` naming t
 
 Rows without a sender are trusted, system-originated rows (``notify()``, ``emit()``)
 and are not subject to the sender rules.
+
+Unknown roles fail closed: a sender whose adapter answers ``None`` or a value that is
+not a :class:`~django_notify.tenancy.Role` gets LIGHT_USER rights (see :func:`role_of`).
 """
 
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +22,8 @@ from typing import Any
 from .exceptions import SendRefused
 from .tenancy import Role, as_key_set, get_adapter
 from .types import Origin, Scope
+
+logger = logging.getLogger("django_notify.policy")
 
 
 class Rule(enum.Enum):
@@ -72,10 +78,29 @@ class Audience:
     team_keys: set[str] = field(default_factory=set)
     organization_keys: set[str] = field(default_factory=set)
     system_global: bool = False
+    #: Organizations stored on direct and team rows (the rows' source organization).
+    source_organization_keys: set[str] = field(default_factory=set)
 
 
 def is_staff(user) -> bool:
     return bool(getattr(user, "is_staff", False) or getattr(user, "is_superuser", False))
+
+
+def role_of(user, adapter=None) -> Role:
+    """The sender's role, least privilege first: anything the adapter answers that is
+    not a :class:`Role` (``None``, a typo, a role the host invented) is LIGHT_USER."""
+    adapter = adapter or get_adapter()
+    role = adapter.get_role(user)
+    try:
+        return Role(role)
+    except ValueError:
+        logger.warning(
+            "TenancyAdapter.get_role(%r) returned %r, which is not a Role; "
+            "treating the user as LIGHT_USER.",
+            user,
+            role,
+        )
+        return Role.LIGHT_USER
 
 
 def check(sender, audience: Audience) -> None:
@@ -110,8 +135,12 @@ def check(sender, audience: Audience) -> None:
         outside = sorted(t for t in audience.team_keys if team_orgs.get(t) != org)
         if outside:
             raise SendRefused(Rule.ORG_SAME_ORGANIZATION_TEAM, f"team {outside[0]}")
+    # A hand-made direct or team row whose stored organization is not the sender's.
+    foreign_sources = audience.source_organization_keys - {org}
+    if foreign_sources:
+        raise SendRefused(Rule.ORG_SENDER_MEMBER, f"organization {sorted(foreign_sources)[0]}")
 
-    role = adapter.get_role(sender)
+    role = role_of(sender, adapter)
     if is_staff(sender) or role == Role.ORG_ADMIN:
         return
     if audience.organization_keys:
@@ -122,7 +151,7 @@ def check(sender, audience: Audience) -> None:
         if others:
             raise SendRefused(Rule.LIGHT_USER_SELF_ONLY)
         return
-    # DEV_USER (and any role the host adds that is not an admin).
+    # DEV_USER.
     accessible = as_key_set(adapter.get_accessible_team_ids(sender))
     denied_teams = sorted(audience.team_keys - accessible)
     if denied_teams:
@@ -144,6 +173,8 @@ def audience_of(rows: Iterable[Any]) -> Audience:
             audience.user_ids.add(row.recipient_id)
         elif row.scope == Scope.TEAM:
             audience.team_keys.add(str(row.team_key))
+        if row.scope in (Scope.USER, Scope.TEAM) and row.organization_key:
+            audience.source_organization_keys.add(str(row.organization_key))
         elif row.scope == Scope.ORGANIZATION:
             audience.organization_keys.add(str(row.organization_key))
         elif row.scope == Scope.SYSTEM:
