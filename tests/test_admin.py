@@ -108,3 +108,58 @@ def test_direct_row_from_admin_gets_the_recipients_organization(
     row = Notification.objects.get()
     assert row.organization_key == str(user.membership.organization_id)
     assert row.get_level_display() == "Information"
+
+
+def _change_data(row, **changes):
+    data = {
+        "level": row.level, "title": row.title, "description": row.description,
+        "priority": row.priority, "meta_data": "{}", "scope": row.scope, "origin": row.origin,
+        "recipient": row.recipient_id or "", "team_key": row.team_key,
+        "organization_key": row.organization_key, "url": row.url, "action_url": row.action_url,
+        "created_at_0": row.created_at.strftime("%Y-%m-%d"),
+        "created_at_1": row.created_at.strftime("%H:%M:%S"),
+    }  # fmt: skip
+    data.update(changes)
+    return data
+
+
+def test_change_form_refuses_retargeting_past_the_sender_rules(
+    admin_client_user, make_org, make_user, Notification
+):
+    """A LIGHT_USER's note to self cannot be pointed at another organization's user by
+    editing it, not even by a superuser: an edit is checked against the row's sender."""
+    client, user = admin_client_user
+    light = make_user(Role.LIGHT_USER, make_org())
+    stranger = make_user(Role.DEV_USER, make_org())
+    [row] = Notification.send_to_self(light, title="note to self")
+    url = _url(Notification, "change", row.pk)
+
+    response = client.post(url, _change_data(row, recipient=stranger.pk))
+    assert response.status_code == 200
+    assert b"organization.same_organization_user" in response.content
+    stored = Notification.objects.get(pk=row.pk)
+    assert (stored.recipient_id, stored.sender_id) == (light.pk, light.pk)
+
+    # A change of scope is refused the same way.
+    data = _change_data(row, scope="organization", recipient="")
+    data["organization_key"] = row.organization_key
+    response = client.post(url, data)
+    assert response.status_code == 200
+    assert b"organization.global_admin_only" in response.content
+    assert Notification.objects.get(pk=row.pk).scope == "user"
+
+
+def test_change_form_saves_an_edit_that_keeps_the_targeting(
+    admin_client_user, make_org, make_user, Notification
+):
+    client, user = admin_client_user
+    light = make_user(Role.LIGHT_USER, make_org())
+    [row] = Notification.send_to_self(light, title="note to self")
+    response = client.post(
+        _url(Notification, "change", row.pk), _change_data(row, title="renamed by staff")
+    )
+    assert response.status_code == 302, response.content[:2000]
+    stored = Notification.objects.get(pk=row.pk)
+    assert (stored.title, stored.recipient_id, stored.sender_id) == (
+        "renamed by staff", light.pk, light.pk,
+    )  # fmt: skip

@@ -149,7 +149,10 @@ class NotificationQuerySet(models.QuerySet):
         for (sender_id, _), rows in groups.items():
             sender = rows[0].sender if sender_id not in uncached else senders.get(sender_id)
             policy.check(sender, policy.audience_of(rows))
-        return super().bulk_create(objs, *args, **kwargs)
+        created = super().bulk_create(objs, *args, **kwargs)
+        for obj in created:
+            obj._remember_targeting()  # as from_db() does: later edits are compared to it
+        return created
 
     # --- counts and bulk state --------------------------------------------------------
     def unread_count(self, user) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
@@ -55,6 +55,13 @@ def validate_level(value: str) -> None:
             code="invalid_level",
             params={"value": value, "known": known},
         )
+
+
+#: The fields that decide who a row addresses and under which rules it was sent. A
+#: saved row whose targeting changes is checked against the sender rules again.
+TARGETING_FIELDS = (
+    "scope", "recipient_id", "team_key", "organization_key", "origin", "sender_id", "is_global",
+)  # fmt: skip
 
 
 def validate_json_object(value) -> None:
@@ -180,14 +187,67 @@ class AbstractNotification(models.Model):
 
     def save(self, *args, **kwargs) -> None:
         # The sender rules hold whatever the entry point: a row that breaks them is
-        # never written, even through a plain save().
+        # never written, even through a plain save(), and editing a sent row cannot
+        # retarget it past the rules either.
         from ..policy import validate_notification
 
         self.prepare()
-        if self._state.adding:
+        if self._needs_sender_rules():
             validate_notification(self)
         super().save(*args, **kwargs)
         self._notify_prepared = False
+        self._remember_targeting()
+
+    # --- remembering the targeting as loaded ---------------------------------------
+    @classmethod
+    def from_db(cls, *args, **kwargs):
+        # *args/**kwargs: Django 6.1 passes a fetch_mode argument as well.
+        instance = super().from_db(*args, **kwargs)
+        instance._remember_targeting()
+        return instance
+
+    def refresh_from_db(self, using=None, fields=None, *args, **kwargs) -> None:
+        super().refresh_from_db(using, fields, *args, **kwargs)
+        if fields is None:
+            self._remember_targeting()
+        else:
+            # Only what was reloaded: an unsaved change to another field stays a change.
+            names = set()
+            for name in fields:
+                try:
+                    names.add(self._meta.get_field(name).attname)
+                except FieldDoesNotExist:
+                    pass
+            self._remember_targeting(names)
+
+    def _remember_targeting(self, names=None) -> None:
+        # Read __dict__, not getattr(): a deferred field must not cost a query here.
+        loaded = {} if names is None else dict(getattr(self, "_notify_loaded_targeting", {}))
+        for name in TARGETING_FIELDS:
+            if (names is None or name in names) and name in self.__dict__:
+                loaded[name] = self.__dict__[name]
+        self._notify_loaded_targeting = loaded
+
+    def changed_targeting(self) -> list[str]:
+        """Targeting fields (attnames) that differ from what was loaded from the database.
+
+        Empty for an unsaved row. A field that was deferred when the row was loaded and
+        has a value now counts as changed (it cannot be compared).
+        """
+        if self._state.adding:
+            return []
+        loaded = getattr(self, "_notify_loaded_targeting", None)
+        if loaded is None:  # e.g. a row built with pk= and _state.adding forced off
+            return list(TARGETING_FIELDS)
+        return [
+            name
+            for name in TARGETING_FIELDS
+            if name in self.__dict__ and (name not in loaded or loaded[name] != self.__dict__[name])
+        ]
+
+    def _needs_sender_rules(self) -> bool:
+        """New rows, and saved rows whose audience, origin or sender changed."""
+        return self._state.adding or bool(self.changed_targeting())
 
     # --- validation -----------------------------------------------------------------
     def clean(self) -> None:
@@ -197,8 +257,8 @@ class AbstractNotification(models.Model):
         super().clean()
         self.is_global = self.scope in (Scope.ORGANIZATION, Scope.SYSTEM)
         self._clean_target()
-        if not self._state.adding:
-            return  # the rules apply to sending; editing a sent row is the admin's call
+        if not self._needs_sender_rules():
+            return  # an edit that keeps the audience, origin and sender
         try:
             validate_notification(self)
         except SendRefused as exc:
@@ -232,9 +292,13 @@ class AbstractNotification(models.Model):
             if org is None:
                 raise ValidationError({"team_key": _("Unknown team %s.") % self.team_key})
             self.organization_key = str(org)
-        elif self.scope == Scope.USER and not self.organization_key:
-            org = adapter.get_user_organizations([self.recipient_id]).get(self.recipient_id)
-            self.organization_key = "" if org is None else str(org)
+        elif self.scope == Scope.USER:
+            # A direct row belongs to its recipient's organization, also when retargeted.
+            changed = self.changed_targeting()
+            retargeted = "recipient_id" in changed and "organization_key" not in changed
+            if not self.organization_key or retargeted:
+                org = adapter.get_user_organizations([self.recipient_id]).get(self.recipient_id)
+                self.organization_key = "" if org is None else str(org)
 
     def get_level_display(self) -> str:
         from ..conf import app_settings
