@@ -24,10 +24,14 @@ from django_notify.types import Scope
 pytestmark = pytest.mark.django_db
 
 
-def _insert_batch(model, n_rows: int) -> int:
-    """How many INSERT statements Django needs for ``n_rows`` rows of ``model``."""
+def _insert_batch(model, n_rows: int, batch_size: int | None = None) -> int:
+    """How many INSERT statements Django needs for ``n_rows`` rows of ``model``: the
+    backend's limit on parameters per statement, capped by ``batch_size`` if given
+    (what ``bulk_create(batch_size=...)`` does)."""
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    per_batch = connection.ops.bulk_batch_size(fields, [None] * n_rows)
+    per_batch = max(connection.ops.bulk_batch_size(fields, [None] * n_rows), 1)
+    if batch_size:
+        per_batch = min(per_batch, batch_size)
     return math.ceil(n_rows / per_batch)
 
 
@@ -63,8 +67,9 @@ def feed_world(make_org, make_user, make_team, Notification):
     return user
 
 
-def _page(Notification, user, size: int) -> list:
-    page = list(Notification.objects.visible_to(user).with_related()[:size])
+def _page(Notification, user, size: int, qs=None) -> list:
+    qs = Notification.objects.visible_to(user) if qs is None else qs
+    page = list(qs[:size])
     for n in page:
         # Touch every relation the bell and the API render.
         assert n.actor is not None
@@ -73,28 +78,49 @@ def _page(Notification, user, size: int) -> list:
     return page
 
 
-def test_feed_page_queries_do_not_depend_on_page_size(feed_world, Notification):
+def _measure_page(Notification, user, size: int, qs=None) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        page = _page(Notification, user, size, qs)
+    assert len(page) == size
+    return len(ctx.captured_queries)
+
+
+def test_plain_visible_to_page_is_a_constant_number_of_queries(feed_world, Notification):
+    """The issue's exact call: ``visible_to(user)[:20]``, nothing chained, with actor,
+    target and sender evaluated — the same count for 2 rows as for 20."""
     user = feed_world
-    # Warm the ContentType cache (a cold cache costs one query per content type,
-    # once per process, not per page: see the next test).
-    _page(Notification, user, 20)
+    _page(Notification, user, 20)  # warm the ContentType cache (see the cold test)
     counts = {}
     for size in (2, 20):
         with CaptureQueriesContext(connection) as ctx:
-            page = _page(Notification, user, size)
-        assert len(page) == size
-        actor_models = {type(n.actor) for n in page}
-        target_models = {type(n.target) for n in page}
-        assert len(actor_models) == len(target_models) == 2, "both models must be on the page"
+            rendered = [
+                (n.actor, n.target, n.sender) for n in Notification.objects.visible_to(user)[:size]
+            ]
+        assert len(rendered) == size
+        assert {type(a) for a, _, _ in rendered} == {type(t) for _, t, _ in rendered}
+        assert len({type(a) for a, _, _ in rendered}) == 2, "both models must be on the page"
         counts[size] = len(ctx.captured_queries)
+    # What the same page cost before visible_to() fetched the relations itself.
+    bare = Notification.objects.visible_to(user).select_related(None).prefetch_related(None)
+    bare_counts = {size: _measure_page(Notification, user, size, bare) for size in (2, 20)}
     print(
-        "\n[query-counts] feed page + actor/target/sender: "
-        f"2 rows={counts[2]} queries, 20 rows={counts[20]} queries"
+        "\n[query-counts] visible_to(user)[:n] + actor/target/sender: "
+        f"2 rows={counts[2]} queries, 20 rows={counts[20]} queries "
+        f"(without the related fetch: 2 rows={bare_counts[2]}, 20 rows={bare_counts[20]})"
     )
-    assert counts[2] == counts[20]
-    # 1 feed query (sender joined) + 1 per content type for actor + 1 per content type
-    # for target.
-    assert counts[20] == 1 + 2 + 2
+    # 1 feed query (sender joined) + 1 per content type for actors + 1 per content type
+    # for targets.
+    assert counts[2] == counts[20] == 1 + 2 + 2
+    assert bare_counts[20] > bare_counts[2]
+
+
+def test_with_related_is_the_same_page(feed_world, Notification):
+    """``.with_related()`` (kept for callers that chain it) adds nothing on top."""
+    user = feed_world
+    _page(Notification, user, 20)
+    chained = Notification.objects.visible_to(user).with_related().with_related()
+    counts = {size: _measure_page(Notification, user, size, chained) for size in (2, 20)}
+    assert counts[2] == counts[20] == 1 + 2 + 2
 
 
 def test_feed_page_cold_contenttype_cache(feed_world, Notification):
@@ -102,9 +128,7 @@ def test_feed_page_cold_contenttype_cache(feed_world, Notification):
     counts = {}
     for size in (2, 20):
         ContentType.objects.clear_cache()
-        with CaptureQueriesContext(connection) as ctx:
-            _page(Notification, user, size)
-        counts[size] = len(ctx.captured_queries)
+        counts[size] = _measure_page(Notification, user, size)
     print(
         "\n[query-counts] feed page, cold ContentType cache: "
         f"2 rows={counts[2]} queries, 20 rows={counts[20]} queries"
@@ -115,9 +139,13 @@ def test_feed_page_cold_contenttype_cache(feed_world, Notification):
 
 def test_unread_count_is_one_query(feed_world, Notification, django_assert_num_queries):
     user = feed_world
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(1) as ctx:
         count = Notification.objects.unread_count(user)
     assert count == 30
+    # The sender join and the prefetches of visible_to() stay out of the count.
+    [query] = ctx.captured_queries
+    assert f'JOIN "{get_user_model()._meta.db_table}"' not in query["sql"]
+    assert "sender" not in query["sql"]
 
 
 def test_unread_count_user_without_teams_or_org(make_user, Notification, django_assert_num_queries):
@@ -268,38 +296,31 @@ def _bulk_users(n: int, org=None) -> list:
     return users
 
 
-def test_notify_1000_users_is_a_bounded_number_of_queries(make_org, Notification):
+@pytest.mark.parametrize("n_users", [1000, 10_000])
+def test_notify_is_a_bounded_number_of_queries(make_org, Notification, n_users):
+    """notify() to n users: the user and organization look-ups, the savepoint, and the
+    INSERT batches (BULK_BATCH_SIZE rows each, or fewer where the backend limits the
+    parameters of one statement) — never a query per recipient. Timing is printed."""
     org = make_org()
-    users = _bulk_users(1000, org)
-    with CaptureQueriesContext(connection) as ctx:
-        created = notify(users, title="Release notes", body="<p>v2 is out</p>")
-    queries = len(ctx.captured_queries)
-    inserts = sum(1 for q in ctx.captured_queries if q["sql"].lstrip().upper().startswith("INSERT"))
-    print(
-        f"\n[query-counts] notify() to 1,000 users on {connection.vendor}: {queries} queries "
-        f"({inserts} INSERT batches)"
-    )
-    assert len(created) == 1000
-    assert {n.organization_key for n in created} == {str(org.pk)}
-    assert Notification.objects.filter(scope=Scope.USER).count() == 1000
-    # Users lookup + organizations lookup + savepoint/release + the INSERT batches.
-    expected_inserts = math.ceil(1000 / min(app_settings.BULK_BATCH_SIZE, 1000))
-    expected_inserts = max(expected_inserts, _insert_batch(Notification, 1000))
-    assert inserts == expected_inserts
-    assert queries == 4 + inserts
-    if connection.vendor == "postgresql":
-        assert queries <= 10
-
-
-def test_notify_10000_users_timing(make_org, Notification):
-    org = make_org()
-    users = _bulk_users(10_000, org)
+    users = _bulk_users(n_users, org)
     with CaptureQueriesContext(connection) as ctx:
         start = time.perf_counter()
-        created = notify(users, title="Maintenance tonight", body="<p>22:00 UTC</p>")
+        created = notify(users, title="Release notes", body="<p>v2 is out</p>")
         elapsed = time.perf_counter() - start
-    assert len(created) == 10_000
+    queries = len(ctx.captured_queries)
+    inserts = sum(1 for q in ctx.captured_queries if q["sql"].lstrip().upper().startswith("INSERT"))
+    expected_inserts = _insert_batch(Notification, n_users, app_settings.BULK_BATCH_SIZE)
     print(
-        f"\n[timing] notify() to 10,000 users on {connection.vendor}: {elapsed:.2f} s, "
-        f"{len(ctx.captured_queries)} queries"
+        f"\n[query-counts] notify() to {n_users:,} users on {connection.vendor}: {queries} "
+        f"queries ({inserts} INSERT batches, expected {expected_inserts}); "
+        f"[timing] {elapsed:.2f} s, {n_users / elapsed:,.0f} rows/s"
     )
+    assert len(created) == n_users
+    assert {n.organization_key for n in created} == {str(org.pk)}
+    assert Notification.objects.filter(scope=Scope.USER).count() == n_users
+    assert inserts == expected_inserts
+    # Users look-up + organizations look-up + savepoint/release + the INSERT batches.
+    assert queries == 4 + expected_inserts
+    if connection.vendor == "postgresql":
+        # No parameter limit: BULK_BATCH_SIZE (1000) rows per INSERT.
+        assert inserts == math.ceil(n_users / app_settings.BULK_BATCH_SIZE)

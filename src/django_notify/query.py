@@ -92,7 +92,12 @@ class NotificationQuerySet(models.QuerySet):
         )
 
     def visible_to(self, user) -> NotificationQuerySet:
-        """The user's feed, newest first, annotated with ``user_read_at``."""
+        """The user's feed, newest first, annotated with ``user_read_at``.
+
+        Sender, actor and target come with it (see :meth:`with_related`), so a page of
+        any size costs the same number of queries; counts, ``exists()`` and
+        ``values()`` ignore them and stay one query.
+        """
         if not _is_authenticated(user):
             # Keep the annotation so .unread()/.read() chain on the empty result too.
             return self.annotate(user_read_at=Value(None, models.DateTimeField())).none()
@@ -110,11 +115,19 @@ class NotificationQuerySet(models.QuerySet):
                 )
             )
             .order_by("-created_at", "-id")
+            .with_related()
         )
 
     def with_related(self) -> NotificationQuerySet:
-        """Fetch sender, actor and target for a page in a fixed number of queries."""
-        return self.select_related("sender").prefetch_related("actor", "target")
+        """Fetch sender, actor and target for a page in a fixed number of queries:
+        the sender joined, then one query per content type for actors and targets.
+
+        ``visible_to()`` applies it already; calling it again changes nothing.
+        """
+        qs = self.select_related("sender")
+        if not {"actor", "target"} <= set(qs._prefetch_related_lookups):
+            qs = qs.prefetch_related("actor", "target")
+        return qs
 
     def unread(self, user=None) -> NotificationQuerySet:
         """Unread rows of a ``visible_to(user)`` queryset (or pass ``user``)."""
