@@ -58,6 +58,46 @@ def test_dismissed_rows_leave_the_feed_for_that_user_only(setup, Notification):
     assert Notification.objects.dismiss_all(a) == 0
 
 
+@pytest.mark.parametrize("scope", ["direct", "team", "organization"])
+def test_dismissed_rows_cannot_be_marked_read_or_unread(setup, Notification, scope):
+    """Read state needs the row in the user's feed: a dismissed row raises NotVisible,
+    changes nothing and signals nothing; dismissing it again stays a quiet no-op."""
+    from django_notify import signals
+
+    admin, a, b, stranger, team = setup
+    target = {"direct": {"target_user": a}, "team": {"target_team": team},
+              "organization": {"is_global": True}}[scope]  # fmt: skip
+    [row] = Notification.send(admin, title="x", **target)
+    row.mark_read(a)
+    assert row.dismiss(a) is True
+    before = (
+        set(NotificationReceipt.objects.values_list("user_id", "read_at", "dismissed_at")),
+        Notification.objects.values_list("read_at", "dismissed_at").get(pk=row.pk),
+    )
+    fired = []
+
+    def receiver(sender, notification, user, **kw):
+        fired.append(notification.pk)
+
+    signals.notification_read.connect(receiver, weak=False)
+    try:
+        for method in (row.mark_read, row.mark_unread):
+            with pytest.raises(NotVisible):
+                method(a)
+        assert row.dismiss(a) is False
+    finally:
+        signals.notification_read.disconnect(receiver)
+    after = (
+        set(NotificationReceipt.objects.values_list("user_id", "read_at", "dismissed_at")),
+        Notification.objects.values_list("read_at", "dismissed_at").get(pk=row.pk),
+    )
+    assert after == before
+    assert fired == []
+    if scope != "direct":
+        # Another member's state is theirs: b can still read it.
+        assert row.mark_read(b) is True
+
+
 def test_expired_rows_are_not_visible(setup, Notification):
     admin, a, *_ = setup
     past = timezone.now() - timedelta(minutes=1)
@@ -95,3 +135,99 @@ def test_actor_and_target_generic_relations(setup, Notification):
     assert row.actor == b
     assert row.target == team
     assert row.notification_type == "team.joined"
+
+
+# --- concurrency (PostgreSQL) ---------------------------------------------------------
+
+
+def _race(n_threads: int, work) -> list:
+    """Run ``work()`` in ``n_threads`` threads at once; return their results."""
+    import threading
+
+    from django.db import connection
+
+    start = threading.Barrier(n_threads, timeout=30)
+    results, errors = [], []
+
+    def run():
+        try:
+            start.wait()
+            results.append(work())
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(n_threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    return results
+
+
+@pytest.fixture
+def receipts_meet_before_insert(monkeypatch):
+    """Hold every racing thread at the receipt INSERT until all of them got there, so
+    each one has looked at the receipts before any is written (the window in which a
+    check-then-insert would count a row twice)."""
+    import threading
+
+    real = NotificationReceipt.objects.bulk_create
+    state = {}
+
+    def arm(n):
+        state["barrier"] = threading.Barrier(n, timeout=5)
+
+    def bulk_create(*args, **kwargs):
+        barrier = state.get("barrier")
+        if barrier is not None:
+            try:
+                barrier.wait()
+            except threading.BrokenBarrierError:
+                pass
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(NotificationReceipt.objects, "bulk_create", bulk_create)
+    return arm
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("field", ["read_at", "dismissed_at"])
+def test_racing_calls_change_and_signal_a_broadcast_once(
+    require_postgres, make_org, make_user, Notification, receipts_meet_before_insert, field
+):
+    from django_notify import signals
+
+    org = make_org()
+    admin, a = make_user(Role.ORG_ADMIN, org), make_user(Role.DEV_USER, org)
+    rows = [Notification.send(admin, title=f"b{i}", is_global=True)[0] for i in range(30)]
+    signal = signals.notification_read if field == "read_at" else signals.notification_dismissed
+    fired = []
+
+    def receiver(sender, notification, user, **kw):
+        fired.append((notification.pk, user.pk))
+
+    signal.connect(receiver, weak=False)
+    n = 6
+    try:
+        # One row, n requests at once (a double-clicked button, two tabs).
+        receipts_meet_before_insert(n)
+        one = rows[0]
+        act = one.mark_read if field == "read_at" else one.dismiss
+        results = _race(n, lambda: act(a))
+        assert sorted(results) == [False] * (n - 1) + [True]
+        assert fired == [(one.pk, a.pk)]
+        # The whole feed, n bulk calls at once.
+        fired.clear()
+        receipts_meet_before_insert(n)
+        bulk = "mark_all_read" if field == "read_at" else "dismiss_all"
+        results = _race(n, lambda: getattr(Notification.objects, bulk)(a))
+        assert sum(results) == len(rows) - 1, results
+        assert sorted(fired) == sorted((r.pk, a.pk) for r in rows[1:])
+    finally:
+        signal.disconnect(receiver)
+    receipts = NotificationReceipt.objects.filter(user=a)
+    assert receipts.count() == len(rows)
+    assert not receipts.filter(**{f"{field}__isnull": True}).exists()

@@ -8,6 +8,11 @@ answers with a naive reference computed from what was sent:
     visible(u) = direct to u ∪ rows of u's member teams ∪ u's organization's global
                  ∪ system-global, minus expired, minus what u dismissed
 
+Some sends come from a random user of the world (any role, staff or not, any
+organization) to random targets (any organization): whether the package allows or
+refuses them is compared with :func:`reference_refusals`, a plain-Python reading of
+seed 000's rules written without looking at ``django_notify.policy``.
+
 The database is not reset between hypothesis examples (pytest-django's ``db``
 fixture wraps the whole test), so each example runs in its own savepoint that is
 always rolled back.
@@ -26,7 +31,16 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from django_notify import NotVisible, notify, send, send_system, send_to_self, signals
+from django_notify import (
+    NotVisible,
+    SendRefused,
+    get_notification_model,
+    notify,
+    send,
+    send_system,
+    send_to_self,
+    signals,
+)
 from django_notify.models import NotificationReceipt
 from django_notify.tenancy import Role
 from django_notify.types import Origin, Scope
@@ -75,6 +89,9 @@ class World:
     teams: list = field(default_factory=list)
     team_org: list = field(default_factory=list)
     team_members: list = field(default_factory=list)  # list[set[uid]]
+    team_access: list = field(default_factory=list)  # list[set[uid]]: shared_with only
+    role: dict = field(default_factory=dict)  # uid -> Role | None (no organization)
+    staff: set = field(default_factory=set)  # uids that are staff or superuser
     rows: list = field(default_factory=list)
     # Reference per-user state: {(uid, pk)}.
     read: set = field(default_factory=set)
@@ -97,13 +114,13 @@ class World:
             return self.user_org[user.pk] == row.org
         return row.kind == "system"
 
-    def actionable(self, user) -> set:
+    def addressed_rows(self, user) -> set:
         """Unexpired rows addressed to the user, dismissed or not: the rows the user may
-        mark read/unread or dismiss (a second dismiss is a quiet no-op)."""
+        dismiss (a second dismiss is a quiet no-op). Read state needs :meth:`visible`."""
         return {r.pk for r in self.rows if self.addressed(user, r) and not r.expired}
 
     def visible(self, user) -> set:
-        return {pk for pk in self.actionable(user) if (user.pk, pk) not in self.dismissed}
+        return {pk for pk in self.addressed_rows(user) if (user.pk, pk) not in self.dismissed}
 
     def unread(self, user) -> set:
         return {pk for pk in self.visible(user) if (user.pk, pk) not in self.read}
@@ -133,16 +150,19 @@ def build_world(data, make_org, make_user, make_team) -> World:
         admin = make_user(Role.ORG_ADMIN, org)
         w.users.append(admin)
         w.user_org[admin.pk] = o
+        w.role[admin.pk] = Role.ORG_ADMIN
         w.admins[o] = admin
-        for role in data.draw(st.lists(st.sampled_from(ROLES), max_size=2), label=f"org{o} users"):
+        for role in data.draw(st.lists(st.sampled_from(ROLES), max_size=3), label=f"org{o} users"):
             user = make_user(role, org)
             w.users.append(user)
             w.user_org[user.pk] = o
+            w.role[user.pk] = role
     # A user with no organization sees direct, team and system rows only.
     if data.draw(st.booleans(), label="orphan user"):
         orphan = make_user(org=False)
         w.users.append(orphan)
         w.user_org[orphan.pk] = None
+        w.role[orphan.pk] = None
     # The system sender: staff or superuser, member of some organization, any role.
     o = data.draw(st.integers(0, n_orgs - 1), label="system sender org")
     kind = data.draw(st.sampled_from(["staff", "superuser"]), label="system sender kind")
@@ -150,6 +170,8 @@ def build_world(data, make_org, make_user, make_team) -> World:
     sysuser = make_user(role, w.orgs[o], staff=kind == "staff", superuser=kind == "superuser")
     w.users.append(sysuser)
     w.user_org[sysuser.pk] = o
+    w.role[sysuser.pk] = role
+    w.staff.add(sysuser.pk)
     w.system_senders.append(sysuser)
 
     for t in range(data.draw(st.integers(0, 4), label="teams")):
@@ -163,7 +185,142 @@ def build_world(data, make_org, make_user, make_team) -> World:
         w.teams.append(team)
         w.team_org.append(o)
         w.team_members.append({u.pk for u in members})
+        w.team_access.append({u.pk for u in shared})
     return w
+
+
+# --- seed 000's sender rules, in plain Python ----------------------------------------
+
+
+def reference_refusals(w: World, sender, path: str, users=(), teams=(), org_wide=False) -> set:
+    """Every seed 000 rule a send breaks (empty: allowed). Written from the seed's text:
+
+    - system notifications: only staff or superusers; they may address anyone;
+    - organization notifications: the sender belongs to an organization, targeted
+      users and teams belong to that same organization;
+    - staff, superusers and ORG_ADMINs may then send anything in their organization,
+      including to the whole organization; nobody else may notify the whole organization;
+    - LIGHT_USER: only themselves, never a team;
+    - DEV_USER: themselves, members of teams they belong to or can access, and the
+      teams they belong to or can access.
+
+    ``users`` are uids, ``teams`` team indexes.
+    """
+    me = sender.pk
+    staff = me in w.staff
+    if path == "system":
+        return set() if staff else {"system.staff_only"}
+    org = w.user_org[me]
+    if org is None:
+        return {"organization.sender_member"}
+    broken = set()
+    if any(w.user_org[u] != org for u in users):
+        broken.add("organization.same_organization_user")
+    if any(w.team_org[t] != org for t in teams):
+        broken.add("organization.same_organization_team")
+    role = w.role[me]
+    if staff or role == Role.ORG_ADMIN:
+        return broken
+    if org_wide:
+        broken.add("organization.global_admin_only")
+    others = [u for u in users if u != me]
+    if role == Role.DEV_USER:
+        mine = {t for t in range(len(w.teams)) if me in w.team_members[t] or me in w.team_access[t]}
+        reachable = set().union(*(w.team_members[t] for t in mine))
+        if any(t not in mine for t in teams):
+            broken.add("dev_user.accessible_teams_only")
+        if any(u not in reachable for u in others):
+            broken.add("dev_user.team_members_only")
+    else:  # LIGHT_USER, and anything that is not a known role
+        if teams:
+            broken.add("light_user.no_teams")
+        if others:
+            broken.add("light_user.self_only")
+    return broken
+
+
+RANDOM_SENDER_KINDS = [
+    "any_user",
+    "any_user_ids",
+    "any_team",
+    "any_team_ids",
+    "any_org",
+    "any_self",
+    "any_system",
+    "any_system_user",
+]
+
+
+def random_sender_send(data, w: World, i: int, kind: str, title: str, expires_at, expired):
+    """A send by a random user to random targets; returns the rows made (none if the
+    reference says the send must be refused, which is then checked)."""
+    sender = data.draw(st.sampled_from(w.users), label=f"send{i} sender")
+    users: list = []
+    teams: list = []
+    kw: dict = {"title": title, "expires_at": expires_at}
+    path = "system" if kind.startswith("any_system") else "send"
+    if kind == "any_user" or kind == "any_system_user":
+        users = [data.draw(st.sampled_from(w.users), label=f"send{i} target").pk]
+        kw["target_user"] = users[0]
+    elif kind == "any_user_ids":
+        targets = data.draw(
+            st.lists(st.sampled_from(w.users), min_size=1, max_size=3, unique=True),
+            label=f"send{i} targets",
+        )
+        users = [u.pk for u in targets]
+        kw["user_ids"] = users
+    elif kind == "any_self":
+        users = [sender.pk]
+    elif kind in ("any_team", "any_team_ids"):
+        n = len(w.teams)
+        teams = data.draw(
+            st.lists(st.integers(0, n - 1), min_size=1, max_size=1 if kind == "any_team" else 3,
+                     unique=True),
+            label=f"send{i} teams",
+        )  # fmt: skip
+        if kind == "any_team":
+            kw["target_team"] = w.teams[teams[0]]
+        else:
+            kw["team_ids"] = [w.teams[t].pk for t in teams]
+    elif kind == "any_org":
+        kw["is_global"] = True
+    if path == "system":
+        kw.setdefault("is_global", kind == "any_system")
+    broken = reference_refusals(w, sender, path, users, teams, org_wide=kind == "any_org")
+    call = {"send": send, "system": send_system}[path]
+    if kind == "any_self":
+        call = send_to_self
+    before = get_notification_model().objects.count()
+    if broken:
+        with pytest.raises(SendRefused) as info:
+            call(sender, **kw)
+        assert info.value.code in broken, (kind, info.value.code, broken)
+        assert get_notification_model().objects.count() == before, "a refused send wrote rows"
+        STATS["random sender refused"] += 1
+        return []
+    try:
+        created = call(sender, **kw)
+    except SendRefused as exc:  # pragma: no cover - the assertion explains
+        raise AssertionError(
+            f"{kind} by {sender} refused with {exc.code}; the reference allows it"
+        ) from exc
+    STATS["random sender allowed"] += 1
+    system = path == "system"
+    if kind == "any_system":
+        return [Row(created[0].pk, "system", expired=expired, system_origin=True)]
+    if kind == "any_org":
+        return [Row(created[0].pk, "org", org=w.user_org[sender.pk], expired=expired)]
+    if teams:
+        assert [c.team_key for c in created] == [str(w.teams[t].pk) for t in teams]
+        return [
+            Row(c.pk, "team", team=t, org=w.team_org[t], expired=expired, system_origin=system)
+            for c, t in zip(created, teams, strict=True)
+        ]
+    assert [c.recipient_id for c in created] == users
+    return [
+        Row(c.pk, "user", uid=u, org=w.user_org[u], expired=expired, system_origin=system)
+        for c, u in zip(created, users, strict=True)
+    ]
 
 
 EXPIRY = st.sampled_from([None, None, None, "past", "future"])
@@ -178,6 +335,7 @@ SEND_KINDS = [
     "system_global",
     "system_user",
     "system_team",
+    *RANDOM_SENDER_KINDS,
 ]
 
 
@@ -188,6 +346,8 @@ def do_sends(data, w: World, max_sends: int = 10) -> None:
         kind = data.draw(st.sampled_from(SEND_KINDS), label=f"send{i}")
         if kind in ("send_team", "send_team_ids", "system_team") and not w.teams:
             kind = "send_org"
+        if kind in ("any_team", "any_team_ids") and not w.teams:
+            kind = "any_org"
         expiry = data.draw(EXPIRY, label=f"send{i} expiry")
         expires_at = {
             None: None,
@@ -197,6 +357,10 @@ def do_sends(data, w: World, max_sends: int = 10) -> None:
         expired = expiry == "past"
         title = f"n{i}-{kind}"
         made: list[Row] = []
+        if kind in RANDOM_SENDER_KINDS:
+            made = random_sender_send(data, w, i, kind, title, expires_at, expired)
+            w.rows.extend(made)
+            continue
         if kind == "notify":
             users = data.draw(
                 st.lists(st.sampled_from(w.users), min_size=1, max_size=4, unique=True)
@@ -379,7 +543,8 @@ def test_read_state_sequence(data, make_org, make_user, make_team, Notification)
     """(c) random read/dismiss actions: counts match, rows not addressed to the user (or
     expired) are refused with NotVisible and untouched, a no-op changes nothing, signals
     fire once per real change, and one user's actions never change another user's
-    state. Dismissed rows stay actionable (a second dismiss is a quiet no-op)."""
+    state. A dismissed row can no longer be marked read or unread (NotVisible), but a
+    second dismiss is a quiet no-op."""
     fired: list[tuple[str, Any, Any]] = []
 
     def on_read(sender, notification, user, **kw):
@@ -416,17 +581,23 @@ def test_read_state_sequence(data, make_org, make_user, make_team, Notification)
                     assert changed == len(expected), (op, changed, expected)
                     assert sorted(fired) == sorted((field_name, pk, user.pk) for pk in expected)
                 else:
-                    actionable = w.actionable(user)
-                    pools = [sorted(visible), sorted(actionable - visible), [r.pk for r in w.rows]]
-                    pool = data.draw(st.sampled_from([p for p in pools if p]), label=f"op{i} pool")
+                    addressed = w.addressed_rows(user)
+                    actionable = addressed if op == "dismiss" else visible
+                    pools = [sorted(visible), sorted(addressed - visible), [r.pk for r in w.rows]]
+                    pools = [p for p in pools if p]
+                    if not pools:  # every send was refused: nothing to act on
+                        continue
+                    pool = data.draw(st.sampled_from(pools), label=f"op{i} pool")
                     pk = data.draw(st.sampled_from(pool), label=f"op{i} row")
                     row = Notification.objects.get(pk=pk)
                     method = getattr(row, op)
                     if pk not in actionable:
-                        # Not addressed to the user, or expired.
+                        # Not addressed to the user, expired, or (read state) dismissed.
                         with pytest.raises(NotVisible):
                             method(user)
                         STATS["refused (NotVisible)"] += 1
+                        if pk in addressed:
+                            STATS["refused (NotVisible, dismissed)"] += 1
                         assert snapshot(Notification) == before, (
                             f"{op} on invisible row changed state"
                         )

@@ -3,6 +3,11 @@
 Direct rows carry ``read_at``/``dismissed_at`` themselves; broadcast rows get a
 receipt per user, created only when that user acts. Every change is a conditional
 update, so a second call (or a concurrent one) changes nothing and signals nothing.
+
+``mark_read``/``mark_unread`` need the row in the user's feed (``visible_to``): a row
+the user dismissed raises :class:`NotVisible` like any other row they cannot see.
+``dismiss`` needs it addressed to the user only, so a repeated dismiss (a
+double-clicked button) is a quiet no-op rather than an error.
 """
 
 from __future__ import annotations
@@ -32,20 +37,18 @@ def _chunks(items: list[Any], size: int = _CHUNK) -> Iterator[list[Any]]:
         yield items[start : start + size]
 
 
-def _require_addressed(notification, user) -> None:
-    """The row is (or was, before the user dismissed it) in the user's feed.
-
-    Dismissed rows still count, so a second dismiss is a no-op rather than an error.
-    """
+def _require(notification, user, *, dismissed_ok: bool) -> None:
+    """The row is in the user's feed, or (``dismissed_ok``) was before they dismissed it."""
     manager = type(notification)._default_manager
-    if not manager.addressed_to(user).filter(pk=notification.pk).exists():
+    rows = manager.addressed_to(user) if dismissed_ok else manager.visible_to(user)
+    if not rows.filter(pk=notification.pk).exists():
         raise NotVisible(f"Notification {notification.pk} is not visible to this user.")
 
 
 def _set(notification, user, field: str, value) -> bool:
     """Set ``field`` for one user on one row; True if it changed."""
     with transaction.atomic():
-        _require_addressed(notification, user)
+        _require(notification, user, dismissed_ok=field == "dismissed_at")
         if notification.scope == Scope.USER:
             manager = type(notification)._default_manager
             lookup = {f"{field}__isnull": value is not None}
@@ -62,21 +65,26 @@ def _set(notification, user, field: str, value) -> bool:
 def _set_receipts(ids: list[Any], user, field: str, value) -> list[Any]:
     """Set ``field`` on the user's receipts for ``ids`` (creating missing ones).
 
-    Returns the notification ids whose state changed.
+    Returns the notification ids whose state changed. Safe against a concurrent call
+    for the same user: missing receipts are first inserted empty (a conflict with one
+    the other call inserted is ignored), then every receipt of the chunk is locked and
+    only those still in the old state are updated and reported, so a race changes and
+    signals each row once.
     """
     Receipt = _receipt_model()
     changed: list[Any] = []
     for chunk in _chunks(ids):
-        mine = Receipt.objects.select_for_update().filter(user=user, notification_id__in=chunk)
-        existing = dict(mine.values_list("notification_id", field))
-        missing = [pk for pk in chunk if pk not in existing]
-        if value is not None and missing:
+        if value is not None:
+            # No receipt already means unread and not dismissed: mark_unread needs none.
             Receipt.objects.bulk_create(
-                [Receipt(notification_id=pk, user=user, **{field: value}) for pk in missing],
-                ignore_conflicts=True,
+                [Receipt(notification_id=pk, user=user) for pk in chunk], ignore_conflicts=True
             )
-            changed.extend(missing)
-        stale = [pk for pk, current in existing.items() if (current is None) != (value is None)]
+        mine = Receipt.objects.select_for_update().filter(user=user, notification_id__in=chunk)
+        stale = [
+            pk
+            for pk, current in mine.values_list("notification_id", field)
+            if (current is None) != (value is None)
+        ]
         if stale:
             Receipt.objects.filter(user=user, notification_id__in=stale).update(**{field: value})
             changed.extend(stale)
