@@ -224,11 +224,6 @@ def test_sync_reports_active_rules_without_criteria(make_user, caplog):
     assert "Forgotten rule" in repr(counts)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="notify_sync_rules (not owned here) still has to print "
-    "sync_type(...).rules_without_criteria and exit non-zero",
-)
 def test_sync_command_names_rules_without_criteria(make_user, capsys):
     from django.core.management import CommandError
 
