@@ -58,6 +58,10 @@ def _key_lookup(field: str, keys: Any) -> Q | None:
     return Q(**{f"{field}__in": values}) if values else None
 
 
+#: What a feed page renders besides the row itself (see ``with_related``).
+_RELATED = ("sender", "actor", "target")
+
+
 def _sender_cached(row) -> bool:
     return type(row).sender.is_cached(row)
 
@@ -94,9 +98,9 @@ class NotificationQuerySet(models.QuerySet):
     def visible_to(self, user) -> NotificationQuerySet:
         """The user's feed, newest first, annotated with ``user_read_at``.
 
-        Sender, actor and target come with it (see :meth:`with_related`), so a page of
-        any size costs the same number of queries; counts, ``exists()`` and
-        ``values()`` ignore them and stay one query.
+        Sender, actor and target are prefetched with it (see :meth:`with_related`), so
+        a page of any size costs the same number of queries; counts, ``exists()`` and
+        ``values()`` ignore the prefetches and stay one query.
         """
         if not _is_authenticated(user):
             # Keep the annotation so .unread()/.read() chain on the empty result too.
@@ -119,15 +123,19 @@ class NotificationQuerySet(models.QuerySet):
         )
 
     def with_related(self) -> NotificationQuerySet:
-        """Fetch sender, actor and target for a page in a fixed number of queries:
-        the sender joined, then one query per content type for actors and targets.
+        """Fetch sender, actor and target for a page in a fixed number of queries: one
+        for the page's senders, one per content type for actors and for targets.
 
         ``visible_to()`` applies it already; calling it again changes nothing.
+
+        The sender is prefetched, not joined: a ``LEFT JOIN`` of the user table sits
+        below the feed's sort and LIMIT, and when PostgreSQL underestimates the feed's
+        rows (the unread filter) it picks a nested loop over the whole user table
+        (measured: 15 ms instead of 0.5 ms for ``unread(user)[:20]`` with 2,000 users).
+        The prefetch reads only the page's senders by primary key.
         """
-        qs = self.select_related("sender")
-        if not {"actor", "target"} <= set(qs._prefetch_related_lookups):
-            qs = qs.prefetch_related("actor", "target")
-        return qs
+        missing = [name for name in _RELATED if name not in self._prefetch_related_lookups]
+        return self.prefetch_related(*missing) if missing else self
 
     def unread(self, user=None) -> NotificationQuerySet:
         """Unread rows of a ``visible_to(user)`` queryset (or pass ``user``)."""
