@@ -208,3 +208,28 @@ def test_trusted_rows_can_be_retargeted(world, Notification):
     stored = Notification.objects.get(pk=row.pk)
     assert stored.recipient_id == world["foreign"].pk
     assert stored.organization_key == str(world["globex"].pk)
+
+
+def test_bulk_update_refuses_a_retarget(world, Notification):
+    rows = [_own_row(Notification, world) for _ in range(3)]
+    rows[1].recipient = world["foreign"]
+    for row in rows:
+        row.title = "bulk edited"
+    with pytest.raises(SendRefused, match="organization.same_organization_user"):
+        Notification.objects.bulk_update(rows, ["title", "recipient"])
+    assert set(Notification.objects.values_list("title", flat=True)) == {"note to self"}
+    # Updating only fields that keep the targeting is a plain edit...
+    Notification.objects.bulk_update(rows, ["title"])
+    assert set(Notification.objects.values_list("title", flat=True)) == {"bulk edited"}
+    # ...and leaves the unsaved retarget a change that save() still refuses.
+    with pytest.raises(SendRefused):
+        rows[1].save()
+
+
+def test_bulk_update_allows_what_the_sender_may_send(world, Notification):
+    [a, b] = Notification.send(world["admin"], title="x", user_ids=[world["dev"], world["peer"]])
+    a.recipient, b.recipient = world["peer"], world["dev"]
+    Notification.objects.bulk_update([a, b], ["recipient"])
+    assert a.changed_targeting() == b.changed_targeting() == []
+    stored = dict(Notification.objects.values_list("pk", "recipient_id"))
+    assert stored == {a.pk: world["peer"].pk, b.pk: world["dev"].pk}

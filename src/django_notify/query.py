@@ -154,13 +154,37 @@ class NotificationQuerySet(models.QuerySet):
     def bulk_create(self, objs, *args, **kwargs):
         """``bulk_create`` that keeps the model's guarantees: rows are sanitised and
         their senders checked against the rules, as ``save()`` does one by one."""
-        from . import policy
-
         objs = list(objs)
-        groups: dict[tuple[Any, str], list[Any]] = {}
         for obj in objs:
             if not getattr(obj, "_notify_prepared", False):
                 obj.prepare()
+        self._check_senders(objs)
+        created = super().bulk_create(objs, *args, **kwargs)
+        for obj in created:
+            obj._remember_targeting()  # as from_db() does: later edits are compared to it
+        return created
+
+    def bulk_update(self, objs, fields, *args, **kwargs):
+        """``bulk_update`` that re-checks the sender rules for rows whose targeting
+        (scope, recipient, team, organization, origin, sender) changed, as ``save()``
+        does."""
+        from .models.base import TARGETING_FIELDS
+
+        objs = list(objs)
+        names = {self.model._meta.get_field(name).attname for name in fields}
+        if names & set(TARGETING_FIELDS):
+            self._check_senders([obj for obj in objs if obj.changed_targeting()])
+        updated = super().bulk_update(objs, fields, *args, **kwargs)
+        for obj in objs:
+            obj._remember_targeting(names)
+        return updated
+
+    def _check_senders(self, objs) -> None:
+        """The sender rules for a batch of rows: one check per sender and origin."""
+        from . import policy
+
+        groups: dict[tuple[Any, str], list[Any]] = {}
+        for obj in objs:
             if obj.sender_id is not None:
                 groups.setdefault((obj.sender_id, obj.origin), []).append(obj)
         uncached = {sid for (sid, _), rows in groups.items() if not _sender_cached(rows[0])}
@@ -170,10 +194,6 @@ class NotificationQuerySet(models.QuerySet):
         for (sender_id, _), rows in groups.items():
             sender = rows[0].sender if sender_id not in uncached else senders.get(sender_id)
             policy.check(sender, policy.audience_of(rows))
-        created = super().bulk_create(objs, *args, **kwargs)
-        for obj in created:
-            obj._remember_targeting()  # as from_db() does: later edits are compared to it
-        return created
 
     # --- counts and bulk state --------------------------------------------------------
     def unread_count(self, user) -> int:
