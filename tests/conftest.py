@@ -12,8 +12,9 @@ _seq = itertools.count(1)
 
 
 def pytest_collection_modifyitems(config, items):
-    """Mark-driven skips. NOTIFY_REQUIRE_SERVICES=1 (set by .ci/run) turns a skip for a
-    missing service into a failure."""
+    """Tests marked ``postgres`` get database access (``django_db``). The hook skips
+    and fails nothing: turning a missing PostgreSQL into a failure under
+    NOTIFY_REQUIRE_SERVICES=1 (set by .ci/run) is the ``require_postgres`` fixture's job."""
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(pytest.mark.django_db)
