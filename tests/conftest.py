@@ -16,7 +16,8 @@ def pytest_collection_modifyitems(config, items):
     and fails nothing: turning a missing PostgreSQL into a failure under
     NOTIFY_REQUIRE_SERVICES=1 (set by .ci/run) is the ``require_postgres`` fixture's job."""
     for item in items:
-        if "postgres" in item.keywords:
+        # A test's own django_db mark (transaction=True, say) is kept as it is.
+        if "postgres" in item.keywords and not item.get_closest_marker("django_db"):
             item.add_marker(pytest.mark.django_db)
 
 

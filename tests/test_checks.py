@@ -11,7 +11,8 @@ def _ids(**setting):
 
 def test_default_settings_are_clean():
     # The test apps' types also go out on "outbox", which the defaults do not configure.
-    with override_settings(DJANGO_NOTIFY={"CHANNELS": {"outbox": {"BACKEND": "locmem"}}}):
+    setting = {"CHANNELS": {"outbox": {"BACKEND": "locmem"}}, "SITE_URL": "https://a.example"}
+    with override_settings(DJANGO_NOTIFY=setting):
         assert check_settings() == []
 
 

@@ -12,10 +12,11 @@ from django_notify.checks import check_settings
 from django_notify.exceptions import NotifyConfigurationError
 
 OK = {"CHANNELS": {"outbox": {"BACKEND": "locmem"}}}
+SITE = {"SITE_URL": "https://notify.example"}
 
 
 def ids(setting):
-    with override_settings(DJANGO_NOTIFY={**OK, **setting}):
+    with override_settings(DJANGO_NOTIFY={**OK, **SITE, **setting}):
         return [(m.id, m.msg) for m in check_settings()]
 
 
@@ -159,3 +160,9 @@ def test_the_console_channel_writes_the_message():
     finally:
         channels.unregister("console-test")
     assert "Subject: Disk full" in stream.getvalue() and "Look at /var" in stream.getvalue()
+
+
+def test_emails_without_site_url_are_a_warning():
+    with override_settings(DJANGO_NOTIFY=OK):
+        found = [m.id for m in check_settings()]
+    assert found == ["django_notify.W003"]

@@ -19,8 +19,10 @@ class OrganizationsTenancyAdapter(TenancyAdapter):
         return Membership.objects.filter(user=user).values("organization_id")
 
     def get_role(self, user):
+        # The stored value as it is: the policy treats anything that is not a Role as
+        # LIGHT_USER (least privilege) instead of this adapter raising on it.
         role = Membership.objects.filter(user=user).values_list("role", flat=True).first()
-        return Role(role) if role else Role.LIGHT_USER
+        return role or Role.LIGHT_USER
 
     def get_team_ids(self, user):
         return Team.objects.filter(members=user).annotate(key=Cast("pk", CharField())).values("key")

@@ -24,6 +24,7 @@ _EXPORTS = {
     "update_preferences": "django_notify.delivery.preferences",
     "reset_preferences": "django_notify.delivery.preferences",
     "update_organization_defaults": "django_notify.delivery.preferences",
+    "reset_organization_defaults": "django_notify.delivery.preferences",
     "update_recipient_settings": "django_notify.delivery.preferences",
     "preview": "django_notify.rendering.templates",
     "criteria": "django_notify.rules.registry",

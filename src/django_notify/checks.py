@@ -236,7 +236,7 @@ def _check_delivery(value) -> list:
     retention = value("RETENTION_DAYS")
     if (
         not isinstance(retention, dict)
-        or set(retention) - {"notifications", "deliveries"}
+        or set(retention) - {"notifications", "deliveries", "events"}
         or any(
             v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1)
             for v in retention.values()
@@ -245,19 +245,38 @@ def _check_delivery(value) -> list:
         errors.append(
             _error(
                 "E020",
-                f"{SETTING_NAME}['RETENTION_DAYS'] maps 'notifications' and 'deliveries' to "
-                f"a number of days (or None), got {retention!r}.",
+                f"{SETTING_NAME}['RETENTION_DAYS'] maps 'notifications', 'deliveries' and "
+                f"'events' to a number of days (or None), got {retention!r}.",
             )
         )
     for key in ("WEBHOOK_ALLOWED_HOSTS", "SENSITIVE_CONTEXT"):
         items = value(key)
         if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
             errors.append(_error("E009", f"{SETTING_NAME}[{key!r}] must be a list of strings."))
+    if not site_url and "email" in configured and _email_in_use():
+        errors.append(
+            Warning(
+                f"{SETTING_NAME}['SITE_URL'] is not set: emails carry relative links and no "
+                "List-Unsubscribe header.",
+                hint='Set it to your site\'s address, e.g. "https://example.com".',
+                obj=SETTING_NAME,
+                id="django_notify.W003",
+            )
+        )
     publisher = value("REALTIME_PUBLISHER")
     if publisher:
         _import("REALTIME_PUBLISHER", publisher, errors)
     errors += _check_type_channels(configured)
     return errors
+
+
+def _email_in_use() -> bool:
+    """Some type sends email unless users switch it on (defaults or required)."""
+    from .types import notification_types
+
+    return any(
+        "email" in t.default_channels or "email" in t.required_channels for t in notification_types
+    )
 
 
 def _check_rates(rates) -> list:

@@ -61,7 +61,7 @@ DEFAULTS: dict[str, Any] = {
     "DIGEST_WEEKDAY": 0,
     "BYPASS_PRIORITY": "critical",
     "RATE_LIMITS": {},
-    "RETENTION_DAYS": {"notifications": None, "deliveries": 90},
+    "RETENTION_DAYS": {"notifications": None, "deliveries": 90, "events": 30},
     "WEBHOOK_ALLOWED_HOSTS": [],
     "HTTP_TIMEOUT": 10.0,
     "SENSITIVE_CONTEXT": [],

@@ -143,15 +143,31 @@ def _render(ntype, event, template: str, fallback: str, *, html: bool = False) -
 
 
 def _build_notifications(event) -> list[Any]:
+    from .channels import channels
     from .sending import notify
 
     ntype = notification_types.get(event.notification_type)
-    user_ids = audience.resolve(
-        event.notification_type,
-        target=event.target,
-        recipients=event.recipients,
-        extra=ntype.default_audience(event),
-    )
+    extra = ntype.default_audience(event)
+    if extra is not None and not hasattr(extra, "query"):
+        extra = list(extra)  # read once, used for every channel
+    # Who each channel reaches: a subscriber with in-app off but email on is still in the
+    # audience (their row is born hidden and the email goes out).
+    reach = {
+        channel: set(
+            audience.resolve(
+                event.notification_type,
+                target=event.target,
+                recipients=event.recipients,
+                extra=extra,
+                channel=channel,
+            )
+        )
+        for channel in [c for c in ntype.channels if c in channels] or ["in_app"]
+    }
+    from .delivery.planning import worth_a_row
+
+    chosen = reach.get("in_app", set()) | worth_a_row(ntype, reach)
+    user_ids = sorted(chosen, key=lambda pk: (str(type(pk)), pk))
     if not user_ids:
         return []
     target = event.target
@@ -167,6 +183,7 @@ def _build_notifications(event) -> list[Any]:
         target=target,
         url=url() if callable(url) else "",
         meta_data={"event": event.pk, "context": event.context},
+        _reach=reach,
     )
 
 

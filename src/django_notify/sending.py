@@ -149,7 +149,9 @@ def _clone(template, **target) -> models.Model:
     return row
 
 
-def create_notifications(rows: Sequence[models.Model], *, created_by=None) -> list[models.Model]:
+def create_notifications(
+    rows: Sequence[models.Model], *, created_by=None, reach=None
+) -> list[models.Model]:
     """Check the sender rules and rate limit for the batch, insert it atomically with its
     Delivery rows, signal each row; dispatch and real-time push follow the commit."""
     if not rows:
@@ -169,7 +171,7 @@ def create_notifications(rows: Sequence[models.Model], *, created_by=None) -> li
                     sender=model, notification=row, created_by=created_by
                 )
         # The intent to deliver commits with the rows; the work leaves after commit.
-        deliveries = planning.plan(created)
+        deliveries = planning.plan(created, reach=reach)
         dispatch_on_commit(planning.due_now(deliveries))
         publish_on_commit([row.pk for row in created])
     return created
@@ -345,6 +347,7 @@ def notify(
     body: str = "",
     level: str | None = None,
     model=None,
+    _reach: dict[str, set[Any]] | None = None,
     **content: Any,
 ) -> list[models.Model]:
     """Trusted, system-originated fan-out from host code (seed 003's bulk create).
@@ -373,4 +376,6 @@ def notify(
         **content,
     )
     rows = _user_rows(template, user_ids, Origin.ORGANIZATION, None)
-    return create_notifications(rows, created_by=None)
+    # ``_reach`` (from event processing): channel → the users subscriptions and rules
+    # reach on it; a user left out of a channel's set has it switched off.
+    return create_notifications(rows, created_by=None, reach=_reach)

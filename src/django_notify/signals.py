@@ -1,7 +1,8 @@
 """Signals sent by django-notify.
 
 Each is sent once per real change: marking an already-read notification read again
-sends nothing. ``sender`` is always the concrete notification model class.
+sends nothing. ``sender`` is the concrete notification model class for the notification
+and event signals, and :class:`~django_notify.models.Delivery` for the delivery ones.
 """
 
 from django.dispatch import Signal

@@ -1,9 +1,10 @@
 """Which channels exist: ``DJANGO_NOTIFY["CHANNELS"]`` plus what host code registers.
 
-``channels.register("sms", SmsChannel, options={...})`` adds one at run time; the
-settings win on a name clash only if registered later, the way ``CACHES`` entries are
-named once. Instances are built lazily, one per alias and configuration, and rebuilt
-when ``override_settings`` changes the setting.
+``channels.register("sms", SmsChannel, options={...})`` adds one at run time; an alias
+that ``DJANGO_NOTIFY["CHANNELS"]`` also names takes the setting's configuration (the
+project's settings have the last word). Instances are built lazily, one per alias and
+configuration, opened once (:meth:`BaseChannel.open`), and closed and rebuilt when
+``override_settings`` changes the setting.
 """
 
 from __future__ import annotations
@@ -161,6 +162,7 @@ class ChannelRegistry(Registry[ChannelSpec]):
             if cached is not None and cached[0] == spec:
                 return cached[1]
             channel = spec.build()
+            channel.open()
             if cached is not None:
                 cached[1].close()
             self._instances[alias] = (spec, channel)

@@ -73,8 +73,9 @@ def _ours(model, row) -> Any:
 def record_sent(model, row, response: dict) -> None:
     now = timezone.now()
     # Not conditional on our claim: the message did go out, whatever else happened.
+    # last_error stays: a row sent on its third attempt still says what the first two met.
     model.objects.filter(pk=row.pk).exclude(status=DeliveryStatus.SENT).update(
-        status=DeliveryStatus.SENT, sent_at=now, response=response or {}, last_error=""
+        status=DeliveryStatus.SENT, sent_at=now, response=response or {}
     )
     row.status, row.sent_at = DeliveryStatus.SENT, now
 
@@ -94,9 +95,11 @@ def record_failure(model, row, error: Exception) -> Outcome:
         )
         row.status = DeliveryStatus.FAILED
         return Outcome(DeliveryStatus.FAILED, delay)
-    reason = getattr(error, "reason", "") or (
-        "permanent error" if not retryable else f"gave up after {row.attempts} attempts"
-    )
+    detail = getattr(error, "reason", "")
+    if retryable:
+        reason = f"gave up after {row.attempts} attempts" + (f": {detail}" if detail else "")
+    else:
+        reason = detail or "permanent error"
     _ours(model, row).update(
         status=DeliveryStatus.DEAD, last_error=message, response=response, reason=reason[:200]
     )
@@ -112,14 +115,6 @@ def _send(channel_alias: str, build, model, row, signal_rows) -> Outcome:
     try:
         channel = get_channel(channel_alias)
         message = build(channel)
-        for d in signal_rows:
-            signals.pre_send.send(sender=Delivery, delivery=d, message=message)
-    except DeliveryCancelled as exc:
-        reason = (str(exc) or "cancelled by a pre_send receiver")[:200]
-        _ours(model, row).update(status=DeliveryStatus.SKIPPED, reason=reason)
-        if model is Digest:
-            row.deliveries.update(status=DeliveryStatus.SKIPPED, reason=reason)
-        return Outcome(DeliveryStatus.SKIPPED)
     except NotRegistered as exc:
         return _failed(
             model, row, DeliveryError(str(exc), reason="channel not configured"), signal_rows
@@ -128,12 +123,21 @@ def _send(channel_alias: str, build, model, row, signal_rows) -> Outcome:
         return _failed(model, row, exc, signal_rows)
     except Exception as exc:  # rendering bugs are not the provider's fault: permanent
         logger.exception("building %s %s failed", model._meta.model_name, row.pk)
-        return _failed(
-            model,
-            row,
-            DeliveryError(f"{type(exc).__name__}: {exc}", reason="render error"),
-            signal_rows,
-        )
+        error = DeliveryError(f"{type(exc).__name__}: {exc}", reason="render error")
+        return _failed(model, row, error, signal_rows)
+    try:
+        for d in signal_rows:
+            signals.pre_send.send(sender=Delivery, delivery=d, message=message)
+    except DeliveryCancelled as exc:
+        reason = (str(exc) or "cancelled by a pre_send receiver")[:200]
+        _ours(model, row).update(status=DeliveryStatus.SKIPPED, reason=reason)
+        if model is Digest:
+            row.deliveries.update(status=DeliveryStatus.SKIPPED, reason=reason)
+        return Outcome(DeliveryStatus.SKIPPED)
+    except Exception as exc:  # a receiver's bug: permanent, and named as such
+        logger.exception("a pre_send receiver failed for %s %s", model._meta.model_name, row.pk)
+        error = DeliveryError(f"{type(exc).__name__}: {exc}", reason="pre_send receiver error")
+        return _failed(model, row, error, signal_rows)
     try:
         result = channel.send(message)
     except Exception as exc:  # DeliveryError subclasses say whether to retry; others do
@@ -231,7 +235,10 @@ def send_digest(digest_id: Any, *, now: datetime | None = None) -> Outcome | Non
     if not claim(Digest, digest_id, now):
         return None
     digest = Digest.objects.select_related("user").get(pk=digest_id)
-    deliveries = list(digest.deliveries.order_by("created_at", "pk"))
+    # A delivery closed meanwhile (the admin's "Mark as emailed", a cancel) stays out.
+    deliveries = list(
+        digest.deliveries.filter(status=DeliveryStatus.SCHEDULED).order_by("created_at", "pk")
+    )
     if not deliveries:
         Digest.objects.filter(pk=digest.pk).update(status=DeliveryStatus.SKIPPED)
         return Outcome(DeliveryStatus.SKIPPED)
@@ -246,7 +253,9 @@ def send_digest(digest_id: Any, *, now: datetime | None = None) -> Outcome | Non
 
     outcome = _send(digest.channel, build, Digest, digest, deliveries)
     if outcome.status == DeliveryStatus.SENT:
-        digest.deliveries.update(status=DeliveryStatus.SENT, sent_at=digest.sent_at)
+        digest.deliveries.filter(pk__in=[d.pk for d in deliveries]).update(
+            status=DeliveryStatus.SENT, sent_at=digest.sent_at
+        )
     return outcome
 
 

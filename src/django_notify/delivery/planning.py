@@ -160,11 +160,36 @@ def _when(
     return DeliveryStatus.PENDING, now, ""
 
 
+def worth_a_row(ntype: type[NotificationType], reach: dict[str, set[Any]]) -> set[Any]:
+    """Users an event reaches only outside in-app who would really get something there
+    (a channel on after preferences): a hidden row with nothing to deliver is not made."""
+    elsewhere = {c: users for c, users in reach.items() if c != IN_APP}
+    candidates = set().union(*elsewhere.values()) - reach.get(IN_APP, set())
+    if not candidates:
+        return set()
+    channels = [c for c in candidate_channels(ntype) if c in elsewhere]
+    decisions = decide(
+        candidates,
+        ntype,
+        channels,
+        organizations=get_adapter().get_user_organizations(list(candidates)),
+        subscriptions={
+            (uid, c): False for c in channels for uid in candidates if uid not in elsewhere[c]
+        },
+    )
+    return {uid for (uid, _), d in decisions.items() if d.enabled}
+
+
 def _hide_in_app(rows: list[Any], decisions, now: datetime) -> None:
     """In-app switched off: the row still exists (other channels deliver it, and it is the
     audit record) but is born dismissed, so no feed shows it. One UPDATE, no signal: the
     user did not act."""
-    hidden = [row for row in rows if not decisions[(row.recipient_id, IN_APP)].enabled]
+    hidden = [
+        row
+        for row in rows
+        if (row.recipient_id, IN_APP) not in decisions
+        or not decisions[(row.recipient_id, IN_APP)].enabled
+    ]
     if hidden:
         type(rows[0])._default_manager.filter(pk__in=[r.pk for r in hidden]).update(
             dismissed_at=now
@@ -173,26 +198,32 @@ def _hide_in_app(rows: list[Any], decisions, now: datetime) -> None:
             row.dismissed_at = now
 
 
-def plan(rows: Sequence[Any], *, now: datetime | None = None) -> list[Delivery]:
-    """Create the Delivery rows for freshly created notifications; returns them."""
+def plan(
+    rows: Sequence[Any], *, now: datetime | None = None, reach: dict | None = None
+) -> list[Delivery]:
+    """Create the Delivery rows for freshly created notifications; returns them.
+
+    ``reach`` maps a channel to the users an event's subscriptions and rules reach on it;
+    anyone outside a channel's set has that channel switched off (like a subscription
+    switch: it can only switch off)."""
     now = now or timezone.now()
     groups: dict[tuple, list[Any]] = defaultdict(list)
     for row in rows:
         groups[(row.notification_type, row.priority, _target_key(row), row.scope)].append(row)
     created: list[Delivery] = []
     for group in groups.values():
-        created += _plan_group(group, now)
+        created += _plan_group(group, now, reach)
     return created
 
 
-def _plan_group(rows: list[Any], now: datetime) -> list[Delivery]:
+def _plan_group(rows: list[Any], now: datetime, reach: dict | None = None) -> list[Delivery]:
     from ..channels.registry import get_channel
 
     first = rows[0]
     ntype = type_of(first)
     channels = candidate_channels(ntype)
     # A direct row of a typed notification honours the recipient's in-app switch too.
-    in_app = ntype is not None and IN_APP in ntype.channels and first.scope == Scope.USER
+    in_app = ntype is not None and first.scope == Scope.USER
     if not channels and not in_app:
         return []
     per_row = {row.pk: list(recipients_of(row)) for row in rows}
@@ -201,12 +232,21 @@ def _plan_group(rows: list[Any], now: datetime) -> list[Delivery]:
         return []
     adapter = get_adapter()
     target = first.target if first.target_content_type_id else None
-    decided = [*channels, IN_APP] if in_app else channels
-    subscriptions = (
-        _subscription_switches(user_ids, first.notification_type, target, decided)
-        if ntype is not None
-        else {}
-    )
+    # In-app is decided only where the type offers it; a type without it hides the row.
+    decided = [*channels, IN_APP] if in_app and IN_APP in ntype.channels else channels
+    if reach is not None:
+        # An event's audience already weighed subscriptions, rule priorities and manual
+        # switches per channel: whoever a channel did not reach has it off.
+        subscriptions = {
+            (uid, channel): False
+            for channel, reached in reach.items()
+            for uid in user_ids
+            if uid not in reached
+        }
+    elif ntype is not None:
+        subscriptions = _subscription_switches(user_ids, first.notification_type, target, decided)
+    else:
+        subscriptions = {}
     decisions = decide(
         user_ids,
         ntype,

@@ -5,7 +5,8 @@ Precedence, lowest first (a later layer that says something wins)::
     the type's default_channels / default_frequency
     organization default: every type → the type's category → the type
     user preference:      every type → the type's category → the type
-    the user's subscription switch for the type (events only; can only switch off)
+    the user's subscription switch for the type (can only switch off; for an event, the
+    audience's per-channel answer, rule priorities included)
     the type's required_channels (always on; users cannot switch them off)
 
 A preference row may set only ``enabled`` or only ``frequency``; the other is inherited.
@@ -318,6 +319,8 @@ def validate_entries(data: Any, *, allow_required_off: bool = False) -> list[dic
                 "channel": channel,
                 "enabled": enabled,
                 "frequency": frequency,
+                # What the entry said: the other field keeps its stored value.
+                "_given": {k for k in ("enabled", "frequency") if k in entry},
             }
         )
     if errors:
@@ -326,7 +329,18 @@ def validate_entries(data: Any, *, allow_required_off: bool = False) -> list[dic
 
 
 def _upsert(model, owner: dict[str, Any], entries: list[dict[str, Any]]) -> int:
-    rows = [model(**owner, **entry) for entry in entries]
+    def key(obj) -> tuple:
+        get = obj.get if isinstance(obj, dict) else lambda name: getattr(obj, name)
+        return (get("notification_type"), get("category"), get("channel"))
+
+    stored = {key(row): row for row in model.objects.filter(**owner)}
+    rows = []
+    for entry in entries:
+        given = entry.pop("_given")
+        if key(entry) in stored:
+            for name in {"enabled", "frequency"} - given:
+                entry[name] = getattr(stored[key(entry)], name)
+        rows.append(model(**owner, **entry))
     owner_field = next(iter(owner)).removesuffix("_id")
     model.objects.bulk_create(
         rows,
@@ -354,6 +368,7 @@ def reset_preferences(user, *, notification_type: str | None = None) -> int:
 
 
 def _require_org_admin(admin, organization: Any) -> str:
+    from ..policy import role_of
     from ..tenancy import Role, get_adapter
 
     key = get_adapter().organization_key(organization)
@@ -361,7 +376,7 @@ def _require_org_admin(admin, organization: Any) -> str:
         return key
     adapter = get_adapter()
     own = adapter.get_organization_id(admin)
-    if own is None or str(own) != key or adapter.get_role(admin) != Role.ORG_ADMIN:
+    if own is None or str(own) != key or role_of(admin, adapter) != Role.ORG_ADMIN:
         raise PermissionDenied(
             "Only an admin of this organization (or staff) may set its notification defaults."
         )

@@ -60,8 +60,19 @@ def check_sender(sender: Any, new_rows: int, model) -> None:
             "sender",
             f"Rate limit: at most {count} notifications per {_describe(window)} per sender "
             f"({used} sent, {new_rows} more asked).",
-            retry_after=window.total_seconds(),
+            retry_after=_seconds_until_room(model, sender, since, used + new_rows - count),
         )
+
+
+def _seconds_until_room(model, sender, since, excess: int) -> float | None:
+    """When the ``excess``-th oldest row in the window leaves it (None: the batch alone
+    is over the limit, waiting will not help)."""
+    rows = model._default_manager.filter(sender=sender, created_at__gte=since)
+    leaving = rows.order_by("created_at").values_list("created_at", flat=True)[excess - 1 : excess]
+    if not leaving:
+        return None
+    window = timezone.now() - since
+    return max(1.0, (leaving[0] + window - timezone.now()).total_seconds())
 
 
 def user_type_limit(ntype) -> tuple[int, timedelta] | None:

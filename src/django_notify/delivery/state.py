@@ -52,8 +52,9 @@ def mark_emailed(notification_ids: Iterable[Any], *, by: Any = None) -> int:
 
 
 def send_now(deliveries: QuerySet) -> list[Any]:
-    """Make these deliveries due now (dead ones get fresh attempts, batched ones leave
-    their digest) and dispatch them. Returns the dispatched pks; sent rows are left."""
+    """Make these deliveries due now and dispatch them: dead ones get fresh attempts,
+    scheduled ones (quiet hours, a digest window not yet collected) go out on their own.
+    Rows already in a digest, sent or skipped are left alone. Returns the dispatched pks."""
     from .dispatch import get_dispatcher
 
     rows = deliveries.filter(

@@ -102,7 +102,7 @@ def cleanup(*, now=None) -> dict[str, int]:
 
     now = now or timezone.now()
     retention = app_settings.RETENTION_DAYS
-    counts = {"notifications": 0, "deliveries": 0, "digests": 0}
+    counts = {"notifications": 0, "deliveries": 0, "digests": 0, "events": 0}
     open_ = Q(status__in=[*CLAIMABLE_STATUSES, DeliveryStatus.SENDING])
     if retention.get("deliveries"):
         before = now - timedelta(days=int(retention["deliveries"]))
@@ -118,6 +118,14 @@ def cleanup(*, now=None) -> dict[str, int]:
             .delete()[1]
             .get(Digest._meta.label, 0)
         )
+    if retention.get("events"):
+        from ..models import Event
+
+        before = now - timedelta(days=int(retention["events"]))
+        finished = Event.objects.filter(
+            created_at__lt=before, status__in=[Event.Status.DONE, Event.Status.CANCELLED]
+        )
+        counts["events"] = finished.delete()[1].get(Event._meta.label, 0)
     if retention.get("notifications"):
         before = now - timedelta(days=int(retention["notifications"]))
         model = get_notification_model()

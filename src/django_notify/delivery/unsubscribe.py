@@ -44,7 +44,12 @@ def read_token(token: str) -> tuple[Any, list[str], str]:
 
 
 def url_for(user, type_keys: Iterable[str], channel: str) -> str:
-    """The absolute link, or "" when the host has not included ``django_notify.urls``."""
+    """The absolute link, or "" when the host has not included ``django_notify.urls`` or
+    set ``SITE_URL`` (a List-Unsubscribe header must be an absolute URI)."""
+    from ..conf import app_settings
+
+    if not app_settings.SITE_URL:
+        return ""
     try:
         path = reverse("django_notify:unsubscribe", args=[make_token(user, type_keys, channel)])
     except NoReverseMatch:

@@ -113,10 +113,12 @@ def _db_template(type_key: str, channel: str, organization: str, language: str):
 
 def _file_names(type_key: str, channel: str, part: str) -> list[str]:
     filename = _FILES[part]
+    if type_key == DIGEST_KEY:  # a digest is its own kind of message, never "default"
+        return [f"django_notify/{channel}/digest/{filename}", f"django_notify/digest/{filename}"]
     return [
         f"django_notify/{channel}/{type_key}/{filename}",
         f"django_notify/{channel}/default/{filename}",
-        f"django_notify/{'digest' if type_key == DIGEST_KEY else 'default'}/{filename}",
+        f"django_notify/default/{filename}",
     ]
 
 

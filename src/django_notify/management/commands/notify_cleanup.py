@@ -13,5 +13,5 @@ class Command(BaseCommand):
         counts = cleanup()
         self.stdout.write(
             "deleted: {notifications} notifications, {deliveries} deliveries, "
-            "{digests} digests".format(**counts)
+            "{digests} digests, {events} events".format(**counts)
         )
