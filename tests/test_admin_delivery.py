@@ -118,3 +118,24 @@ def test_template_admin_refuses_syntax_errors_and_previews(staff):
     template = NotificationTemplate.objects.get()
     page = staff.get(url(NotificationTemplate, "change", template.pk))
     assert b"About &lt;what&gt;" in page.content
+
+
+def test_a_notification_tells_whether_it_was_emailed(
+    make_user, Notification, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    (sent,) = alert([make_user(email="a@x.io")], django_capture_on_commit_callbacks)
+    (waiting,) = alert([make_user(email="b@x.io")])
+    (plain,) = notify([make_user()], title="plain")
+    fresh = Notification.objects.get(pk=sent.pk)
+    with django_assert_num_queries(1):
+        assert (fresh.should_email, fresh.is_emailed) == (True, True)
+    waiting = Notification.objects.get(pk=waiting.pk)
+    assert (waiting.should_email, waiting.is_emailed) == (True, False)
+    assert (plain.should_email, plain.is_emailed) == (False, False)
+    from django_notify.delivery.state import annotate_email_state
+
+    page = list(annotate_email_state(Notification.objects.order_by("pk")))
+    with django_assert_num_queries(0):
+        assert [(n.should_email, n.is_emailed) for n in page] == [
+            (True, True), (True, False), (False, False),
+        ]  # fmt: skip

@@ -328,6 +328,41 @@ class AbstractNotification(models.Model):
     def is_broadcast(self) -> bool:
         return self.scope in BROADCAST_SCOPES
 
+    # --- delivery state (seed 001's should_email / is_emailed) -----------------------
+    # Read from the Delivery rows: annotate_email_state() puts both on a whole page in
+    # two EXISTS subqueries (the setters take the annotation); otherwise one query.
+    def _email_state(self) -> tuple[bool, bool]:
+        state = self.__dict__.get("_notify_email_state")
+        if state is None or None in state:
+            from ..delivery.state import annotate_email_state
+
+            row = annotate_email_state(type(self)._default_manager.filter(pk=self.pk))
+            found = row.values_list("should_email", "is_emailed").first() or (False, False)
+            state = self.__dict__["_notify_email_state"] = [bool(found[0]), bool(found[1])]
+        return state[0], state[1]
+
+    def _set_email_state(self, index: int, value) -> None:
+        state = self.__dict__.setdefault("_notify_email_state", [None, None])
+        state[index] = bool(value)
+
+    @property
+    def should_email(self) -> bool:
+        """An email delivery was planned (not switched off) for this notification."""
+        return self._email_state()[0]
+
+    @should_email.setter
+    def should_email(self, value) -> None:
+        self._set_email_state(0, value)
+
+    @property
+    def is_emailed(self) -> bool:
+        """Every planned email delivery was sent (or marked as emailed by an admin)."""
+        return self._email_state()[1]
+
+    @is_emailed.setter
+    def is_emailed(self, value) -> None:
+        self._set_email_state(1, value)
+
     # --- per-user state ------------------------------------------------------------
     def mark_read(self, user) -> bool:
         """Mark read for ``user``. Returns whether anything changed."""
