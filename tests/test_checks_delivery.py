@@ -166,3 +166,11 @@ def test_emails_without_site_url_are_a_warning():
     with override_settings(DJANGO_NOTIFY=OK):
         found = [m.id for m in check_settings()]
     assert found == ["django_notify.W003"]
+
+
+def test_countdowns_longer_than_the_visibility_timeout_are_a_warning():
+    with override_settings(CELERY_BROKER_TRANSPORT_OPTIONS={"visibility_timeout": 120}):
+        found = ids({"DISPATCHER": "celery", "RETRY_COUNTDOWN_MAX": 300})
+        assert [i for i, _ in found] == ["django_notify.W004"]
+        assert ids({"DISPATCHER": "celery", "RETRY_COUNTDOWN_MAX": 60}) == []
+        assert ids({"RETRY_COUNTDOWN_MAX": 300}) == []  # inline: no broker

@@ -263,11 +263,33 @@ def _check_delivery(value) -> list:
                 id="django_notify.W003",
             )
         )
+    if dispatcher == "celery":
+        errors += _check_visibility_timeout(value("RETRY_COUNTDOWN_MAX"))
     publisher = value("REALTIME_PUBLISHER")
     if publisher:
         _import("REALTIME_PUBLISHER", publisher, errors)
     errors += _check_type_channels(configured)
     return errors
+
+
+def _check_visibility_timeout(countdown) -> list:
+    """A countdown longer than the broker's visibility timeout gets the task redelivered
+    before it is due (Redis and SQS brokers)."""
+    options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", None) or {}
+    visibility = options.get("visibility_timeout", 3600) if isinstance(options, dict) else 3600
+    if isinstance(countdown, int | float) and isinstance(visibility, int | float):
+        if countdown >= visibility:
+            return [
+                Warning(
+                    f"{SETTING_NAME}['RETRY_COUNTDOWN_MAX'] ({countdown:g} s) is not below the "
+                    f"broker's visibility_timeout ({visibility:g} s): a retry's countdown task "
+                    "would be redelivered early.",
+                    hint="Lower RETRY_COUNTDOWN_MAX; longer waits are kept in the database.",
+                    obj=SETTING_NAME,
+                    id="django_notify.W004",
+                )
+            ]
+    return []
 
 
 def _email_in_use() -> bool:
