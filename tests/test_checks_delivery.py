@@ -174,3 +174,9 @@ def test_countdowns_longer_than_the_visibility_timeout_are_a_warning():
         assert [i for i, _ in found] == ["django_notify.W004"]
         assert ids({"DISPATCHER": "celery", "RETRY_COUNTDOWN_MAX": 60}) == []
         assert ids({"RETRY_COUNTDOWN_MAX": 300}) == []  # inline: no broker
+
+
+def test_a_configured_alias_cannot_be_registered_at_run_time():
+    for alias in ("email", "outbox"):
+        with pytest.raises(AlreadyRegistered, match="configured in DJANGO_NOTIFY"):
+            channels.register(alias, Shout)

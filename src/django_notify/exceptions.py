@@ -47,8 +47,9 @@ class NotifyConfigurationError(ImproperlyConfigured):
 class RateLimited(NotifyError):
     """A sender went over ``DJANGO_NOTIFY["RATE_LIMITS"]``. Nothing was written.
 
-    ``limit`` names the limit (``"sender"``), ``retry_after`` is seconds until the window
-    resets. The API turns this into a 429 with ``Retry-After``.
+    ``limit`` names the limit (``"sender"``), ``retry_after`` is seconds until there is
+    room for this send again (``None`` when the send alone is over the limit). The API
+    turns this into a 429 with ``Retry-After``.
     """
 
     def __init__(self, limit: str, message: str, retry_after: float | None = None):

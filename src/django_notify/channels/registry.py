@@ -100,6 +100,11 @@ class ChannelRegistry(Registry[ChannelSpec]):
             return decorator
         if not isinstance(alias, str):
             raise TypeError("channels.register() needs the alias first: register('sms', Cls)")
+        if alias in BUILTIN_CHANNELS or alias in app_settings.CHANNELS:
+            raise AlreadyRegistered(
+                f"channel {alias!r} is configured in DJANGO_NOTIFY['CHANNELS'] (or built in); "
+                "change it there, or register under another alias"
+            )
         spec = ChannelSpec(alias, load_backend(alias, backend), dict(options or {}))
         existing = self._items.get(alias)
         if existing is not None and existing != spec:

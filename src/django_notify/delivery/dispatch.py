@@ -132,7 +132,9 @@ def _send(channel_alias: str, build, model, row, signal_rows) -> Outcome:
         reason = (str(exc) or "cancelled by a pre_send receiver")[:200]
         _ours(model, row).update(status=DeliveryStatus.SKIPPED, reason=reason)
         if model is Digest:
-            row.deliveries.update(status=DeliveryStatus.SKIPPED, reason=reason)
+            row.deliveries.filter(status=DeliveryStatus.SCHEDULED).update(
+                status=DeliveryStatus.SKIPPED, reason=reason
+            )
         return Outcome(DeliveryStatus.SKIPPED)
     except Exception as exc:  # a receiver's bug: permanent, and named as such
         logger.exception("a pre_send receiver failed for %s %s", model._meta.model_name, row.pk)
@@ -151,7 +153,7 @@ def _send(channel_alias: str, build, model, row, signal_rows) -> Outcome:
 def _failed(model, row, error: Exception, signal_rows) -> Outcome:
     outcome = record_failure(model, row, error)
     if model is Digest and outcome.status == DeliveryStatus.DEAD:
-        row.deliveries.update(
+        row.deliveries.filter(status=DeliveryStatus.SCHEDULED).update(
             status=DeliveryStatus.DEAD, last_error=str(error)[:2000], reason="digest dead"
         )
     will_retry = outcome.status == DeliveryStatus.FAILED
@@ -235,7 +237,7 @@ def send_digest(digest_id: Any, *, now: datetime | None = None) -> Outcome | Non
     if not claim(Digest, digest_id, now):
         return None
     digest = Digest.objects.select_related("user").get(pk=digest_id)
-    # A delivery closed meanwhile (the admin's "Mark as emailed", a cancel) stays out.
+    # A delivery closed meanwhile (the admin's "Mark as emailed") stays out.
     deliveries = list(
         digest.deliveries.filter(status=DeliveryStatus.SCHEDULED).order_by("created_at", "pk")
     )

@@ -83,8 +83,8 @@ def _target_key(notification) -> tuple[Any, str]:
 def _subscription_switches(
     user_ids: list[Any], type_key: str, target, channels: list[str]
 ) -> dict[tuple[Any, str], bool]:
-    """(user, channel) → the user's subscription switch; a scoped subscription on the
-    event's object beats a global one."""
+    """(user, channel) → the user's subscription switch for the type; a subscription
+    scoped to the row's target beats a global one."""
     found: dict[tuple[Any, str], tuple[int, bool]] = {}
     subs = Subscription.objects.filter(
         entity_q(target), notification_type=type_key, user_id__in=user_ids
