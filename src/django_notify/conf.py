@@ -66,6 +66,22 @@ DEFAULTS: dict[str, Any] = {
     "HTTP_TIMEOUT": 10.0,
     "SENSITIVE_CONTEXT": [],
     "REALTIME_PUBLISHER": None,
+    # --- the notification centre (docs/api.md, docs/frontend.md) ---
+    "API_PAGE_SIZE": 20,
+    "API_MAX_PAGE_SIZE": 100,
+    "API_MAX_BODY_BYTES": 65536,
+    "REALTIME_BROKER": "inprocess",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "POLL_INTERVAL": 30,
+    "SSE_HEARTBEAT": 15,
+    "SSE_MAX_SECONDS": 300,
+    "STORM_THRESHOLD": 3,
+}
+
+#: Short names accepted by ``REALTIME_BROKER``; anything else is a dotted path.
+BROKERS = {
+    "inprocess": "django_notify.realtime.brokers.InProcessBroker",
+    "redis": "django_notify.realtime.brokers.RedisBroker",
 }
 
 #: Short names accepted by ``DISPATCHER``; anything else is a dotted path.
@@ -213,6 +229,44 @@ class AppSettings:
     @property
     def REALTIME_PUBLISHER(self) -> str | None:  # noqa: N802
         return self.get("REALTIME_PUBLISHER") or None
+
+    # --- the notification centre ------------------------------------------------------
+    @property
+    def API_PAGE_SIZE(self) -> int:  # noqa: N802
+        return int(self.get("API_PAGE_SIZE"))
+
+    @property
+    def API_MAX_PAGE_SIZE(self) -> int:  # noqa: N802
+        return int(self.get("API_MAX_PAGE_SIZE"))
+
+    @property
+    def API_MAX_BODY_BYTES(self) -> int:  # noqa: N802
+        return int(self.get("API_MAX_BODY_BYTES"))
+
+    @property
+    def REALTIME_BROKER(self) -> str:  # noqa: N802
+        name = self.get("REALTIME_BROKER")
+        return BROKERS.get(name, name)
+
+    @property
+    def REDIS_URL(self) -> str:  # noqa: N802
+        return str(self.get("REDIS_URL"))
+
+    @property
+    def POLL_INTERVAL(self) -> float:  # noqa: N802
+        return float(self.get("POLL_INTERVAL"))
+
+    @property
+    def SSE_HEARTBEAT(self) -> float:  # noqa: N802
+        return float(self.get("SSE_HEARTBEAT"))
+
+    @property
+    def SSE_MAX_SECONDS(self) -> float:  # noqa: N802
+        return float(self.get("SSE_MAX_SECONDS"))
+
+    @property
+    def STORM_THRESHOLD(self) -> int:  # noqa: N802
+        return int(self.get("STORM_THRESHOLD"))
 
     def import_setting(self, key: str) -> Any:
         """Import the dotted path a setting names (resolved short names included)."""

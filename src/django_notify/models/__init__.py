@@ -7,6 +7,7 @@ from ..rules.models import (  # the rules package keeps its models in this app
     StaffCriterion,
     SubscriptionRule,
 )
+from .alert import AlertType, PlatformAlert, Severity
 from .base import AbstractNotification
 from .delivery import (
     CLAIMABLE_STATUSES,
@@ -23,9 +24,14 @@ from .preference import NotificationPreference, OrganizationPreference, Recipien
 from .receipt import NotificationReceipt
 from .subscription import OptOut, Subscription
 from .template import NotificationTemplate
+from .token import ApiToken
 
 __all__ = [
     "AbstractNotification",
+    "AlertType",
+    "ApiToken",
+    "PlatformAlert",
+    "Severity",
     "CLAIMABLE_STATUSES",
     "FINAL_STATUSES",
     "Delivery",

@@ -1,0 +1,1 @@
+"""The JSON API: plain Django views, one error shape, an OpenAPI 3.1 document."""

@@ -1,0 +1,1 @@
+"""The notification centre pages: the full list with alerts, and the preferences page."""
