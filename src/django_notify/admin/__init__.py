@@ -4,6 +4,7 @@ from django.contrib import admin
 
 from ..loading import get_notification_model
 from ..models import (
+    ApiToken,
     Delivery,
     Digest,
     Event,
@@ -12,11 +13,13 @@ from ..models import (
     NotificationTemplate,
     OptOut,
     OrganizationPreference,
+    PlatformAlert,
     RecipientSettings,
     Subscription,
     SubscriptionRule,
     WebhookEndpoint,
 )
+from .alerts import ApiTokenAdminMixin, PlatformAlertAdminMixin
 from .delivery import (
     DeliveryAdminMixin,
     DigestAdminMixin,
@@ -35,6 +38,8 @@ from .mixins import (
 from .rules import RuleCriterionInline, SubscriptionRuleAdminMixin
 
 __all__ = [
+    "ApiTokenAdminMixin",
+    "PlatformAlertAdminMixin",
     "DeliveryAdminMixin",
     "DigestAdminMixin",
     "NotificationDeliveryAdminMixin",
@@ -111,6 +116,16 @@ class WebhookEndpointAdmin(WebhookEndpointAdminMixin, admin.ModelAdmin):
 
 @admin.register(NotificationTemplate)
 class NotificationTemplateAdmin(NotificationTemplateAdminMixin, admin.ModelAdmin):
+    pass
+
+
+@admin.register(PlatformAlert)
+class PlatformAlertAdmin(PlatformAlertAdminMixin, admin.ModelAdmin):
+    pass
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ApiTokenAdminMixin, admin.ModelAdmin):
     pass
 
 
