@@ -180,3 +180,23 @@ def test_a_configured_alias_cannot_be_registered_at_run_time():
     for alias in ("email", "outbox"):
         with pytest.raises(AlreadyRegistered, match="configured in DJANGO_NOTIFY"):
             channels.register(alias, Shout)
+
+
+@pytest.mark.parametrize(
+    "setting, code, words",
+    [
+        ({"REALTIME_BROKER": "no.such.Broker"}, "E003", "REALTIME_BROKER"),
+        ({"REALTIME_BROKER": "django_notify.channels.base.BaseChannel"}, "E021", "Broker subclass"),
+        ({"REDIS_URL": "http://127.0.0.1:6379"}, "E022", "REDIS_URL"),
+        ({"REALTIME_CHANNEL_PREFIX": "a:b"}, "E022", "REALTIME_CHANNEL_PREFIX"),
+        ({"SSE_HEARTBEAT": 0}, "E010", "SSE_HEARTBEAT"),
+        ({"API_PAGE_SIZE": 200}, "E023", "API_PAGE_SIZE"),
+    ],
+)
+def test_bad_centre_settings_are_reported(setting, code, words):
+    found = ids(setting)
+    assert any(i == f"django_notify.{code}" and words in msg for i, msg in found), found
+
+
+def test_redis_broker_settings_are_clean():
+    assert ids({"REALTIME_BROKER": "redis", "REALTIME_CHANNEL_PREFIX": "site2"}) == []

@@ -19,6 +19,9 @@ class DjangoNotifyConfig(AppConfig):
         # id raises AlreadyRegistered here, naming both definitions.
         autodiscover_modules("notifications")
         self._connect_rule_sync()
+        from .realtime.publish import connect as connect_realtime
+
+        connect_realtime()  # real-time push after commit (receivers carry dispatch_uids)
 
     def _connect_rule_sync(self) -> None:
         """Saving or deleting a rule or any criterion (host subclasses included) re-syncs

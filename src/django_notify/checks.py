@@ -269,7 +269,67 @@ def _check_delivery(value) -> list:
     if publisher:
         _import("REALTIME_PUBLISHER", publisher, errors)
     errors += _check_type_channels(configured)
+    errors += _check_centre(value)
     return errors
+
+
+def _check_centre(value) -> list:
+    """The API, the stream and the widget (E021–E023)."""
+    from .conf import BROKERS
+
+    errors: list = []
+    broker = value("REALTIME_BROKER")
+    target = _import("REALTIME_BROKER", BROKERS.get(broker, broker), errors)
+    if target is not None:
+        from .realtime.brokers import Broker
+
+        if not (isinstance(target, type) and issubclass(target, Broker)):
+            errors.append(
+                _error("E021", f"{SETTING_NAME}['REALTIME_BROKER'] must name a Broker subclass.")
+            )
+        elif broker == "redis" or issubclass(target, _redis_broker()):
+            try:
+                import redis  # noqa: F401
+            except ImportError:
+                errors.append(
+                    _error(
+                        "E021",
+                        f"{SETTING_NAME}['REALTIME_BROKER'] is Redis but redis is not installed.",
+                        "pip install 'django-notify-kit[realtime]'",
+                    )
+                )
+    url = value("REDIS_URL")
+    if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
+        errors.append(
+            _error("E022", f"{SETTING_NAME}['REDIS_URL'] must be a redis:// URL, got {url!r}.")
+        )
+    prefix = value("REALTIME_CHANNEL_PREFIX")
+    if not isinstance(prefix, str) or not prefix or ":" in prefix or len(prefix) > 64:
+        errors.append(
+            _error(
+                "E022",
+                f"{SETTING_NAME}['REALTIME_CHANNEL_PREFIX'] must be 1–64 characters without ':'.",
+            )
+        )
+    for key in (
+        "API_PAGE_SIZE", "API_MAX_PAGE_SIZE", "API_MAX_BODY_BYTES", "POLL_INTERVAL",
+        "SSE_HEARTBEAT", "SSE_MAX_SECONDS", "STORM_THRESHOLD",
+    ):  # fmt: skip
+        number = value(key)
+        if not isinstance(number, int | float) or isinstance(number, bool) or number <= 0:
+            errors.append(_error("E010", f"{SETTING_NAME}[{key!r}] must be a positive number."))
+    page, most = value("API_PAGE_SIZE"), value("API_MAX_PAGE_SIZE")
+    if isinstance(page, int) and isinstance(most, int) and page > most:
+        errors.append(
+            _error("E023", f"{SETTING_NAME}['API_PAGE_SIZE'] is larger than API_MAX_PAGE_SIZE.")
+        )
+    return errors
+
+
+def _redis_broker():
+    from .realtime.brokers import RedisBroker
+
+    return RedisBroker
 
 
 def _check_visibility_timeout(countdown) -> list:

@@ -72,6 +72,7 @@ DEFAULTS: dict[str, Any] = {
     "API_MAX_BODY_BYTES": 65536,
     "REALTIME_BROKER": "inprocess",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "REALTIME_CHANNEL_PREFIX": "django_notify",
     "POLL_INTERVAL": 30,
     "SSE_HEARTBEAT": 15,
     "SSE_MAX_SECONDS": 300,
@@ -251,6 +252,10 @@ class AppSettings:
     @property
     def REDIS_URL(self) -> str:  # noqa: N802
         return str(self.get("REDIS_URL"))
+
+    @property
+    def REALTIME_CHANNEL_PREFIX(self) -> str:  # noqa: N802
+        return str(self.get("REALTIME_CHANNEL_PREFIX"))
 
     @property
     def POLL_INTERVAL(self) -> float:  # noqa: N802

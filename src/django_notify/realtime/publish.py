@@ -1,0 +1,210 @@
+"""From signals to broker messages, after commit, never raising into the caller.
+
+- ``notification_published(notification_ids)`` (sent on commit for new rows): the rows'
+  scopes are read in one query per 1,000 ids and one message per channel goes out —
+  ``user:<recipient>``, ``team:<key>``, ``org:<key>`` or ``system``.
+- ``notification_read`` / ``notification_dismissed`` (sent inside the changing
+  transaction, once per row): buffered per transaction and published on commit as one
+  message per user and event, so ``mark_all_read`` of 500 rows is one message. A
+  rolled-back transaction (or savepoint) publishes nothing.
+
+A failed publish is logged and dropped: the feed is the source of truth, and a stream
+that missed a push still shows the right count on its next event or reconnect.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.db import DEFAULT_DB_ALIAS, transaction
+
+from .. import signals
+from ..types import Scope
+from .brokers import BrokerUnavailable, get_broker
+from .events import DISMISSED, NOTIFICATION, READ, Message
+
+logger = logging.getLogger("django_notify.realtime")
+
+#: Ids per routing query: well below SQLite's host-parameter limit.
+LOOKUP_CHUNK = 1000
+
+
+def publish(items: Sequence[tuple[str, Message]]) -> bool:
+    """Hand ``(channel, message)`` pairs to the configured broker now. Never raises;
+    returns whether the broker took them."""
+    if not items:
+        return True
+    try:
+        get_broker().publish_many(items)
+        return True
+    except BrokerUnavailable as exc:
+        logger.warning("real-time publish of %d message(s) dropped: %s", len(items), exc)
+    except Exception:
+        logger.exception("real-time publish of %d message(s) failed", len(items))
+    return False
+
+
+def route(model, notification_ids: Iterable[Any]) -> list[tuple[str, Message]]:
+    """One ``notification`` message per channel the rows are addressed to."""
+    broker = get_broker()
+    ids = list(dict.fromkeys(notification_ids))
+    per_channel: dict[str, list[Any]] = defaultdict(list)
+    fields = ("pk", "scope", "recipient_id", "team_key", "organization_key")
+    for start in range(0, len(ids), LOOKUP_CHUNK):
+        chunk = ids[start : start + LOOKUP_CHUNK]
+        rows = model._default_manager.filter(pk__in=chunk).order_by().values_list(*fields)
+        for pk, scope, recipient_id, team_key, organization_key in rows:
+            if scope == Scope.USER:
+                channel = broker.user_channel(recipient_id)
+            elif scope == Scope.TEAM:
+                channel = broker.team_channel(team_key)
+            elif scope == Scope.ORGANIZATION:
+                channel = broker.organization_channel(organization_key)
+            else:
+                channel = broker.system_channel()
+            per_channel[channel].append(pk)
+    return [(channel, Message(NOTIFICATION, tuple(pks))) for channel, pks in per_channel.items()]
+
+
+def publish_notifications(model, notification_ids: Iterable[Any]) -> None:
+    """Route and publish new rows now. Never raises."""
+    try:
+        items = route(model, notification_ids)
+    except Exception:
+        logger.exception("routing new notifications for real-time push failed")
+        return
+    publish(items)
+
+
+# --- receivers ------------------------------------------------------------------------------
+
+
+def on_notification_published(sender, notification_ids=(), **kwargs) -> None:
+    """New rows are committed (the signal is sent on commit). If a host sends the signal
+    inside a transaction of its own, publishing still waits for that commit."""
+    ids = list(notification_ids or ())
+    if not ids:
+        return
+    try:
+        transaction.on_commit(lambda: publish_notifications(sender, ids), robust=True)
+    except Exception:
+        logger.exception("scheduling a real-time publish failed")
+
+
+class _StateBuffer:
+    """The read/dismiss changes of one transaction (one savepoint level of it)."""
+
+    def __init__(self, alias: str) -> None:
+        self.alias = alias
+        self.changes: dict[tuple[Any, str], list[Any]] = defaultdict(list)
+
+        # One function object per buffer, so the buffer can tell whether its callback
+        # is still pending in the connection (a rollback removes it).
+        def flush() -> None:
+            self.flush()
+
+        self.callback = flush
+
+    def add(self, user_pk: Any, event: str, notification_pk: Any) -> None:
+        pks = self.changes[(user_pk, event)]
+        if notification_pk not in pks:
+            pks.append(notification_pk)
+
+    def pending(self) -> bool:
+        connection = transaction.get_connection(self.alias)
+        return any(entry[1] is self.callback for entry in connection.run_on_commit)
+
+    def flush(self) -> None:
+        _forget(self)
+        publish(_state_messages(self.changes))
+
+
+def _state_messages(changes: dict[tuple[Any, str], list[Any]]) -> list[tuple[str, Message]]:
+    try:
+        broker = get_broker()
+    except Exception:
+        logger.exception("the real-time broker is misconfigured")
+        return []
+    return [
+        (broker.user_channel(user_pk), Message(event, tuple(pks)))
+        for (user_pk, event), pks in changes.items()
+    ]
+
+
+_local = threading.local()
+
+
+def _buffers() -> dict[tuple[str, tuple[str, ...]], _StateBuffer]:
+    buffers = getattr(_local, "buffers", None)
+    if buffers is None:
+        buffers = _local.buffers = {}
+    return buffers
+
+
+def _forget(buffer: _StateBuffer) -> None:
+    buffers = _buffers()
+    for key, value in list(buffers.items()):
+        if value is buffer:
+            del buffers[key]
+
+
+def _buffer_for(alias: str) -> _StateBuffer:
+    """The pending buffer of the current transaction at its current savepoint level.
+
+    Keyed by the savepoint ids, because Django drops on-commit callbacks registered
+    inside a savepoint that rolls back: a buffer per level rolls back with its level.
+    """
+    connection = transaction.get_connection(alias)
+    key = (alias, tuple(connection.savepoint_ids))
+    buffers = _buffers()
+    buffer = buffers.get(key)
+    if buffer is not None and buffer.pending():
+        return buffer
+    # Left behind by rolled-back transactions on this thread: drop them.
+    for stale_key, stale in list(buffers.items()):
+        if stale_key[0] == alias and not stale.pending():
+            del buffers[stale_key]
+    buffer = buffers[key] = _StateBuffer(alias)
+    transaction.on_commit(buffer.callback, using=alias, robust=True)
+    return buffer
+
+
+def _state_changed(event: str, notification, user) -> None:
+    try:
+        alias = getattr(notification._state, "db", None) or DEFAULT_DB_ALIAS
+        if not transaction.get_connection(alias).in_atomic_block:
+            publish(_state_messages({(user.pk, event): [notification.pk]}))
+            return
+        _buffer_for(alias).add(user.pk, event, notification.pk)
+    except Exception:
+        logger.exception("queueing a real-time %s event failed", event)
+
+
+def on_notification_read(sender, notification=None, user=None, **kwargs) -> None:
+    if notification is not None and user is not None:
+        _state_changed(READ, notification, user)
+
+
+def on_notification_dismissed(sender, notification=None, user=None, **kwargs) -> None:
+    if notification is not None and user is not None:
+        _state_changed(DISMISSED, notification, user)
+
+
+def connect() -> None:
+    """Connect the receivers (``AppConfig.ready()``), for the active notification model."""
+    from ..loading import get_notification_model
+
+    model = get_notification_model()
+    signals.notification_published.connect(
+        on_notification_published, sender=model, dispatch_uid="django_notify.realtime.published"
+    )
+    signals.notification_read.connect(
+        on_notification_read, sender=model, dispatch_uid="django_notify.realtime.read"
+    )
+    signals.notification_dismissed.connect(
+        on_notification_dismissed, sender=model, dispatch_uid="django_notify.realtime.dismissed"
+    )

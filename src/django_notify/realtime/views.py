@@ -1,0 +1,376 @@
+"""``GET stream/``: one user's Server-Sent Events stream (docs/realtime.md).
+
+Under ASGI the response streams: ``retry: 3000``, a ``count`` event, the catch-up of a
+reconnecting client (``Last-Event-ID``), then live ``notification`` / ``read`` /
+``dismissed`` events, ``: heartbeat`` comments when idle, and the end after
+``SSE_MAX_SECONDS`` (the browser reconnects with its last event id). Under WSGI, or when
+the broker is unreachable, it answers ``204`` with ``X-Notify-Stream: unavailable``: a
+WSGI worker would be held for the whole stream, and EventSource does not reconnect after
+a 204, so the widget falls back to polling.
+
+Every notification id coming from the broker is re-checked against
+``visible_to(user)`` before anything is sent, and the unread count is recomputed per
+batch of messages, not per message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.db import connections
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.utils import timezone
+
+from ..conf import app_settings
+from ..loading import get_notification_model
+from ..tenancy import as_key_set, get_adapter
+from .brokers import Broker, BrokerUnavailable, Subscription, get_broker
+from .events import (
+    COUNT,
+    CURSOR_MAX_IDS,
+    DISMISSED,
+    GRACE,
+    NOTIFICATION,
+    READ,
+    RESYNC,
+    Cursor,
+    Message,
+    sort_key,
+    sse,
+    sse_comment,
+    sse_retry,
+)
+
+logger = logging.getLogger("django_notify.realtime")
+
+#: What EventSource waits before reconnecting (the ``retry:`` field), in milliseconds.
+RETRY_MS = 3000
+#: Minimum time between two batches of a stream during a burst. A message that arrives
+#: alone is handled at once; when several are already queued, the rest of this window
+#: is waited out and everything is handled as one batch, so a storm of 500 rows costs a
+#: handful of visibility + count queries instead of 500.
+COALESCE_SECONDS = 0.1
+#: A reconnecting client is sent at most this many missed notifications (the newest,
+#: oldest first); the count that follows covers the rest.
+CATCH_UP_LIMIT = 1000
+#: Query parameters the stream accepts: ``last_event_id`` is for EventSource polyfills
+#: that cannot send the Last-Event-ID header.
+QUERY_PARAMS = {"last_event_id"}
+UNAVAILABLE_HEADER = "X-Notify-Stream"
+
+
+# --- answers other than the stream ---------------------------------------------------------
+
+
+def error_response(
+    status: int, code: str, message: str, fields: dict | None = None, **headers: str
+) -> JsonResponse:
+    response = JsonResponse(
+        {"error": {"code": code, "message": message, "fields": fields or {}}}, status=status
+    )
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    return response
+
+
+def unavailable() -> HttpResponse:
+    response = HttpResponse(status=204)
+    response[UNAVAILABLE_HEADER] = "unavailable"
+    response["Cache-Control"] = "no-cache"
+    return response
+
+
+def _running_under_wsgi(request: HttpRequest) -> bool:
+    # WSGI servers (and Django's test Client) put wsgi.version in the environ; an ASGI
+    # scope never has it.
+    return "wsgi.version" in request.META
+
+
+async def _authenticate(request: HttpRequest):
+    """The user of a ``Bearer`` token, else of the session; ``None`` if neither.
+
+    A Bearer header that does not authenticate is a 401 even with a session cookie:
+    a script with a revoked token must find out.
+    """
+    header = request.headers.get("Authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() == "bearer":
+        from ..models import ApiToken
+
+        return await sync_to_async(ApiToken.authenticate)(key.strip())
+    auser = getattr(request, "auser", None)
+    if auser is None:  # AuthenticationMiddleware is not installed
+        return None
+    user = await auser()
+    return user if user.is_authenticated else None
+
+
+# --- database work (sync; run through sync_to_async in the request's thread) -----------------
+
+
+def _release_connections() -> None:
+    """Give the connection back between batches as Django does at the end of a request:
+    with the default CONN_MAX_AGE = 0 an idle stream holds no database connection."""
+    for connection in connections.all(initialized_only=True):
+        if not connection.in_atomic_block:
+            connection.close_if_unusable_or_obsolete()
+
+
+def _keys(value: Any) -> set[str]:
+    """Adapter keys (one value, a list, or a one-column queryset) as strings."""
+    if value is None:
+        return set()
+    if isinstance(value, str | int) or not hasattr(value, "__iter__"):
+        return {str(value)}
+    return as_key_set(value)
+
+
+def channels_for(user, broker: Broker) -> list[str]:
+    """Every channel a notification visible to ``user`` can be published on: their own,
+    their teams', their organization's and the system channel. Read once at connect; a
+    membership change takes effect at the next reconnect (at most SSE_MAX_SECONDS), and
+    visibility is re-checked per event meanwhile, so a removed member sees nothing new."""
+    try:
+        adapter = get_adapter()
+        channels = [broker.user_channel(user.pk), broker.system_channel()]
+        channels += [broker.team_channel(k) for k in sorted(_keys(adapter.get_team_ids(user)))]
+        organizations = _keys(adapter.get_organization_filter(user))
+        channels += [broker.organization_channel(k) for k in sorted(organizations)]
+        return channels
+    finally:
+        _release_connections()
+
+
+def _rows_above(visible, cursor: Cursor) -> list[tuple[Any, Any]]:
+    """Visible rows the cursor has not been sent: above its floor, not among its pks;
+    the newest CATCH_UP_LIMIT of them, oldest first."""
+    if cursor.floor_pk is None:
+        above = Q(created_at__gt=cursor.floor)
+    else:
+        above = Q(created_at__gt=cursor.floor) | Q(created_at=cursor.floor, pk__gt=cursor.floor_pk)
+    rows = visible.filter(above)
+    if cursor.sent:
+        rows = rows.exclude(pk__in=list(cursor.sent))
+    newest = rows.order_by("-created_at", "-pk").values_list("pk", "created_at")
+    found = list(newest[:CATCH_UP_LIMIT])
+    found.reverse()
+    return found
+
+
+def connect_state(user, cursor: Cursor | None) -> tuple[int, Cursor, list[tuple[Any, Any]]]:
+    """At connect: the unread count, the cursor to start from and the rows to replay.
+
+    Two queries: the count, and either the catch-up (a cursor was given) or the rows
+    the count already covers near "now" (a fresh client's starting cursor).
+    """
+    try:
+        manager = get_notification_model()._default_manager
+        visible = manager.visible_to(user)
+        count = manager.unread_count(user)
+        if cursor is not None:
+            return count, cursor, _rows_above(visible, cursor)
+        now = timezone.now()
+        recent = visible.filter(created_at__gt=now - GRACE, created_at__lte=now)
+        recent = list(recent.values_list("pk", "created_at")[: CURSOR_MAX_IDS * 2])
+        return count, Cursor.starting_at(now, recent), []
+    finally:
+        _release_connections()
+
+
+def batch_state(
+    user, notification_ids: list[Any], cursor: Cursor | None, need_count: bool
+) -> tuple[list[tuple[Any, Any]], int | None]:
+    """For one batch of broker messages: which of ``notification_ids`` the user can see
+    (plus, after a RESYNC, everything the cursor was not sent), oldest first, and the
+    unread count when anything is to be sent. At most three queries per batch."""
+    try:
+        manager = get_notification_model()._default_manager
+        visible = manager.visible_to(user)
+        rows: dict[Any, Any] = {}
+        if notification_ids:
+            found = visible.filter(pk__in=notification_ids).values_list("pk", "created_at")
+            rows.update(found)
+        if cursor is not None:
+            rows.update(_rows_above(visible, cursor))
+        ordered = sorted(rows.items(), key=lambda item: (item[1], sort_key(item[0])))
+        count = manager.unread_count(user) if (ordered or need_count) else None
+        return ordered, count
+    finally:
+        _release_connections()
+
+
+# --- the stream -------------------------------------------------------------------------------
+
+
+class EventStream:
+    """The events of one connection. Iterating it yields SSE text; the subscription is
+    closed whatever ends the iteration (the deadline, a client disconnect cancelling the
+    task, an error)."""
+
+    def __init__(
+        self,
+        user,
+        subscription: Subscription,
+        cursor: Cursor | None,
+        *,
+        heartbeat: float,
+        max_seconds: float,
+    ) -> None:
+        self.user = user
+        self.subscription = subscription
+        self.resume_from = cursor
+        self.cursor: Cursor | None = None
+        # A zero or negative setting must not turn the loop into a busy wait.
+        self.heartbeat = max(heartbeat, 0.1)
+        self.max_seconds = max_seconds
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        return self.events()
+
+    async def events(self) -> AsyncIterator[str]:
+        loop = asyncio.get_running_loop()
+        try:
+            deadline = loop.time() + self.max_seconds
+            yield sse_retry(RETRY_MS)
+            count, self.cursor, replay = await sync_to_async(connect_state)(
+                self.user, self.resume_from
+            )
+            # The id makes even a client that never gets a notification resume from here.
+            yield sse(COUNT, {"unread_count": count}, self.cursor.encode())
+            if self.resume_from is not None:
+                yield self._notifications(replay, count) + sse(
+                    COUNT, {"unread_count": count}, self.cursor.encode()
+                )
+            next_beat = loop.time() + self.heartbeat
+            last_batch = float("-inf")
+            while True:
+                now = loop.time()
+                if now >= deadline:
+                    return
+                message = await self.subscription.get(min(deadline, next_beat) - now)
+                if message is None:
+                    if loop.time() >= next_beat:
+                        yield sse_comment("heartbeat")
+                        next_beat = loop.time() + self.heartbeat
+                    continue
+                batch = [message, *self.subscription.drain()]
+                # Throttle bursts only: a message that arrives alone goes out at once;
+                # when more were already waiting, a burst is under way, and it is
+                # gathered until COALESCE_SECONDS after the previous batch.
+                wait = min(last_batch + COALESCE_SECONDS, deadline) - loop.time()
+                if len(batch) > 1 and wait > 0:
+                    await asyncio.sleep(wait)
+                    batch += self.subscription.drain()
+                text = await self._handle(batch)
+                last_batch = loop.time()
+                if text:
+                    yield text
+                    next_beat = loop.time() + self.heartbeat
+        finally:
+            self.subscription.close()
+
+    async def _handle(self, batch: Iterable[Message]) -> str:
+        # dicts as ordered sets: ids in arrival order, each once.
+        notification_ids: dict[Any, None] = {}
+        changes: dict[str, dict[Any, None]] = {READ: {}, DISMISSED: {}}
+        resync = False
+        for message in batch:
+            if message.event == RESYNC:
+                resync = True
+            elif message.event == NOTIFICATION:
+                notification_ids.update(dict.fromkeys(message.ids))
+            elif message.event in changes:
+                changes[message.event].update(dict.fromkeys(message.ids))
+        need_count = resync or any(changes.values())
+        rows, count = await sync_to_async(batch_state)(
+            self.user, list(notification_ids), self.cursor if resync else None, need_count
+        )
+        if count is None:
+            return ""  # nothing this user can see changed
+        text = self._notifications(rows, count)
+        for event in (READ, DISMISSED):
+            if changes[event]:
+                text += sse(event, {"ids": list(changes[event]), "unread_count": count})
+        if resync:
+            text += sse(COUNT, {"unread_count": count}, self.cursor.encode())
+        return text
+
+    def _notifications(self, rows: list[tuple[Any, Any]], count: int) -> str:
+        """``notification`` events for rows not sent yet, each carrying the cursor."""
+        text = ""
+        for pk, created_at in rows:
+            if self.cursor.seen(pk):
+                continue  # already sent (a catch-up and a live message can overlap)
+            self.cursor.add(pk, created_at)
+            text += sse(NOTIFICATION, {"id": pk, "unread_count": count}, self.cursor.encode())
+        return text
+
+
+class EventStreamResponse(StreamingHttpResponse):
+    """Closes the subscription with the response, even if nothing ever iterated it."""
+
+    def __init__(self, stream: EventStream) -> None:
+        super().__init__(stream, content_type="text/event-stream")
+        self._subscription = stream.subscription
+        self["Cache-Control"] = "no-cache"
+        # nginx (and proxies that honour it) must pass each event on as it is written.
+        self["X-Accel-Buffering"] = "no"
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._subscription.close()
+
+
+async def stream(request: HttpRequest) -> HttpResponse:
+    """The view behind ``django_notify:stream``."""
+    if request.method != "GET":
+        return error_response(
+            405,
+            "method_not_allowed",
+            f"Method {request.method} is not allowed here.",
+            Allow="GET",
+        )
+    unknown = sorted(set(request.GET) - QUERY_PARAMS)
+    if unknown:
+        return error_response(
+            400,
+            "invalid",
+            "Unknown query parameters.",
+            {name: ["Unknown field."] for name in unknown},
+        )
+    user = await _authenticate(request)
+    if user is None:
+        return error_response(
+            401,
+            "not_authenticated",
+            "Authentication credentials were not provided or are not valid.",
+            WWW_Authenticate='Bearer realm="notifications"',
+        )
+    if _running_under_wsgi(request):
+        return unavailable()
+    model = get_notification_model()
+    last_event_id = request.headers.get("Last-Event-ID") or request.GET.get("last_event_id")
+    cursor = Cursor.decode(last_event_id, model._meta.pk.to_python)
+    broker = get_broker()
+    channels = await sync_to_async(channels_for)(user, broker)
+    try:
+        subscription = await broker.subscribe(channels)
+    except BrokerUnavailable as exc:
+        logger.warning("event stream unavailable: %s", exc)
+        return unavailable()
+    return EventStreamResponse(
+        EventStream(
+            user,
+            subscription,
+            cursor,
+            heartbeat=app_settings.SSE_HEARTBEAT,
+            max_seconds=app_settings.SSE_MAX_SECONDS,
+        )
+    )
