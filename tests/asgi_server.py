@@ -31,11 +31,8 @@ Two ways to run Django under it:
 - the example project: ``AsgiServer("example.asgi:application", cwd=ROOT /
   "example_project", env={**os.environ, "DATABASE_URL": "postgres://…"})``.
 
-``IsolatedRedisBroker`` (``REALTIME_BROKER = "tests.asgi_server.IsolatedRedisBroker"``) is
-the Redis broker with its channel prefix (and the CLIENT SETNAME of its subscriber
-connections, ``<prefix>.stream``) read from ``NOTIFY_REALTIME_CHANNEL_PREFIX``:
-Redis pub/sub ignores the database number, so parallel test runs sharing one Redis
-server would otherwise hear each other's ``django_notify:user:1``.
+Parallel runs sharing one Redis server set ``REALTIME_CHANNEL_PREFIX`` to something of
+their own in the ``DJANGO_NOTIFY`` dict (Redis pub/sub ignores the database number).
 
 ``SseClient(url, headers=None, cookies=None)`` reads an event stream in a background
 thread with httpx: ``.start()`` (waits for the response headers), ``.next(event=None,
@@ -60,11 +57,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from django_notify.realtime.brokers import RedisBroker
-
 ROOT = Path(__file__).resolve().parent.parent
 TEST_APP = "tests.asgi_server:django_application"
-CHANNEL_PREFIX_ENV = "NOTIFY_REALTIME_CHANNEL_PREFIX"
 
 
 def django_application():
@@ -93,19 +87,6 @@ def django_env(db_name: str, notify_settings: dict[str, Any], **extra: str) -> d
         "PYTHONUNBUFFERED": "1",
         **extra,
     }
-
-
-class IsolatedRedisBroker(RedisBroker):
-    """RedisBroker whose channels (and subscriber connection name) start with
-    ``$NOTIFY_REALTIME_CHANNEL_PREFIX``."""
-
-    @property
-    def channel_prefix(self) -> str:  # type: ignore[override]
-        return os.environ.get(CHANNEL_PREFIX_ENV, "django_notify")
-
-    @property
-    def subscriber_name(self) -> str:  # type: ignore[override]
-        return f"{self.channel_prefix}.stream"
 
 
 class AsgiServer:

@@ -7,7 +7,7 @@ Wiring as in tests/test_celery_worker.py: this process creates the test database
 starts the servers with ``tests.worker_settings`` (the database name and the
 ``DJANGO_NOTIFY`` dict in their environment, see tests/asgi_server.py); the tests install
 the same dict with ``override_settings``, so this process publishes to the channels the
-servers subscribe to. Channels carry a per-run prefix (``IsolatedRedisBroker``).
+servers subscribe to. Channels carry a per-run prefix (``REALTIME_CHANNEL_PREFIX``).
 
 Needs PostgreSQL (``NOTIFY_DB=postgres``) and Redis at ``NOTIFY_REDIS_URL``; skipped
 without them, failed instead when ``NOTIFY_REQUIRE_SERVICES=1``.
@@ -36,7 +36,6 @@ from django_notify.realtime.brokers import reset_brokers
 from django_notify.realtime.events import Cursor
 
 from .asgi_server import (
-    CHANNEL_PREFIX_ENV,
     ROOT,
     TEST_APP,
     AsgiServer,
@@ -101,14 +100,15 @@ def servers(django_db_setup, tmp_path_factory):
     config = {
         "TENANCY_ADAPTER": "organizations.tenancy.OrganizationsTenancyAdapter",
         "SITE_URL": "https://notify.example",
-        "REALTIME_BROKER": "tests.asgi_server.IsolatedRedisBroker",
+        "REALTIME_BROKER": "redis",
+        # Redis pub/sub ignores the database number: a per-run prefix keeps parallel
+        # test runs sharing one server from hearing each other.
+        "REALTIME_CHANNEL_PREFIX": prefix,
         "REDIS_URL": REDIS_URL,
         "SSE_HEARTBEAT": HEARTBEAT,
     }
-    env = django_env(connection.settings_dict["NAME"], config, **{CHANNEL_PREFIX_ENV: prefix})
+    env = django_env(connection.settings_dict["NAME"], config)
     log_dir = str(tmp_path_factory.mktemp("uvicorn"))
-    previous = os.environ.get(CHANNEL_PREFIX_ENV)
-    os.environ[CHANNEL_PREFIX_ENV] = prefix  # this process publishes to the same channels
     a = AsgiServer(TEST_APP, env=env, factory=True, log_dir=log_dir)
     b = AsgiServer(TEST_APP, env=env, factory=True, log_dir=log_dir)
     try:
@@ -119,10 +119,6 @@ def servers(django_db_setup, tmp_path_factory):
         a.stop()
         b.stop()
         client.close()
-        if previous is None:
-            os.environ.pop(CHANNEL_PREFIX_ENV, None)
-        else:
-            os.environ[CHANNEL_PREFIX_ENV] = previous
 
 
 @pytest.fixture(autouse=True)

@@ -220,8 +220,11 @@ class RedisBroker(Broker):
     #: An idle subscriber connection sends a PING this often and is re-established when
     #: the answer does not come within another interval (half-open TCP connections).
     health_interval = 15.0
-    #: CLIENT SETNAME of the subscriber connections, to find them in CLIENT LIST.
-    subscriber_name = "django_notify.stream"
+
+    @property
+    def subscriber_name(self) -> str:
+        """CLIENT SETNAME of the subscriber connections, to find them in CLIENT LIST."""
+        return f"{self.channel_prefix}.stream"
 
     def __init__(self, url: str | None = None) -> None:
         self.url = url or app_settings.REDIS_URL
