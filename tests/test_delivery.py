@@ -640,3 +640,13 @@ def test_sender_rate_limit_says_when_there_is_room_again(make_org, make_user, No
         with pytest.raises(RateLimited) as exc:  # one batch over the limit: waiting won't help
             Notification.send(fresh, title="many", user_ids=[u.pk for u in others])
         assert exc.value.retry_after is None
+
+
+def test_get_preferences_costs_the_same_for_any_number_of_types(
+    make_user, django_assert_max_num_queries
+):
+    user = make_user()
+    preferences.update_preferences(user, {"test.news": {"email_enabled": True}})
+    with django_assert_max_num_queries(4):  # organization, own rows, org rows, settings
+        got = preferences.get_preferences(user)
+    assert len(got["types"]) > 10

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from django_notify.delivery.preferences import decide
+from django_notify.delivery.preferences import decide, get_preferences
 from django_notify.models import NotificationPreference, OrganizationPreference
 from django_notify.types import notification_types
 
@@ -115,5 +115,17 @@ def test_decide_matches_the_reference(data, make_org, make_user):
             decision = got[(user.pk, channel)]
             assert (decision.enabled, decision.frequency) == expected, (user.pk, channel)
             assert decision.required == (channel in ntype.required_channels)
+    # get_preferences() reads the same rules from rows in memory: it must agree with
+    # decide() (which has no subscription switches in a preferences page).
+    plain = decide([u.pk for u in users], ntype, CHANNELS, organizations=organizations)
+    for user in users:
+        page = {t["notification_type"]: t for t in get_preferences(user)["types"]}[ntype.key]
+        for channel, shown in page["channels"].items():
+            if channel not in CHANNELS:
+                continue
+            decision = plain[(user.pk, channel)]
+            assert (shown["enabled"], shown["frequency"]) == (
+                decision.enabled, decision.frequency,
+            ), (user.pk, channel)  # fmt: skip
     NotificationPreference.objects.all().delete()
     OrganizationPreference.objects.all().delete()

@@ -1,5 +1,6 @@
 """Demo data: two organizations, their teams, one user per role, sample notifications, and
-CHAOTICA's jobs and phases with the subscription rules that follow them (seed 001).
+CHAOTICA's jobs and phases with the subscription rules that follow them (seed 001), and
+seed 002's platform alerts for the staff-only Alerts tab of the notification centre.
 
 Every sample goes through the package's public API (``send``, ``send_to_self``,
 ``send_system``, ``notify``) with a real sender, so seeding exercises the same sender
@@ -22,6 +23,7 @@ from jobs.models import Job, JobRoleCriterion, Phase, PhaseRoleCriterion
 from organizations.models import Membership, Organization, Team
 
 from django_notify import Priority, get_notification_model, notify
+from django_notify.models import PlatformAlert
 from django_notify.rules import OrganizationRoleCriterion, StaffCriterion, SubscriptionRule
 from django_notify.tenancy import Role
 
@@ -169,6 +171,13 @@ SAMPLES = [
         "light-reminder", "send_to_self", "light", 10 * M, priority=Priority.LOW,
         title="Reminder: finish onboarding",
     ),
+    # a link: clicking it in the bell's dropdown marks it read and opens the page
+    sample(
+        "preferences-tour", "send_system", "staff", 45 * M, is_global=True, type="IN",
+        title="New: choose how you are notified",
+        description="<p>Pick channels, digests and quiet hours per notification type.</p>",
+        url="/notifications/preferences/",
+    ),
     sample(
         "globex-export", "send_to_self", "globex", 20 * M, type="SU",
         title="Pipeline export finished",
@@ -183,6 +192,82 @@ SAMPLES = [
         for n in range(1, 25)
     ),
 ]  # fmt: skip
+
+
+# --- platform alerts (seed 002), for staff -------------------------------------------------
+# Created directly: a demo has no failing systems to raise them. A real site calls
+# django_notify.alerts.raise_alert(), which deduplicates by fingerprint.
+ALERTS = [
+    {
+        "key": "login-burst", "alert_type": "security", "severity": "critical", "age": 20 * M,
+        "title": "Burst of failed logins from one address",
+        "message": "312 failed logins for 41 accounts from 203.0.113.7 in ten minutes.",
+        "affected_systems": ["auth"], "affected_organizations": ["Acme"], "occurrences": 6,
+    },
+    {
+        "key": "slow-search", "alert_type": "performance", "severity": "warning", "age": 3 * H,
+        "title": "Search p95 latency above 800 ms",
+        "message": "The search API's 95th percentile has been over its budget for 25 minutes.",
+        "affected_systems": ["search", "api"], "occurrences": 14,
+    },
+    {
+        "key": "crm-sync", "alert_type": "integration", "severity": "error", "age": 5 * H,
+        "title": "CRM sync failing with 401",
+        "message": "The CRM rejects the integration's token; contacts are not syncing.",
+        "affected_systems": ["crm-sync"], "affected_organizations": ["Globex"], "occurrences": 3,
+    },
+    {
+        "key": "disk-80", "alert_type": "capacity", "severity": "warning", "age": 1 * D,
+        "title": "Database volume 80% full", "message": "db-primary: 412 GB of 512 GB used.",
+        "affected_systems": ["db-primary"], "resolved_by": "staff",
+        "notes": "Grew the volume to 1 TB; alert threshold unchanged.",
+    },
+    {
+        "key": "import-rows", "alert_type": "data", "severity": "info", "age": 2 * D,
+        "title": "Nightly import skipped 12 malformed rows",
+        "message": "Rows 1043-1054 of contacts.csv had no e-mail address.",
+        "affected_systems": ["importer"],
+    },
+]  # fmt: skip
+
+
+def seed_alerts(users: dict) -> int:
+    """The demo's platform alerts, found by fingerprint; returns how many were created."""
+    now = timezone.now()
+    created = 0
+    existing = set(
+        PlatformAlert.objects.filter(fingerprint__startswith="demo:").values_list(
+            "fingerprint", flat=True
+        )
+    )
+    for spec in ALERTS:
+        fingerprint = f"demo:{spec['key']}"
+        if fingerprint in existing:
+            continue
+        resolver = users.get(spec.get("resolved_by", ""))
+        occurrences = spec.get("occurrences", 1)
+        first = now - spec["age"]
+        # A recurring alert was last seen halfway between its first occurrence and now.
+        last = first + spec["age"] / 2 if occurrences > 1 else first
+        PlatformAlert.objects.create(
+            alert_type=spec["alert_type"],
+            severity=spec["severity"],
+            title=spec["title"],
+            message=spec["message"],
+            fingerprint=fingerprint,
+            affected_systems=spec.get("affected_systems", []),
+            affected_organizations=spec.get("affected_organizations", []),
+            occurrence_count=occurrences,
+            first_occurred_at=first,
+            last_occurred_at=last,
+            is_resolved=resolver is not None,
+            resolved_at=now if resolver is not None else None,
+            resolved_by=resolver,
+            resolution_notes=spec.get("notes", ""),
+            meta_data={"seed": spec["key"]},
+        )
+        created += 1
+    return created
 
 
 # --- jobs, phases and the rules that follow them -------------------------------------------
@@ -322,6 +407,7 @@ class SeedResult:
     skipped_samples: int = 0
     created_rules: int = 0
     created_jobs: int = 0
+    created_alerts: int = 0
 
 
 def seed(*, reset_passwords: bool = False) -> SeedResult:
@@ -387,4 +473,5 @@ def seed(*, reset_passwords: bool = False) -> SeedResult:
         # Rules before jobs: their syncs run first on commit, then the jobs' events.
         result.created_rules = seed_rules(teams)
         result.created_jobs = seed_jobs(users, orgs)
+        result.created_alerts = seed_alerts(users)
     return result

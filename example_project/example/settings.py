@@ -81,6 +81,10 @@ ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"] + [
 ]
 
 INSTALLED_APPS = [
+    # First, so that its templates override the admin's (admin/base_site.html puts the
+    # bell in the admin header) and django-notify's (django_notify/base.html puts the
+    # notification centre pages in the demo's layout).
+    "demo",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -91,7 +95,6 @@ INSTALLED_APPS = [
     "django_notify",
     "organizations",
     "jobs",
-    "demo",
 ]
 
 MIDDLEWARE = [

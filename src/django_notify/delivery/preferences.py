@@ -94,6 +94,17 @@ def _scope_q(ntype: type[NotificationType] | None) -> Q:
     return q
 
 
+def _applies(row, ntype: type[NotificationType] | None) -> bool:
+    """The Python twin of :func:`_scope_q`, for rows already in memory."""
+    if not row.notification_type and not row.category:
+        return True
+    if ntype is None:
+        return False
+    if row.notification_type:
+        return row.notification_type == ntype.key
+    return ntype.category is not None and row.category == ntype.category.key
+
+
 def _layer_of(row, owner: str) -> str:
     if row.notification_type:
         return f"{owner}: type"
@@ -181,10 +192,36 @@ def get_preferences(user) -> dict[str, Any]:
     from ..tenancy import get_adapter
 
     org = get_adapter().get_user_organizations([user.pk]).get(user.pk)
+    # Two queries for every type at once: the user's rows and the organization's.
+    own = list(NotificationPreference.objects.filter(user=user))
+    org_rows = (
+        list(OrganizationPreference.objects.filter(organization_key=str(org)))
+        if org not in (None, "")
+        else []
+    )
     types = []
     for ntype in notification_types:
         names = _channel_names(ntype)
-        found = decide([user.pk], ntype, names, organizations={user.pk: org})
+        found = {}
+        for name in names:
+            said = {
+                _layer_of(row, "organization"): (row.enabled, row.frequency)
+                for row in org_rows
+                if row.channel == name and _applies(row, ntype)
+            }
+            said.update(
+                {
+                    _layer_of(row, "user"): (row.enabled, row.frequency)
+                    for row in own
+                    if row.channel == name and _applies(row, ntype)
+                }
+            )
+            found[(user.pk, name)] = merge(
+                name in ntype.default_channels,
+                ntype.default_frequency,
+                [(layer, *said[layer]) for layer in LAYERS if layer in said],
+                required=name in ntype.required_channels,
+            )
         types.append(
             {
                 "notification_type": ntype.key,

@@ -3,15 +3,15 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from demo.seed import JOBS, ORGANIZATIONS, PASSWORD, RULES, USERS, seed
+from demo.seed import ALERTS, JOBS, ORGANIZATIONS, PASSWORD, RULES, USERS, seed
 from django_notify import SendRefused
 
 
 class Command(BaseCommand):
     help = (
         "Create the demo organizations (Acme, Globex), teams, one user per role and sample "
-        "notifications of every scope, plus jobs, phases and the subscription rules that "
-        "follow them. Safe to run again: existing data is kept."
+        "notifications of every scope, plus jobs, phases, the subscription rules that "
+        "follow them and platform alerts. Safe to run again: existing data is kept."
     )
 
     def add_arguments(self, parser):
@@ -39,6 +39,10 @@ class Command(BaseCommand):
             f"Jobs: {len(JOBS)} ({result.created_jobs} new); subscription rules: {len(RULES)} "
             f"({result.created_rules} new). Change a job's status on /jobs/ as its account "
             "manager or a staff user."
+        )
+        self.stdout.write(
+            f"Platform alerts: {len(ALERTS)} ({result.created_alerts} new), on the Alerts tab "
+            "of /notifications/ for staff."
         )
         self.stdout.write(f'Demo logins (password "{PASSWORD}"):')
         for user in USERS:
