@@ -66,6 +66,7 @@ TEMPLATES = [
         },
     }
 ]
+STATIC_URL = "/static/"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DJANGO_NOTIFY = {
     "TENANCY_ADAPTER": "organizations.tenancy.OrganizationsTenancyAdapter",

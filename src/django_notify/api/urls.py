@@ -1,1 +1,53 @@
-urlpatterns: list = []
+"""The JSON API (``notifications/api/`` in the usual mount). Route names are namespaced:
+``django_notify:api-list`` and so on. The OpenAPI document at ``api/openapi.json`` is
+built from these patterns, so a route added here is documented by its view."""
+
+from django.urls import path, re_path
+from django.views.decorators.csrf import csrf_exempt
+
+from . import alerts, views
+from .errors import error_response
+from .openapi import OpenAPIView
+
+
+@csrf_exempt  # or the CSRF middleware would answer an unknown POST with its HTML 403
+def unknown_path(request, *args, **kwargs):
+    # Without it an unknown API path would get the site's HTML 404 page.
+    return error_response(
+        404, "not_found", f"No API endpoint at {request.path} (API paths end with a slash)."
+    )
+
+
+urlpatterns = [
+    path("notifications/", views.NotificationListView.as_view(), name="api-list"),
+    path("notifications/unread-count/", views.UnreadCountView.as_view(), name="api-unread-count"),
+    path("notifications/recent/", views.RecentView.as_view(), name="api-recent"),
+    path("notifications/mark-read/", views.MarkReadView.as_view(), name="api-mark-read"),
+    path(
+        "notifications/mark-all-read/",
+        views.MarkAllReadView.as_view(),
+        name="api-mark-all-read",
+    ),
+    path("notifications/dismiss-all/", views.DismissAllView.as_view(), name="api-dismiss-all"),
+    path("notifications/stats/", views.StatsView.as_view(), name="api-stats"),
+    path("notifications/send/", views.SendView.as_view(), name="api-send"),
+    path("notifications/send-to-self/", views.SendToSelfView.as_view(), name="api-send-to-self"),
+    path("notifications/send-system/", views.SendSystemView.as_view(), name="api-send-system"),
+    path("notifications/<int:pk>/", views.NotificationDetailView.as_view(), name="api-detail"),
+    path("notifications/<int:pk>/read/", views.ReadView.as_view(), name="api-read"),
+    path("notifications/<int:pk>/unread/", views.UnreadView.as_view(), name="api-unread"),
+    path("notifications/<int:pk>/dismiss/", views.DismissView.as_view(), name="api-dismiss"),
+    path("preferences/", views.PreferencesView.as_view(), name="api-preferences"),
+    path(
+        "preferences/reset/",
+        views.PreferencesResetView.as_view(),
+        name="api-preferences-reset",
+    ),
+    path("templates/", views.TemplateListView.as_view(), name="api-templates"),
+    path("templates/<int:pk>/", views.TemplateDetailView.as_view(), name="api-template"),
+    path("alerts/", alerts.AlertListView.as_view(), name="api-alerts"),
+    path("alerts/stats/", alerts.AlertStatsView.as_view(), name="api-alert-stats"),
+    path("alerts/<int:pk>/resolve/", alerts.AlertResolveView.as_view(), name="api-alert-resolve"),
+    path("openapi.json", OpenAPIView.as_view(), name="api-openapi"),
+    re_path(r"^.*$", unknown_path, name="api-unknown"),
+]
