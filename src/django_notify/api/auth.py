@@ -39,6 +39,13 @@ def enforce_csrf(request: HttpRequest) -> None:
         raise ApiError(403, "csrf_failed", f"CSRF check failed: {reason}")
 
 
+def bearer_key(request: HttpRequest) -> str | None:
+    """The key of an ``Authorization: Bearer …`` header, or None for no (or another)
+    scheme. Shared by the API and the event stream."""
+    scheme, _, key = request.META.get("HTTP_AUTHORIZATION", "").strip().partition(" ")
+    return key.strip() if scheme.lower() == TOKEN_SCHEME else None
+
+
 def authenticate(request: HttpRequest) -> tuple[Any, str] | None:
     """``(user, "token" | "session")``, or None for an anonymous request.
 
@@ -48,10 +55,9 @@ def authenticate(request: HttpRequest) -> tuple[Any, str] | None:
     """
     from ..models import ApiToken
 
-    header = request.META.get("HTTP_AUTHORIZATION", "")
-    scheme, _, key = header.strip().partition(" ")
-    if scheme.lower() == TOKEN_SCHEME:
-        user = ApiToken.authenticate(key.strip())
+    key = bearer_key(request)
+    if key is not None:
+        user = ApiToken.authenticate(key)
         if user is None:
             raise not_authenticated("Invalid, inactive or expired API token.")
         return user, "token"

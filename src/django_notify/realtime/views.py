@@ -97,12 +97,13 @@ async def _authenticate(request: HttpRequest):
     A Bearer header that does not authenticate is a 401 even with a session cookie:
     a script with a revoked token must find out.
     """
-    header = request.headers.get("Authorization", "")
-    scheme, _, key = header.partition(" ")
-    if scheme.lower() == "bearer":
+    from ..api.auth import bearer_key
+
+    key = bearer_key(request)
+    if key is not None:
         from ..models import ApiToken
 
-        return await sync_to_async(ApiToken.authenticate)(key.strip())
+        return await sync_to_async(ApiToken.authenticate)(key)
     auser = getattr(request, "auser", None)
     if auser is None:  # AuthenticationMiddleware is not installed
         return None
