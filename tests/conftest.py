@@ -4,11 +4,18 @@ import os
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
+from hypothesis import settings as hypothesis_settings
 
 from django_notify import get_notification_model
 from django_notify.tenancy import Role
 
 _seq = itertools.count(1)
+
+# CI explores the same examples on every run (a red run must be reproducible, and a
+# landing must not depend on the draw); locally each run explores new ones.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI") in ("1", "true"):
+    hypothesis_settings.load_profile("ci")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -1044,3 +1044,23 @@ def test_bulk_actions_cost_the_same_for_4_rows_as_for_24(make_org, make_user, ma
         counts.append(len(ctx.captured_queries))
     print(f"\n[query-counts] {name}: {counts[0]} queries for 4 rows, {counts[1]} for 24")
     assert counts[0] == counts[1]
+
+
+@pytest.mark.parametrize("value", ["0118-10-21T03:43:49+17:49", "2030-04-23T11:49:13-18:40"])
+def test_far_offsets_are_stored_in_utc(
+    value, make_org, make_user, django_capture_on_commit_callbacks
+):
+    """Found by schemathesis on PostgreSQL, which refuses offsets beyond ±15:59."""
+    from django.test import Client
+
+    user = make_user(org=make_org())
+    client = Client()
+    client.force_login(user)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/notifications/api/notifications/send-to-self/",
+            {"title": "far", "expires_at": value},
+            content_type="application/json",
+        )
+    assert response.status_code == 201, response.json()
+    assert response.json()["results"][0]["expires_at"].endswith("+00:00")

@@ -340,7 +340,9 @@ class DateTime(Field):
         try:
             if timezone.is_naive(parsed):
                 parsed = timezone.make_aware(parsed)
-            parsed.astimezone(UTC)  # year 1 at +01:00 is before what a database stores
+            # In UTC: PostgreSQL refuses offsets beyond ±15:59 ("+17:49" is valid ISO), and
+            # year 1 at +01:00 is before what a database stores.
+            parsed = parsed.astimezone(UTC)
         except (OverflowError, ValueError):
             raise FieldErrors("Date-time out of range.") from None
         return parsed
