@@ -10,6 +10,16 @@ Everything a deployment would change comes from the environment:
 ``DJANGO_SECRET_KEY``   required when ``DJANGO_DEBUG=0``.
 ``DJANGO_DEBUG``        ``1`` (default) or ``0``.
 ``DJANGO_ALLOWED_HOSTS`` comma-separated, added to the loopback names.
+``NOTIFY_DISPATCHER``   ``inline`` (default) or ``celery``.
+
+Live updates (docs/realtime.md); unset means the package's defaults:
+
+``NOTIFY_REALTIME_BROKER``          ``inprocess`` (one web process) or ``redis``
+                                    (several processes, Celery workers, scripts)
+``NOTIFY_REDIS_URL``                the Redis server of the ``redis`` broker
+``NOTIFY_REALTIME_CHANNEL_PREFIX``  the pub/sub channel prefix, for sites sharing a Redis
+``NOTIFY_POLL_INTERVAL``            seconds between the widget's polls without a stream
+                                    (under ``runserver``, which is WSGI)
 """
 
 from __future__ import annotations
@@ -167,3 +177,15 @@ DJANGO_NOTIFY = {
     "SITE_URL": os.environ.get("SITE_URL", "http://127.0.0.1:8000"),
     "DISPATCHER": os.environ.get("NOTIFY_DISPATCHER", "inline"),
 }
+# Only what the environment sets, so everything else keeps the package's defaults.
+for key in ("REALTIME_BROKER", "REDIS_URL", "REALTIME_CHANNEL_PREFIX"):
+    if os.environ.get(f"NOTIFY_{key}"):
+        DJANGO_NOTIFY[key] = os.environ[f"NOTIFY_{key}"]
+if os.environ.get("NOTIFY_POLL_INTERVAL"):
+    try:
+        DJANGO_NOTIFY["POLL_INTERVAL"] = float(os.environ["NOTIFY_POLL_INTERVAL"])
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"NOTIFY_POLL_INTERVAL must be a number of seconds, not "
+            f"{os.environ['NOTIFY_POLL_INTERVAL']!r}."
+        ) from None
