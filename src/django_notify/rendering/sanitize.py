@@ -18,9 +18,18 @@ from ..exceptions import NotifyConfigurationError
 Sanitizer = Callable[..., str]
 
 
+#: Elements whose content is code or styling, never text: removed with their content
+#: (bleach's strip=True keeps the text of a stripped tag, so "<script>x()</script>"
+#: would otherwise show "x()").
+_CODE_ELEMENTS = re.compile(r"<(script|style|template)\b[^>]*>.*?</\1\s*>", re.I | re.S)
+
+
 def bleach_sanitizer(value: str, *, tags, attributes, protocols) -> str:
     import bleach
 
+    allowed = {t.lower() for t in tags}
+    if not allowed & {"script", "style", "template"}:
+        value = _CODE_ELEMENTS.sub("", value)
     return bleach.clean(
         value, tags=set(tags), attributes=attributes, protocols=set(protocols), strip=True
     )
