@@ -827,7 +827,15 @@
         if (slot) {
           slot.textContent = (slot.textContent ? slot.textContent + " " : "") + text;
           slot.hidden = false;
-          form.querySelectorAll('[data-notify-field="' + base + '"]').forEach(function (input) {
+          // The input the error names ("quiet_hours.end"); a whole-group error
+          // ("quiet_hours") marks every input of the group.
+          let inputs = form.querySelectorAll('[data-notify-field="' + name + '"]');
+          if (!inputs.length) {
+            inputs = form.querySelectorAll(
+              '[data-notify-field="' + base + '"], [data-notify-field^="' + base + '."]'
+            );
+          }
+          inputs.forEach(function (input) {
             input.setAttribute("aria-invalid", "true");
           });
           return;
