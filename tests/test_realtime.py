@@ -818,7 +818,10 @@ def test_a_storm_costs_a_few_batches(inprocess, make_user, monkeypatch):
     print(f"storm of 500 messages: {len(calls)} batches")
     # Two queries per batch; one batch per message would be 500 of them.
     assert len(calls) <= 30, [len(ids) for ids in calls]
-    assert len(calls[0]) == 1  # the first message of the storm was not held back
+    # The first message of the storm was not held back for the gathering window: held
+    # back, it would bring ~100 others along (one arrives a millisecond). A busy machine
+    # may still let a couple queue before the stream wakes up.
+    assert len(calls[0]) < 20, [len(ids) for ids in calls]
 
 
 class DownBroker(InProcessBroker):
