@@ -180,6 +180,21 @@ def worth_a_row(ntype: type[NotificationType], reach: dict[str, set[Any]]) -> se
     return {uid for (uid, _), d in decisions.items() if d.enabled}
 
 
+def _organizations(rows, per_row, user_ids, adapter) -> dict[Any, Any]:
+    """user pk → organization key for organization defaults. The rows already say it
+    (a direct row stores its recipient's organization, a team or organization broadcast
+    its own); only system broadcasts ask the adapter."""
+    found: dict[Any, Any] = {}
+    for row in rows:
+        if row.scope != Scope.SYSTEM:
+            for uid in per_row[row.pk]:
+                found[uid] = row.organization_key
+    rest = [uid for uid in user_ids if uid not in found]
+    if rest:
+        found.update(adapter.get_user_organizations(rest))
+    return found
+
+
 def _hide_in_app(rows: list[Any], decisions, now: datetime) -> None:
     """In-app switched off: the row still exists (other channels deliver it, and it is the
     audit record) but is born dismissed, so no feed shows it. One UPDATE, no signal: the
@@ -251,7 +266,7 @@ def _plan_group(rows: list[Any], now: datetime, reach: dict | None = None) -> li
         user_ids,
         ntype,
         decided,
-        organizations=adapter.get_user_organizations(user_ids),
+        organizations=_organizations(rows, per_row, user_ids, adapter),
         subscriptions=subscriptions,
         default_channels=None if ntype is not None else app_settings.DEFAULT_CHANNELS,
     )
