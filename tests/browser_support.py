@@ -33,23 +33,13 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
-import pytest
-
 from .asgi_server import ROOT, AsgiServer
+from .services import REDIS_URL, missing, redis_client  # noqa: F401 - missing is re-exported
 
 EXAMPLE = ROOT / "example_project"
-REDIS_URL = os.environ.get("NOTIFY_REDIS_URL", "redis://127.0.0.1:6379/0")
-REQUIRED = os.environ.get("NOTIFY_REQUIRE_SERVICES") == "1"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 DOCS_IMAGES = ROOT / "docs" / "img"
-
-
-def missing(what: str) -> None:
-    """Skip, or fail when the run said every service must be there."""
-    if REQUIRED:
-        pytest.fail(f"{what} (NOTIFY_REQUIRE_SERVICES=1)")
-    pytest.skip(what)
 
 
 def chromium_path() -> str:
@@ -61,15 +51,7 @@ def chromium_path() -> str:
 
 
 def check_redis() -> None:
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=5)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        missing(f"Redis does not answer at NOTIFY_REDIS_URL={REDIS_URL} ({exc})")
-    finally:
-        client.close()
+    redis_client().close()
 
 
 def database_url(settings_dict: dict) -> str:

@@ -20,7 +20,6 @@ Needs PostgreSQL (``NOTIFY_DB=postgres``), Redis at ``NOTIFY_REDIS_URL`` and Chr
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -59,6 +58,7 @@ from .browser_support import (
     screenshot,
     site_env,
 )
+from .services import require_postgres_for
 
 pytestmark = pytest.mark.browser
 #: The servers must see the rows the tests commit, and on-commit publishing must run.
@@ -90,10 +90,7 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site(django_db_setup, tmp_path_factory):
-    if connection.vendor != "postgresql":
-        if os.environ.get("NOTIFY_DB") == "postgres":
-            missing("PostgreSQL was required but the suite is not running on it")
-        pytest.skip("the browser tests need PostgreSQL (NOTIFY_DB=postgres)")
+    require_postgres_for("the browser tests")
     if sync_playwright is None:
         missing("Playwright for Python is not installed (pip install playwright)")
     executable = chromium_path()

@@ -41,6 +41,7 @@ from django_notify.models import Delivery, DeliveryStatus, NotificationPreferenc
 from django_notify.models.endpoint import WebhookEndpoint, generate_secret
 
 from .http_servers import RecordingServer, closed_port
+from .services import REDIS_URL, redis_client, require_postgres_for
 from .smtp_server import SmtpServer
 
 pytestmark = pytest.mark.postgres
@@ -50,8 +51,6 @@ pytestmark = pytest.mark.postgres
 worker_db = pytest.mark.django_db(transaction=True)
 
 ROOT = Path(__file__).resolve().parent.parent
-REDIS_URL = os.environ.get("NOTIFY_REDIS_URL", "redis://127.0.0.1:6379/0")
-REQUIRED = os.environ.get("NOTIFY_REQUIRE_SERVICES") == "1"
 SECRET = generate_secret()
 
 MAX_ATTEMPTS = 3
@@ -61,12 +60,6 @@ RETRY_COUNTDOWN_MAX = 4  # below the broker's visibility timeout (tests/celery_a
 SENDING_TIMEOUT = 3
 HTTP_TIMEOUT = 1.5
 FINAL = (DeliveryStatus.SENT, DeliveryStatus.DEAD, DeliveryStatus.SKIPPED)
-
-
-def _missing(what: str) -> None:
-    if REQUIRED:
-        pytest.fail(f"{what} (NOTIFY_REQUIRE_SERVICES=1)")
-    pytest.skip(what)
 
 
 # --- the worker subprocess ----------------------------------------------------------------
@@ -192,21 +185,8 @@ class Peers:
 
 @pytest.fixture(scope="module")
 def peers(django_db_setup, tmp_path_factory):
-    if connection.vendor != "postgresql":
-        # Like conftest's require_postgres: a failure only where PostgreSQL was asked for.
-        if REQUIRED and os.environ.get("NOTIFY_DB") == "postgres":
-            pytest.fail("PostgreSQL was required but the suite is not running on it")
-        pytest.skip("the Celery worker tests need PostgreSQL (NOTIFY_DB=postgres)")
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=5)
-    try:
-        client.ping()
-        problem = ""
-    except redis.RedisError as exc:
-        problem = f"Redis does not answer at NOTIFY_REDIS_URL={REDIS_URL} ({exc})"
-    if problem:
-        _missing(problem)
+    require_postgres_for("the Celery worker tests")
+    client = redis_client()
 
     # Importing the app makes it Celery's current app here too: the package's shared
     # tasks publish through it, to the queue the worker consumes.

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import threading
 import time
 import uuid
@@ -44,10 +43,10 @@ from django_notify.realtime.publish import publish
 from django_notify.realtime.views import batch_state, channels_for, connect_state
 from django_notify.tenancy import Role
 
+from . import services
 from .asgi_server import parse_stream
+from .services import REDIS_URL
 
-REDIS_URL = os.environ.get("NOTIFY_REDIS_URL", "redis://127.0.0.1:6379/0")
-REQUIRED = os.environ.get("NOTIFY_REQUIRE_SERVICES") == "1"
 BASE = {
     "TENANCY_ADAPTER": "organizations.tenancy.OrganizationsTenancyAdapter",
     "CHANNELS": {"outbox": {"BACKEND": "locmem"}},
@@ -219,15 +218,7 @@ def test_a_stalled_subscription_is_told_to_resync_instead_of_growing(loop_thread
 
 @pytest.fixture
 def redis_client():
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=5)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        if REQUIRED:
-            pytest.fail(f"Redis does not answer at {REDIS_URL} ({exc}) (NOTIFY_REQUIRE_SERVICES=1)")
-        pytest.skip(f"Redis does not answer at {REDIS_URL} ({exc})")
+    client = services.redis_client()
     yield client
     client.close()
 

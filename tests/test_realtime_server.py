@@ -15,7 +15,6 @@ without them, failed instead when ``NOTIFY_REQUIRE_SERVICES=1``.
 
 from __future__ import annotations
 
-import os
 import statistics
 import subprocess
 import sys
@@ -42,21 +41,14 @@ from .asgi_server import (
     SseClient,
     django_env,
 )
+from .services import REDIS_URL, redis_client, require_postgres_for
 
 pytestmark = pytest.mark.postgres
 #: The servers must see committed rows, and on-commit publishing must run.
 live_db = pytest.mark.django_db(transaction=True)
 
-REDIS_URL = os.environ.get("NOTIFY_REDIS_URL", "redis://127.0.0.1:6379/0")
-REQUIRED = os.environ.get("NOTIFY_REQUIRE_SERVICES") == "1"
 STREAM = "/notifications/stream/"
 HEARTBEAT = 1
-
-
-def _missing(what: str) -> None:
-    if REQUIRED:
-        pytest.fail(f"{what} (NOTIFY_REQUIRE_SERVICES=1)")
-    pytest.skip(what)
 
 
 @dataclass
@@ -81,20 +73,8 @@ class Servers:
 
 @pytest.fixture(scope="module")
 def servers(django_db_setup, tmp_path_factory):
-    if connection.vendor != "postgresql":
-        if REQUIRED and os.environ.get("NOTIFY_DB") == "postgres":
-            pytest.fail("PostgreSQL was required but the suite is not running on it")
-        pytest.skip("the stream server tests need PostgreSQL (NOTIFY_DB=postgres)")
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=5)
-    try:
-        client.ping()
-        problem = ""
-    except redis.RedisError as exc:
-        problem = f"Redis does not answer at NOTIFY_REDIS_URL={REDIS_URL} ({exc})"
-    if problem:
-        _missing(problem)
+    require_postgres_for("the stream server tests")
+    client = redis_client()
 
     prefix = f"notify-e2e-{uuid.uuid4().hex[:10]}"
     config = {
