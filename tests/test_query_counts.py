@@ -16,8 +16,6 @@ from django.test.utils import CaptureQueriesContext
 
 from django_notify import notify, send, send_system, signals
 from django_notify.conf import app_settings
-from django_notify.models import NotificationReceipt
-from django_notify.read_state import _CHUNK
 from django_notify.tenancy import Role
 from django_notify.types import Scope
 
@@ -186,12 +184,6 @@ def _bulk_rows(Notification, user, org, team, n: int) -> None:
     Notification.objects.bulk_create(now_rows)
 
 
-def _count_bulk(Notification, user, action: str) -> tuple[int, int]:
-    with CaptureQueriesContext(connection) as ctx:
-        changed = getattr(Notification.objects, action)(user)
-    return len(ctx.captured_queries), changed
-
-
 @pytest.fixture
 def bulk_factory(make_org, make_user, make_team, Notification):
     def make(n: int, pre_read: int = 0):
@@ -199,98 +191,87 @@ def bulk_factory(make_org, make_user, make_team, Notification):
         user = make_user(Role.DEV_USER, org)
         team = make_team(org, members=[user])
         _bulk_rows(Notification, user, org, team, n)
-        # Some rows already read (receipts exist), to take the update path as well.
-        for row in list(Notification.objects.visible_to(user)[:pre_read]):
+        # Some rows already read (receipts exist), and one broadcast marked unread again
+        # (a receipt with read_at empty): the upsert's update path as well as its insert.
+        rows = list(Notification.objects.visible_to(user)[:pre_read])
+        for row in rows:
             row.mark_read(user)
+        broadcast = next((r for r in rows if r.scope != Scope.USER), None)
+        if broadcast is not None:
+            broadcast.mark_unread(user)
         return user
 
     return make
 
 
-def _budget(direct: int, broadcast: int) -> int:
-    """The bound: a constant plus a fixed number of queries per 500-row chunk, plus the
-    INSERT batches Django splits a receipt bulk_create into on this backend."""
-    chunks_direct = math.ceil(direct / _CHUNK)
-    chunks_broadcast = math.ceil(broadcast / _CHUNK)
-    inserts = sum(
-        _insert_batch(NotificationReceipt, min(_CHUNK, broadcast - i * _CHUNK))
-        for i in range(chunks_broadcast)
-    )
-    # savepoint + release, the visible ids; per direct chunk: select + update;
-    # per broadcast chunk: select + update of stale receipts (+ inserts).
-    return 3 + 2 * chunks_direct + 2 * chunks_broadcast + inserts
-
-
 @pytest.mark.parametrize("action", ["mark_all_read", "dismiss_all"])
-@pytest.mark.parametrize("listener", [False, True], ids=["no-listener", "listener"])
-def test_bulk_actions_do_not_grow_with_the_feed(bulk_factory, Notification, action, listener):
-    seen = []
-
-    def receiver(sender, notification, user, **kw):
-        seen.append(notification.pk)
-
-    signal = (
+def test_bulk_actions_are_a_constant_number_of_statements(bulk_factory, Notification, action):
+    """1,000 or 10,000 rows: the same statements, and one bulk signal with every id
+    (the real-time side: ``test_realtime.py``)."""
+    bulk_signal = (
+        signals.notifications_read if action == "mark_all_read" else signals.notifications_dismissed
+    )
+    per_row = (
         signals.notification_read if action == "mark_all_read" else signals.notification_dismissed
     )
-    # The package's own real-time receiver listens too; "no-listener" measures without it.
-    realtime_uid = (
-        "django_notify.realtime.read"
-        if action == "mark_all_read"
-        else "django_notify.realtime.dismissed"
-    )
-    if listener:
-        signal.connect(receiver, weak=False)
-    else:
-        assert signal.disconnect(sender=Notification, dispatch_uid=realtime_uid)
+    calls, row_calls = [], []
+
+    def on_bulk(sender, notification_ids, user, everything, **kw):
+        calls.append((len(notification_ids), everything))
+
+    def on_row(sender, **kw):
+        row_calls.append(kw["notification"].pk)
+
+    bulk_signal.connect(on_bulk, weak=False)
+    per_row.connect(on_row, weak=False)
+    figures = {}
     try:
-        figures = {}
-
-        def _measure(n):
-            user = bulk_factory(n, pre_read=10)
-            seen.clear()  # the pre-read rows signalled already
-            visible = Notification.objects.visible_to(user)
-            if action == "mark_all_read":
-                visible = visible.filter(user_read_at__isnull=True)
-            direct = visible.filter(scope=Scope.USER).count()
-            broadcast = visible.exclude(scope=Scope.USER).count()
-            expected = direct + broadcast
-            assert expected == (n - 10 if action == "mark_all_read" else n)
-            queries, changed = _count_bulk(Notification, user, action)
-            assert changed == expected
-            assert Notification.objects.unread_count(user) == 0
-            if action == "dismiss_all":
-                assert not Notification.objects.visible_to(user).exists()
-            budget = _budget(direct, broadcast)
-            if listener:
-                budget += math.ceil(expected / _CHUNK)  # one fetch per chunk of changed rows
-                assert len(seen) == expected
-                seen.clear()
-            assert queries <= budget, (n, queries, budget)
-            return queries, budget
-
-        for n in (50, 500, 1500):
+        for n in (1_000, 10_000):
             # Each size in its own rolled-back savepoint: the system rows of one size
             # must not show up in the next one's feed.
             with transaction.atomic():
-                figures[n] = _measure(n)
+                user = bulk_factory(n, pre_read=10)
+                visible = Notification.objects.visible_to(user)
+                expected = (
+                    visible.unread().count() if action == "mark_all_read" else visible.count()
+                )
+                assert expected == (n - 9 if action == "mark_all_read" else n)
+                calls.clear()
+                row_calls.clear()
+                with CaptureQueriesContext(connection) as ctx:
+                    changed = getattr(Notification.objects, action)(user)
+                assert changed == expected
+                assert calls == [(expected, True)] and row_calls == []
+                assert Notification.objects.unread_count(user) == 0
+                if action == "dismiss_all":
+                    assert not Notification.objects.visible_to(user).exists()
+                statements = [q["sql"] for q in ctx.captured_queries]
+                figures[n] = len(statements)
                 transaction.set_rollback(True)
-        print(
-            f"\n[query-counts] {action} ({'with' if listener else 'no'} listener, "
-            f"{connection.vendor}): "
-            + ", ".join(f"{n} rows={q} queries (bound {b})" for n, (q, b) in figures.items())
-        )
-        if connection.vendor == "postgresql":
-            # One INSERT per chunk on PostgreSQL: 50 and 500 rows are the same cost.
-            assert figures[50][0] == figures[500][0]
-        # Never anywhere near one query per row.
-        assert figures[1500][0] < 30
     finally:
-        if listener:
-            signal.disconnect(receiver)
-        else:
-            from django_notify.realtime.publish import connect
+        bulk_signal.disconnect(on_bulk)
+        per_row.disconnect(on_row)
+    print(
+        f"\n[query-counts] {action} ({connection.vendor}): "
+        + ", ".join(f"{n} rows={q} queries" for n, q in figures.items())
+    )
+    # A savepoint and its release, the direct UPDATE, the receipts' INSERT … SELECT.
+    assert figures[1_000] == figures[10_000] <= 5, figures
 
-            connect()
+
+def test_bulk_by_ids_is_a_constant_number_of_statements(bulk_factory, Notification):
+    user = bulk_factory(600)
+    ids = list(Notification.objects.visible_to(user).values_list("pk", flat=True))
+    counts = []
+    for chunk in (ids[:50], ids[50:]):
+        with CaptureQueriesContext(connection) as ctx:
+            assert Notification.objects.mark_read_many(user, chunk) == len(chunk)
+        counts.append(len(ctx.captured_queries))
+    with CaptureQueriesContext(connection) as ctx:
+        assert Notification.objects.dismiss_many(user, ids) == len(ids)
+    counts.append(len(ctx.captured_queries))
+    assert counts[0] == counts[1] == counts[2] <= 5, counts
+    assert Notification.objects.visible_to(user).count() == 0
 
 
 # --- bulk sending --------------------------------------------------------------------

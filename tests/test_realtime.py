@@ -500,6 +500,25 @@ def test_nothing_is_published_before_commit_or_after_rollback(
     sub.close()
 
 
+@pytest.mark.parametrize("size", [1_000, 10_000])
+def test_a_bulk_call_is_one_message_whatever_it_changes(
+    inprocess, listen, loop_thread, make_user, Notification, django_capture_on_commit_callbacks,
+    size,
+):  # fmt: skip
+    user = make_user()
+    Notification.objects.bulk_create(
+        [Notification(title=str(i), scope="user", recipient=user) for i in range(size)]
+    )
+    sub = listen(inprocess.user_channel(user.pk))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert Notification.objects.mark_all_read(user) == size
+    assert loop_thread.received(sub) == [Message("read", everything=True)]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert Notification.objects.dismiss_all(user) == size
+    assert loop_thread.received(sub) == [Message("dismissed", everything=True)]
+    sub.close()
+
+
 def test_read_and_dismiss_are_coalesced_per_transaction(
     inprocess, listen, loop_thread, make_user, Notification, django_capture_on_commit_callbacks
 ):
@@ -515,8 +534,17 @@ def test_read_and_dismiss_are_coalesced_per_transaction(
 
     with django_capture_on_commit_callbacks(execute=True):
         assert Notification.objects.mark_all_read(user) == 4
-    (message,) = loop_thread.received(sub)  # five signals, one message
-    assert message.event == "read" and sorted(message.ids) == sorted(r.pk for r in rows[1:])
+    # One message for the call, whatever it changed: "everything", no ids.
+    assert loop_thread.received(sub) == [Message("read", everything=True)]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        rows[1].mark_unread(user)
+        rows[2].mark_unread(user)
+        assert Notification.objects.mark_read_many(user, [r.pk for r in rows]) == 2
+    received = loop_thread.received(sub)
+    assert received[-1].event == "read" and sorted(received[-1].ids) == sorted(
+        [rows[1].pk, rows[2].pk]
+    )
 
     with django_capture_on_commit_callbacks(execute=True):
         with transaction.atomic():
@@ -687,6 +715,16 @@ def test_stream_events_in_process(inprocess, make_user, committed, Notification)
         await committed(old.dismiss, ada)
         event = await reader.next()
         assert (event.event, event.data) == ("dismissed", {"ids": [old.pk], "unread_count": 0})
+        # A whole-feed change is one event naming no ids: the page marks every row.
+        await committed(notify, [ada], title="a"), await committed(notify, [ada], title="b")
+        await reader.next(), await reader.next()
+        manager = Notification.objects
+        await committed(manager.mark_all_read, ada)
+        event = await reader.next()
+        assert (event.event, event.data) == ("read", {"ids": "all", "unread_count": 0})
+        await committed(manager.dismiss_all, ada)
+        event = await reader.next()
+        assert (event.event, event.data) == ("dismissed", {"ids": "all", "unread_count": 0})
         await reader.close()
         assert inprocess.subscriber_count(inprocess.user_channel(ada.pk)) == 0
 

@@ -11,14 +11,17 @@ def recorder():
 
     def make(name):
         def receiver(sender, **kwargs):
-            events.append((name, kwargs["notification"].pk, kwargs.get("user")))
+            if "notification_ids" in kwargs:  # a bulk call: one signal, every id
+                ids = tuple(sorted(kwargs["notification_ids"]))
+                events.append((name, ids, kwargs["user"], kwargs["everything"]))
+            else:
+                events.append((name, kwargs["notification"].pk, kwargs.get("user")))
 
         return receiver
 
-    receivers = {
-        name: make(name) for name in ("notification_created", "notification_read",
-                                      "notification_dismissed")
-    }  # fmt: skip
+    names = ("notification_created", "notification_read", "notification_dismissed",
+             "notifications_read", "notifications_dismissed")  # fmt: skip
+    receivers = {name: make(name) for name in names}
     for name, receiver in receivers.items():
         getattr(signals, name).connect(receiver)
     yield events
@@ -47,13 +50,23 @@ def test_signals_fire_once_per_real_change(recorder, make_org, make_user, make_t
     recorder.clear()
     assert Notification.objects.mark_all_read(dev) == 0
     assert Notification.objects.mark_all_read(admin) == 1  # only the team row is admin's
-    assert recorder == [("notification_read", broadcast.pk, admin)]
+    # A bulk call sends one signal with the ids, not one per row.
+    assert recorder == [("notifications_read", (broadcast.pk,), admin, True)]
     recorder.clear()
     assert Notification.objects.dismiss_all(dev) == 2
     assert Notification.objects.dismiss_all(dev) == 0
-    assert sorted(recorder) == sorted(
-        [("notification_dismissed", direct.pk, dev), ("notification_dismissed", broadcast.pk, dev)]
-    )
+    ids = tuple(sorted([direct.pk, broadcast.pk]))
+    assert recorder == [("notifications_dismissed", ids, dev, True)]
+    recorder.clear()
+    assert Notification.objects.mark_read_many(admin, [broadcast.pk, direct.pk]) == 0  # read
+    [other] = Notification.send(admin, title="o", target_team=team)
+    recorder.clear()
+    assert Notification.objects.mark_read_many(admin, [other.pk, direct.pk]) == 1
+    assert Notification.objects.dismiss_many(admin, [other.pk]) == 1
+    assert recorder == [
+        ("notifications_read", (other.pk,), admin, False),
+        ("notifications_dismissed", (other.pk,), admin, False),
+    ]
 
 
 def test_created_signal_names_the_sender(recorder, make_user, Notification):

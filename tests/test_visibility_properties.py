@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -44,6 +45,8 @@ from django_notify import (
 from django_notify.models import NotificationReceipt
 from django_notify.tenancy import Role
 from django_notify.types import Origin, Scope
+
+from .visibility_reference import feed_rows, reference_feed
 
 pytestmark = pytest.mark.django_db
 
@@ -490,6 +493,7 @@ def check_feeds(w: World, Notification) -> None:
         # Read state as annotated on the feed.
         for n in feed:
             assert (n.user_read_at is not None) == ((user.pk, n.pk) in w.read), (user, n.pk)
+        check_against_reference(Notification, user)
         # (b) Whatever the reference says: a non-system row is never another org's.
         for n in feed:
             meant = rows[n.pk]
@@ -498,6 +502,31 @@ def check_feeds(w: World, Notification) -> None:
             assert n.origin == Origin.ORGANIZATION
             assert meant.org == w.user_org[user.pk], (user, meant)
             assert n.organization_key == w.org_key(user), (user, n.pk, n.organization_key)
+
+
+def check_against_reference(Notification, user) -> None:
+    """The per-branch queries return exactly what the single-``OR`` definition returns:
+    the feed in order with its read state, the unread part, the count, the rows
+    addressed to the user, and keyset pages (three cursors along the feed)."""
+    manager = Notification.objects
+    reference = reference_feed(Notification, user)
+    expected = feed_rows(reference)
+    assert feed_rows(manager.visible_to(user)) == expected
+    unread = [row for row in expected if not row[2]]
+    assert feed_rows(manager.unread(user)) == unread
+    assert feed_rows(manager.visible_to(user).unread()) == unread
+    assert feed_rows(manager.read(user)) == [row for row in expected if row[2]]
+    assert manager.unread_count(user) == len(unread)
+    assert manager.visible_to(user).count() == len(expected)
+    assert manager.visible_to(user).unread().count() == len(unread)
+    addressed = feed_rows(reference_feed(Notification, user, with_dismissed=True))
+    assert sorted(feed_rows(manager.addressed_to(user))) == sorted(addressed)
+    for pk, created_at, _read in expected[:: max(1, len(expected) // 3)]:
+        page = manager.visible_to(user).after(created_at, pk)
+        older = Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk)
+        assert feed_rows(page) == feed_rows(reference.filter(older))
+        assert feed_rows(page.unread()[:2]) == [r for r in feed_rows(page) if not r[2]][:2]
+    STATS["reference comparisons"] += 1
 
 
 def snapshot(Notification) -> tuple[set, set]:
@@ -534,7 +563,8 @@ def test_feed_matches_reference(data, make_org, make_user, make_team, Notificati
             assert Notification.objects.unread_count(user) == len(w.unread(user))
 
 
-OPS = ["mark_read", "mark_read", "dismiss", "mark_unread", "mark_all_read", "dismiss_all"]
+OPS = ["mark_read", "mark_read", "dismiss", "mark_unread", "mark_all_read", "dismiss_all",
+       "mark_read_many", "dismiss_many"]  # fmt: skip
 
 
 @settings(PROPERTY_SETTINGS, max_examples=25)
@@ -553,8 +583,17 @@ def test_read_state_sequence(data, make_org, make_user, make_team, Notification)
     def on_dismiss(sender, notification, user, **kw):
         fired.append(("dismissed_at", notification.pk, user.pk))
 
+    def on_bulk(field_name):
+        def receiver(sender, notification_ids, user, **kw):
+            fired.extend((field_name, pk, user.pk) for pk in notification_ids)
+
+        return receiver
+
+    on_bulk_read, on_bulk_dismiss = on_bulk("read_at"), on_bulk("dismissed_at")
     signals.notification_read.connect(on_read, weak=False)
     signals.notification_dismissed.connect(on_dismiss, weak=False)
+    signals.notifications_read.connect(on_bulk_read, weak=False)
+    signals.notifications_dismissed.connect(on_bulk_dismiss, weak=False)
     try:
         with _rolled_back():
             w = build_world(data, make_org, make_user, make_team)
@@ -576,6 +615,27 @@ def test_read_state_sequence(data, make_org, make_user, make_team, Notification)
                     else:
                         expected = visible
                         changed = Notification.objects.dismiss_all(user)
+                        w.dismissed |= {(user.pk, pk) for pk in expected}
+                        field_name = "dismissed_at"
+                    assert changed == len(expected), (op, changed, expected)
+                    assert sorted(fired) == sorted((field_name, pk, user.pk) for pk in expected)
+                elif op in ("mark_read_many", "dismiss_many"):
+                    # Any ids, the user's or not: only the user's rows still in the old
+                    # state change; the rest are left alone.
+                    everyone = [r.pk for r in w.rows]
+                    ids = (
+                        data.draw(st.lists(st.sampled_from(everyone), max_size=6), label="ids")
+                        if everyone
+                        else []
+                    )
+                    if op == "mark_read_many":
+                        expected = w.unread(user) & set(ids)
+                        changed = Notification.objects.mark_read_many(user, ids)
+                        w.read |= {(user.pk, pk) for pk in expected}
+                        field_name = "read_at"
+                    else:
+                        expected = visible & set(ids)
+                        changed = Notification.objects.dismiss_many(user, ids)
                         w.dismissed |= {(user.pk, pk) for pk in expected}
                         field_name = "dismissed_at"
                     assert changed == len(expected), (op, changed, expected)
@@ -632,3 +692,5 @@ def test_read_state_sequence(data, make_org, make_user, make_team, Notification)
     finally:
         signals.notification_read.disconnect(on_read)
         signals.notification_dismissed.disconnect(on_dismiss)
+        signals.notifications_read.disconnect(on_bulk_read)
+        signals.notifications_dismissed.disconnect(on_bulk_dismiss)

@@ -15,21 +15,21 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.utils import timezone
 
 from . import signals
 from .exceptions import NotVisible
+from .models.receipt import NotificationReceipt
 from .types import Scope
+from .visibility import BRANCH_ALIAS, FeedQuery, FeedSpec
 
 _SIGNALS = {"read_at": signals.notification_read, "dismissed_at": signals.notification_dismissed}
+_BULK_SIGNALS = {
+    "read_at": signals.notifications_read,
+    "dismissed_at": signals.notifications_dismissed,
+}
 _CHUNK = 500
-
-
-def _receipt_model():
-    from .models import NotificationReceipt
-
-    return NotificationReceipt
 
 
 def _chunks(items: list[Any], size: int = _CHUNK) -> Iterator[list[Any]]:
@@ -71,7 +71,7 @@ def _set_receipts(ids: list[Any], user, field: str, value) -> list[Any]:
     only those still in the old state are updated and reported, so a race changes and
     signals each row once.
     """
-    Receipt = _receipt_model()
+    Receipt = NotificationReceipt
     changed: list[Any] = []
     for chunk in _chunks(ids):
         if value is not None:
@@ -109,26 +109,121 @@ def dismiss(notification, user) -> bool:
     return _set(notification, user, "dismissed_at", timezone.now())
 
 
-def mark_many(visible, user, field: str) -> int:
-    """Set ``field`` (read_at or dismissed_at) on every row of a visible_to() queryset."""
+def mark_many(model, user, field: str, *, ids: Iterable[Any] | None = None, using=None) -> int:
+    """Set ``field`` (``read_at`` or ``dismissed_at``) for ``user`` on every row of their
+    feed that is not in that state yet, or only on those of ``ids``. Returns how many
+    rows changed.
+
+    A constant number of statements whatever the count: one ``UPDATE … RETURNING`` for
+    the direct rows and one ``INSERT … SELECT … ON CONFLICT DO UPDATE … RETURNING`` for
+    the broadcast receipts, both conditional on the old state, so a concurrent call
+    changes (and reports) each row once. One bulk signal per call carries the ids.
+    """
+    if not (user is not None and getattr(user, "is_authenticated", False) and user.pk):
+        return 0
+    if ids is not None:
+        ids = tuple(dict.fromkeys(ids))
+        if not ids:
+            return 0
     now = timezone.now()
-    model = visible.model
-    targets = visible.filter(user_read_at__isnull=True) if field == "read_at" else visible
-    with transaction.atomic():
-        rows = list(targets.values_list("pk", "scope"))
-        direct = [pk for pk, scope in rows if scope == Scope.USER]
-        broadcast = [pk for pk, scope in rows if scope != Scope.USER]
-        changed: list[Any] = []
-        for chunk in _chunks(direct):
-            pending = model._default_manager.select_for_update().filter(
-                pk__in=chunk, **{f"{field}__isnull": True}
+    spec = FeedSpec.for_user(user, now, unread=field == "read_at", ids=ids)
+    using = using or router.db_for_write(model)
+    connection = connections[using]
+    feed = FeedQuery(model, spec, connection)
+    with transaction.atomic(using=using):
+        if _writes_return_rows(connection):
+            changed = _fetch_ids(connection, _direct_update(feed, field, now))
+            changed += _fetch_ids(connection, _receipt_upsert(feed, field, now))
+        else:
+            changed = _mark_in_chunks(feed, field, now, user, using)
+        if changed:
+            _BULK_SIGNALS[field].send(
+                sender=model,
+                user=user,
+                notification_ids=tuple(changed),
+                everything=ids is None,
+                using=using,
             )
-            ids = list(pending.values_list("pk", flat=True))
-            model._default_manager.filter(pk__in=ids).update(**{field: now})
-            changed.extend(ids)
-        changed.extend(_set_receipts(broadcast, user, field, now))
-        signal = _SIGNALS[field]
-        if changed and signal.has_listeners(model):
-            for chunk in _chunks(changed):
-                _send(field, model._default_manager.filter(pk__in=chunk), user)
     return len(changed)
+
+
+def _writes_return_rows(connection) -> bool:
+    """``UPDATE``/``INSERT … ON CONFLICT DO UPDATE`` with ``RETURNING``: PostgreSQL, and
+    SQLite from 3.35. Other databases take the chunked path."""
+    return connection.vendor in ("postgresql", "sqlite") and bool(
+        connection.features.can_return_columns_from_insert
+    )
+
+
+def _fetch_ids(connection, statement: tuple[str, list[Any]]) -> list[Any]:
+    sql, params = statement
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _direct_update(feed: FeedQuery, field: str, now) -> tuple[str, list[Any]]:
+    """``UPDATE`` the user's direct rows still in the old state, ``RETURNING`` their ids."""
+    n, qn = feed.n, feed.connection.ops.quote_name
+    where, params = feed.direct_where()
+    column = qn(feed.model._meta.get_field(field).column)
+    stamp = feed.connection.ops.adapt_datetimefield_value(now)
+    return (
+        f"UPDATE {n.table} AS {qn(BRANCH_ALIAS)} SET {column} = %s WHERE {where} "
+        f"RETURNING {n.pk_column}",
+        [stamp, *params],
+    )
+
+
+def _receipt_upsert(feed: FeedQuery, field: str, now) -> tuple[str, list[Any]]:
+    """One receipt per broadcast row still in the old state: inserted with ``field`` set,
+    or (a receipt left by ``mark_unread``) updated while ``field`` is still empty.
+    ``RETURNING`` reports exactly the rows that changed."""
+    n, qn = feed.n, feed.connection.ops.quote_name
+    wheres = feed.broadcast_wheres()
+    if len(wheres) == 1:
+        source, where, where_params = n.source, wheres[0][0], wheres[0][1]
+        pk = n.pk
+    else:
+        union = " UNION ALL ".join(f"SELECT {n.pk} FROM {n.source} WHERE {w}" for w, _ in wheres)
+        source, where = f"({union}) {qn('b')}", "1 = 1"
+        where_params = [p for _, params in wheres for p in params]
+        pk = f"{qn('b')}.{n.pk_column}"
+    meta = NotificationReceipt._meta
+    notification, user, read_at, dismissed_at = (
+        qn(meta.get_field(name).column)
+        for name in ("notification", "user", "read_at", "dismissed_at")
+    )
+    column = read_at if field == "read_at" else dismissed_at
+    stamp = feed.connection.ops.adapt_datetimefield_value(now)
+    values = [feed.user, stamp, None] if field == "read_at" else [feed.user, None, stamp]
+    # The SELECT has a WHERE, so SQLite does not read "ON CONFLICT" as a join's ON.
+    sql = (
+        f"INSERT INTO {n.receipts} ({notification}, {user}, {read_at}, {dismissed_at}) "
+        f"SELECT {pk}, %s, %s, %s FROM {source} WHERE {where} "
+        f"ON CONFLICT ({notification}, {user}) DO UPDATE SET {column} = excluded.{column} "
+        f"WHERE {n.receipts}.{column} IS NULL RETURNING {notification}"
+    )
+    return sql, [*values, *where_params]
+
+
+def _mark_in_chunks(feed: FeedQuery, field: str, now, user, using) -> list[Any]:
+    """The same change for databases without ``RETURNING`` on writes: lock, re-check
+    and update per chunk of 500 rows."""
+    n, connection = feed.n, feed.connection
+    manager = feed.model._base_manager.db_manager(using)
+    changed: list[Any] = []
+    where, params = feed.direct_where()
+    direct = _fetch_ids(connection, (f"SELECT {n.pk} FROM {n.source} WHERE {where}", params))
+    for chunk in _chunks(direct):
+        pending = manager.select_for_update().filter(pk__in=chunk, **{f"{field}__isnull": True})
+        locked = list(pending.values_list("pk", flat=True))
+        manager.filter(pk__in=locked).update(**{field: now})
+        changed.extend(locked)
+    broadcast = [
+        pk
+        for where, params in feed.broadcast_wheres()
+        for pk in _fetch_ids(connection, (f"SELECT {n.pk} FROM {n.source} WHERE {where}", params))
+    ]
+    changed.extend(_set_receipts(broadcast, user, field, now))
+    return changed

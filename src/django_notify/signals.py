@@ -44,3 +44,14 @@ delivery_sent = Signal()
 #: A delivery attempt failed. kwargs: ``delivery``, ``error``, ``will_retry`` (False
 #: when the delivery is now ``dead``).
 delivery_failed = Signal()
+
+#: Several notifications were marked read in one call (``mark_all_read``,
+#: ``mark_read_many``), sent once per call inside its transaction. kwargs: ``user``,
+#: ``notification_ids`` (a tuple of the rows that changed), ``everything`` (True when
+#: the call marked the whole feed), ``using`` (the database alias).
+#: ``notification_read`` is not sent for these rows.
+notifications_read = Signal()
+
+#: Several notifications were dismissed in one call (``dismiss_all``, ``dismiss_many``).
+#: kwargs as for ``notifications_read``.
+notifications_dismissed = Signal()

@@ -56,8 +56,11 @@ def page(queryset, limit: int, *, cursor: str | None, field: str | None) -> tupl
         if field is None:
             queryset = queryset.filter(pk__lt=pk)
         else:
+            # The first term is implied by the second; written out, it is the start of
+            # the index range, so a deep page reads as little as the first one.
             queryset = queryset.filter(
-                Q(**{f"{field}__lt": moment}) | Q(**{field: moment, "pk__lt": pk})
+                Q(**{f"{field}__lte": moment}),
+                Q(**{f"{field}__lt": moment}) | Q(**{field: moment, "pk__lt": pk}),
             )
     rows = list(queryset[: limit + 1])
     if len(rows) <= limit:

@@ -159,6 +159,10 @@ NOTIFICATION_PAGE = Object(
             nullable=True,
             description="Pass as ?cursor= for the next (older) page; null at the end.",
         ),
+        "unread_count": Int(
+            min_value=0,
+            description="The user's unread count now, so a bell refreshes in one request.",
+        ),
     },
     name="NotificationPage",
     all_required=True,

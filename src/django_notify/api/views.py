@@ -20,7 +20,6 @@ from ..conf import app_settings
 from ..delivery import preferences as prefs
 from ..loading import get_notification_model
 from ..models import Frequency, NotificationTemplate
-from ..read_state import mark_many
 from ..types import Priority, notification_types
 from . import errors
 from .base import ApiView, operation
@@ -142,7 +141,7 @@ class NotificationListView(ApiView):
     def get(self, request, *, user, query, body):
         rows = _feed(user)
         if "unread" in query:
-            rows = rows.filter(user_read_at__isnull=query["unread"])
+            rows = rows.unread() if query["unread"] else rows.read()
         if "level" in query:
             rows = rows.filter(level=query["level"])
         if "type" in query:
@@ -161,7 +160,11 @@ class NotificationListView(ApiView):
         found, next_cursor = page(
             rows, query["limit"], cursor=query.get("cursor"), field="created_at"
         )
-        return {"results": [notification_json(n) for n in found], "next_cursor": next_cursor}
+        return {
+            "results": [notification_json(n) for n in found],
+            "next_cursor": next_cursor,
+            "unread_count": _unread_count(user),
+        }
 
 
 class NotificationDetailView(ApiView):
@@ -223,11 +226,11 @@ class MarkReadView(ApiView):
     )
     def post(self, request, *, user, query, body):
         ids = set(body["ids"])
+        manager = get_notification_model().objects
         with transaction.atomic():
-            rows = _feed(user).filter(pk__in=ids)
-            if rows.count() != len(ids):
+            if _feed(user).filter(pk__in=ids).count() != len(ids):
                 raise errors.not_found("One or more notifications were not found.")
-            marked = mark_many(rows, user, "read_at")
+            marked = manager.mark_read_many(user, ids)
         return {"marked": marked, "unread_count": _unread_count(user)}
 
 

@@ -1,7 +1,8 @@
 """What travels where: broker messages (ids only), the stream's cursor, SSE framing.
 
 A broker message is ``{"event": "notification" | "read" | "dismissed", "ids": [...]}``
-as JSON. It never carries content: the stream re-reads visibility and the count from
+as JSON, with ``"all": true`` (and no ids) when a read or dismiss covered the user's
+whole feed. It never carries content: the stream re-reads visibility and the count from
 the database for the user it serves, and the browser fetches content through the API.
 
 The ``id:`` of the stream's events is a :class:`Cursor`, opaque to clients (base64url of
@@ -51,15 +52,18 @@ CURSOR_MAX_LENGTH = 2048
 
 @dataclass(frozen=True)
 class Message:
-    """One broker message: an event name and notification pks."""
+    """One broker message: an event name and notification pks, or ``everything`` for a
+    change to the whole feed (``mark_all_read``, ``dismiss_all``)."""
 
     event: str
     ids: tuple[Any, ...] = ()
+    everything: bool = False
 
     def encode(self) -> bytes:
-        return json.dumps(
-            {"event": self.event, "ids": list(self.ids)}, cls=DjangoJSONEncoder
-        ).encode()
+        data: dict[str, Any] = {"event": self.event, "ids": list(self.ids)}
+        if self.everything:
+            data["all"] = True
+        return json.dumps(data, cls=DjangoJSONEncoder).encode()
 
     @classmethod
     def decode(cls, raw: bytes | str) -> Message | None:
@@ -73,7 +77,7 @@ class Message:
         ids = data.get("ids")
         if not isinstance(ids, list) or not all(isinstance(i, int | str) for i in ids):
             return None
-        return cls(data["event"], tuple(ids))
+        return cls(data["event"], tuple(ids), everything=data.get("all") is True)
 
 
 RESYNC_MESSAGE = Message(RESYNC)

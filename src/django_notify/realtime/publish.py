@@ -3,10 +3,13 @@
 - ``notification_published(notification_ids)`` (sent on commit for new rows): the rows'
   scopes are read in one query per 1,000 ids and one message per channel goes out —
   ``user:<recipient>``, ``team:<key>``, ``org:<key>`` or ``system``.
-- ``notification_read`` / ``notification_dismissed`` (sent inside the changing
-  transaction, once per row): buffered per transaction and published on commit as one
-  message per user and event, so ``mark_all_read`` of 500 rows is one message. A
-  rolled-back transaction (or savepoint) publishes nothing.
+- ``notification_read`` / ``notification_dismissed`` (one row) and
+  ``notifications_read`` / ``notifications_dismissed`` (one bulk call, with its ids):
+  buffered per transaction and published on commit as one message per user and event,
+  so ``mark_all_read`` of any number of rows is one message. A message for a whole-feed
+  change (``everything``) carries no ids, only the flag: the stream sends the new count
+  and the page marks every row. A rolled-back transaction (or savepoint) publishes
+  nothing.
 
 A failed publish is logged and dropped: the feed is the source of truth, and a stream
 that missed a push still shows the right count on its next event or reconnect.
@@ -20,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, transaction
+from django.db import DEFAULT_DB_ALIAS, router, transaction
 
 from .. import signals
 from ..types import Scope
@@ -100,7 +103,9 @@ class _StateBuffer:
 
     def __init__(self, alias: str) -> None:
         self.alias = alias
-        self.changes: dict[tuple[Any, str], list[Any]] = defaultdict(list)
+        # dicts as ordered sets: adding is O(1), whatever the number of rows.
+        self.changes: dict[tuple[Any, str], dict[Any, None]] = defaultdict(dict)
+        self.everything: set[tuple[Any, str]] = set()
 
         # One function object per buffer, so the buffer can tell whether its callback
         # is still pending in the connection (a rollback removes it).
@@ -109,10 +114,13 @@ class _StateBuffer:
 
         self.callback = flush
 
-    def add(self, user_pk: Any, event: str, notification_pk: Any) -> None:
-        pks = self.changes[(user_pk, event)]
-        if notification_pk not in pks:
-            pks.append(notification_pk)
+    def add(self, user_pk: Any, event: str, notification_pks: Iterable[Any], everything: bool):
+        key = (user_pk, event)
+        if everything:
+            self.everything.add(key)
+            self.changes.setdefault(key, {})
+        elif key not in self.everything:
+            self.changes[key].update(dict.fromkeys(notification_pks))
 
     def pending(self) -> bool:
         connection = transaction.get_connection(self.alias)
@@ -120,17 +128,24 @@ class _StateBuffer:
 
     def flush(self) -> None:
         _forget(self)
-        publish(_state_messages(self.changes))
+        publish(_state_messages(self.changes, self.everything))
 
 
-def _state_messages(changes: dict[tuple[Any, str], list[Any]]) -> list[tuple[str, Message]]:
+def _state_messages(
+    changes: dict[tuple[Any, str], Iterable[Any]], everything: set[tuple[Any, str]] = frozenset()
+) -> list[tuple[str, Message]]:
     try:
         broker = get_broker()
     except Exception:
         logger.exception("the real-time broker is misconfigured")
         return []
     return [
-        (broker.user_channel(user_pk), Message(event, tuple(pks)))
+        (
+            broker.user_channel(user_pk),
+            Message(event, everything=True)
+            if (user_pk, event) in everything
+            else Message(event, tuple(pks)),
+        )
         for (user_pk, event), pks in changes.items()
     ]
 
@@ -173,25 +188,45 @@ def _buffer_for(alias: str) -> _StateBuffer:
     return buffer
 
 
-def _state_changed(event: str, notification, user) -> None:
+def _state_changed(
+    event: str, user, notification_pks: Sequence[Any], *, alias: str, everything: bool = False
+) -> None:
     try:
-        alias = getattr(notification._state, "db", None) or DEFAULT_DB_ALIAS
         if not transaction.get_connection(alias).in_atomic_block:
-            publish(_state_messages({(user.pk, event): [notification.pk]}))
+            key = (user.pk, event)
+            publish(_state_messages({key: notification_pks}, {key} if everything else set()))
             return
-        _buffer_for(alias).add(user.pk, event, notification.pk)
+        _buffer_for(alias).add(user.pk, event, notification_pks, everything)
     except Exception:
         logger.exception("queueing a real-time %s event failed", event)
 
 
+def _alias(notification) -> str:
+    return getattr(notification._state, "db", None) or DEFAULT_DB_ALIAS
+
+
 def on_notification_read(sender, notification=None, user=None, **kwargs) -> None:
     if notification is not None and user is not None:
-        _state_changed(READ, notification, user)
+        _state_changed(READ, user, [notification.pk], alias=_alias(notification))
 
 
 def on_notification_dismissed(sender, notification=None, user=None, **kwargs) -> None:
     if notification is not None and user is not None:
-        _state_changed(DISMISSED, notification, user)
+        _state_changed(DISMISSED, user, [notification.pk], alias=_alias(notification))
+
+
+def on_notifications_read(sender, user=None, notification_ids=(), everything=False, **kwargs):
+    if user is not None:
+        alias = kwargs.get("using") or router.db_for_write(sender)
+        _state_changed(READ, user, notification_ids, alias=alias, everything=everything)
+
+
+def on_notifications_dismissed(
+    sender, user=None, notification_ids=(), everything=False, **kwargs
+) -> None:
+    if user is not None:
+        alias = kwargs.get("using") or router.db_for_write(sender)
+        _state_changed(DISMISSED, user, notification_ids, alias=alias, everything=everything)
 
 
 def connect() -> None:
@@ -207,4 +242,12 @@ def connect() -> None:
     )
     signals.notification_dismissed.connect(
         on_notification_dismissed, sender=model, dispatch_uid="django_notify.realtime.dismissed"
+    )
+    signals.notifications_read.connect(
+        on_notifications_read, sender=model, dispatch_uid="django_notify.realtime.bulk_read"
+    )
+    signals.notifications_dismissed.connect(
+        on_notifications_dismissed,
+        sender=model,
+        dispatch_uid="django_notify.realtime.bulk_dismissed",
     )

@@ -279,6 +279,7 @@ class EventStream:
         # dicts as ordered sets: ids in arrival order, each once.
         notification_ids: dict[Any, None] = {}
         changes: dict[str, dict[Any, None]] = {READ: {}, DISMISSED: {}}
+        everything: set[str] = set()  # events that covered the whole feed
         resync = False
         for message in batch:
             if message.event == RESYNC:
@@ -287,7 +288,9 @@ class EventStream:
                 notification_ids.update(dict.fromkeys(message.ids))
             elif message.event in changes:
                 changes[message.event].update(dict.fromkeys(message.ids))
-        need_count = resync or any(changes.values())
+                if message.everything:
+                    everything.add(message.event)
+        need_count = resync or bool(everything) or any(changes.values())
         rows, count = await sync_to_async(batch_state)(
             self.user, list(notification_ids), self.cursor if resync else None, need_count
         )
@@ -295,7 +298,9 @@ class EventStream:
             return ""  # nothing this user can see changed
         text = self._notifications(rows, count)
         for event in (READ, DISMISSED):
-            if changes[event]:
+            if event in everything:
+                text += sse(event, {"ids": "all", "unread_count": count})
+            elif changes[event]:
                 text += sse(event, {"ids": list(changes[event]), "unread_count": count})
         if resync:
             text += sse(COUNT, {"unread_count": count}, self.cursor.encode())

@@ -396,10 +396,11 @@
       });
       return;
     }
-    const wanted = ids.map(Number);
+    // "all": dismiss_all() from another tab or device.
+    const wanted = ids === "all" ? null : ids.map(Number);
     const before = hub.items.length;
     hub.items = hub.items.filter(function (item) {
-      return wanted.indexOf(Number(item.id)) < 0;
+      return wanted !== null && wanted.indexOf(Number(item.id)) < 0;
     });
     if (hub.items.length !== before) {
       renderBells();

@@ -472,9 +472,13 @@
       }
     });
     notify.on("dismissed", function (detail) {
-      (detail.ids || []).forEach(function (id) {
-        removeRow(rowFor(id));
-      });
+      if (detail.ids === "all") {
+        rows.querySelectorAll(".notify-row").forEach(removeRow);
+      } else {
+        (detail.ids || []).forEach(function (id) {
+          removeRow(rowFor(id));
+        });
+      }
       if (!detail.local) {
         refreshStats();
       }

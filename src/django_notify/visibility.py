@@ -1,0 +1,503 @@
+"""Visibility as SQL: the feed split into its four branches, each answered by one index.
+
+A user sees their direct rows, their teams' rows, their organization's rows and the
+system's rows, minus expired rows and what they dismissed. Written as one ``OR`` of the
+four, no index returns the rows in feed order or tests "unread" inside its condition:
+the database reads every row the user can see, sorts them and filters read state
+afterwards, so the cost grows with the feed, not with the page. Here each branch is its
+own ``SELECT`` answered by its partial indexes (see ``AbstractNotification.Meta``); on
+PostgreSQL the three broadcast scopes share one ``SELECT``, an ``OR`` of their indexed
+conditions:
+
+==============  ================================================  ==================
+branch          condition                                         index
+==============  ================================================  ==================
+direct          ``scope = 'user' AND recipient_id = U``           ``dn_…_direct``
+direct, unread  … ``AND read_at IS NULL AND dismissed_at IS NULL``  ``dn_…_unread``
+team            ``scope = 'team' AND team_key IN (U's teams)``    ``dn_…_team``
+organization    ``scope = 'organization' AND organization_key …``   ``dn_…_org``
+system          ``scope = 'system'``                              ``dn_…_system``
+==============  ================================================  ==================
+
+* :class:`FeedTable` stands where the notification table would in a queryset's ``FROM``:
+  ``(branch UNION ALL branch …) "alias"``. Filters, ordering, slicing, ``count()``,
+  joins and prefetches of the queryset apply to it unchanged. When the queryset is a
+  page of the feed (ordered newest first, sliced, filtered on the row's own columns),
+  its filter, order and limit are copied into every branch, so each branch reads about
+  one page from its index, whatever the size of the feed or the depth of the cursor.
+* :meth:`FeedQuery.unread_count` sums one ``COUNT(*)`` per branch, each from its indexes.
+* :meth:`FeedQuery.direct_where` / :meth:`FeedQuery.broadcast_wheres` are the conditions
+  the bulk read/dismiss statements use.
+
+The SQL is written here rather than built through the ORM: it is the same for every
+request, and building it from querysets cost several times the query itself. Scopes are
+literals, not parameters, so prepared statements still match the partial indexes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from django.core.exceptions import EmptyResultSet, FullResultSet
+from django.db import connections, models
+from django.db.models import F, Q
+from django.db.models.expressions import Col, Expression, Value
+from django.db.models.functions import Cast
+from django.db.models.lookups import In, Lookup
+from django.db.models.sql.datastructures import BaseTable
+from django.db.models.sql.where import WhereNode
+
+from .models.receipt import NotificationReceipt
+from .tenancy import get_adapter, key_column
+from .types import Scope
+
+#: The read state a feed row carries for the user it was read for.
+USER_READ_AT = "user_read_at"
+#: The feed order; a queryset in this order can have its page computed per branch.
+FEED_ORDER = ("-created_at", "-id")
+
+
+class _InKeys(In):
+    """``field IN (subquery)``, written ``field = ANY(ARRAY(subquery))`` on PostgreSQL
+    (see :meth:`FeedQuery._keys`). Used by ``audience_q()``."""
+
+    def as_postgresql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} = ANY(ARRAY{rhs})", (*lhs_params, *rhs_params)
+
+
+def _key_subquery(keys: models.QuerySet) -> models.QuerySet:
+    """The adapter's one-column queryset, its column cast to text like the key columns."""
+    return keys.annotate(_notify_key=Cast(key_column(keys), models.CharField())).values(
+        "_notify_key"
+    )
+
+
+def key_lookup(field_name: str, keys: Any):
+    """``field IN keys`` as a ``Q`` (keys: a list or a one-column queryset); ``None`` when
+    there is nothing to match."""
+    if keys is None:
+        return None
+    if isinstance(keys, models.QuerySet):
+        return Q(_InKeys(F(field_name), _key_subquery(keys)))
+    values = _key_list(keys)
+    return Q(**{f"{field_name}__in": values}) if values else None
+
+
+def _is_text(field) -> bool:
+    return isinstance(field, models.CharField | models.TextField)
+
+
+def _output_field(keys: models.QuerySet):
+    """The field of the one column ``keys`` selects; ``None`` if it selects whole rows."""
+    query = keys.query
+    if len(query.values_select) + len(query.annotation_select) != 1:
+        return None
+    if query.annotation_select:
+        return next(iter(query.annotation_select.values())).output_field
+    return query.select[0].output_field if query.select else None
+
+
+def _key_list(keys: Any) -> list[str]:
+    if isinstance(keys, str | int) or not hasattr(keys, "__iter__"):
+        keys = [keys]
+    return [str(k) for k in keys if k is not None]
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """Whose feed, and which part of it.
+
+    ``teams`` and ``organizations`` are what the tenancy adapter returned: keys or a
+    one-column queryset (``None``: no such branch). ``unread`` keeps unread rows only;
+    ``with_dismissed`` keeps the rows the user dismissed (so a repeated dismiss is a
+    quiet no-op); ``ids`` narrows to those rows.
+    """
+
+    user_pk: Any
+    teams: Any
+    organizations: Any
+    now: datetime
+    unread: bool = False
+    with_dismissed: bool = False
+    ids: tuple[Any, ...] | None = None
+
+    @classmethod
+    def for_user(cls, user, now: datetime, **kwargs) -> FeedSpec:
+        adapter = get_adapter()
+        return cls(
+            user_pk=user.pk,
+            teams=adapter.get_team_ids(user),
+            organizations=adapter.get_organization_filter(user),
+            now=now,
+            **kwargs,
+        )
+
+    def but(self, **changes) -> FeedSpec:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class _Names:
+    """Quoted names of one notification model on one database. The branches read the
+    notification table as ``n`` and receipts as ``r``: short aliases keep a feed page's
+    SQL within the length a database driver caches the parsing of (4 kB in psycopg)."""
+
+    table: str  # the notification table, unaliased (UPDATE)
+    source: str  # the notification table as "n" (FROM)
+    pk: str
+    pk_column: str  # unqualified (RETURNING)
+    columns: tuple[str, ...]
+    scope: str
+    recipient: str
+    team_key: str
+    organization_key: str
+    created_at: str
+    expires_at: str
+    read_at: str
+    dismissed_at: str
+    receipts: str  # the receipt table, unaliased (INSERT)
+    receipt_source: str  # the receipt table as "r" (FROM)
+    receipt_notification: str
+    receipt_user: str
+    receipt_read_at: str
+    receipt_dismissed_at: str
+
+
+#: The notification table's alias inside the branches.
+BRANCH_ALIAS = "n"
+
+
+@lru_cache(maxsize=32)
+def _names(model, vendor: str, alias: str) -> _Names:
+    qn = connections[alias].ops.quote_name
+    meta, receipt = model._meta, NotificationReceipt._meta
+    table, receipts = qn(meta.db_table), qn(receipt.db_table)
+    n, r = qn(BRANCH_ALIAS), qn("r")
+
+    def col(name: str) -> str:
+        return f"{n}.{qn(meta.get_field(name).column)}"
+
+    def rcol(name: str) -> str:
+        return f"{r}.{qn(receipt.get_field(name).column)}"
+
+    return _Names(
+        table=table,
+        source=f"{table} {n}",
+        pk=f"{n}.{qn(meta.pk.column)}",
+        pk_column=qn(meta.pk.column),
+        columns=tuple(f"{n}.{qn(f.column)}" for f in meta.concrete_fields),
+        scope=col("scope"),
+        recipient=col("recipient"),
+        team_key=col("team_key"),
+        organization_key=col("organization_key"),
+        created_at=col("created_at"),
+        expires_at=col("expires_at"),
+        read_at=col("read_at"),
+        dismissed_at=col("dismissed_at"),
+        receipts=receipts,
+        receipt_source=f"{receipts} {r}",
+        receipt_notification=rcol("notification"),
+        receipt_user=rcol("user"),
+        receipt_read_at=rcol("read_at"),
+        receipt_dismissed_at=rcol("dismissed_at"),
+    )
+
+
+SQL = tuple[str, list[Any]]
+
+
+class FeedQuery:
+    """The SQL of one :class:`FeedSpec` on one database connection."""
+
+    def __init__(self, model, spec: FeedSpec, connection) -> None:
+        self.model, self.spec, self.connection = model, spec, connection
+        self.n = _names(model, connection.vendor, connection.alias)
+        user_field = model._meta.get_field("recipient")
+        self.user = user_field.get_db_prep_value(spec.user_pk, connection)
+        self.now = connection.ops.adapt_datetimefield_value(spec.now)
+
+    # --- conditions -----------------------------------------------------------------------
+    def direct_where(self) -> SQL:
+        n, spec = self.n, self.spec
+        sql = f"{n.scope} = '{Scope.USER.value}' AND {n.recipient} = %s"
+        if not spec.with_dismissed:
+            sql += f" AND {n.dismissed_at} IS NULL"
+        if spec.unread:
+            sql += f" AND {n.read_at} IS NULL"
+        return self._common(sql, [self.user])
+
+    def broadcast_wheres(self) -> list[SQL]:
+        """The user's team, organization and system rows: the conditions of the
+        broadcast branches.
+
+        On PostgreSQL one condition, an ``OR`` of the three scopes: the planner combines
+        their partial indexes (a BitmapOr), and one branch plans in half the time of
+        three. SQLite cannot combine partial indexes under an ``OR`` (it would scan the
+        table), so there each scope is a branch of its own.
+        """
+        n, spec = self.n, self.spec
+        scopes: list[SQL] = []
+        for scope, keys in (
+            (Scope.TEAM, self._keys(n.team_key, spec.teams)),
+            (Scope.ORGANIZATION, self._keys(n.organization_key, spec.organizations)),
+        ):
+            if keys is not None:
+                scopes.append((f"{n.scope} = '{scope.value}' AND {keys[0]}", keys[1]))
+        scopes.append((f"{n.scope} = '{Scope.SYSTEM.value}'", []))
+        if self.connection.vendor == "postgresql":
+            combined = " OR ".join(f"({sql})" for sql, _ in scopes)
+            scopes = [(f"({combined})", [p for _, params in scopes for p in params])]
+        wheres = []
+        for sql, params in scopes:
+            sql, params = self._common(sql, params)
+            hidden = self._hidden()
+            if hidden is not None:
+                sql += f" AND NOT EXISTS ({hidden[0]})"
+                params += hidden[1]
+            wheres.append((sql, params))
+        return wheres
+
+    def _common(self, sql: str, params: list[Any]) -> SQL:
+        n = self.n
+        sql += f" AND ({n.expires_at} IS NULL OR {n.expires_at} > %s)"
+        params = [*params, self.now]
+        if self.spec.ids is not None:
+            pk = self.model._meta.pk
+            ids = [pk.get_db_prep_value(i, self.connection) for i in self.spec.ids]
+            sql += f" AND {n.pk} IN ({', '.join(['%s'] * len(ids))})"
+            params += ids
+        return sql, params
+
+    def _keys(self, column: str, keys: Any) -> SQL | None:
+        """``column IN keys``; ``None`` when nothing can match."""
+        if keys is None:
+            return None
+        if isinstance(keys, models.QuerySet):
+            return self._key_subquery(column, keys)
+        values = _key_list(keys)
+        if not values:
+            return None
+        return f"{column} IN ({', '.join(['%s'] * len(values))})", values
+
+    def _key_subquery(self, column: str, keys: models.QuerySet) -> SQL | None:
+        """``column IN (the adapter's subquery)``, matching its keys as text (the key
+        columns are text; an adapter usually selects integer ids)."""
+        vendor = self.connection.vendor
+        output = _output_field(keys)
+        if output is None or (vendor not in ("postgresql", "sqlite") and not _is_text(output)):
+            keys = _key_subquery(keys)  # the ORM's cast, for any other database
+        try:
+            sql, params = keys.query.get_compiler(connection=self.connection).as_sql()
+        except EmptyResultSet:
+            return None
+        if vendor == "postgresql":
+            # An InitPlan evaluated once, then an index condition (a plain IN
+            # (SELECT …) may become a filter over every row of the scope).
+            return f"{column} = ANY(ARRAY({sql})::text[])", list(params)
+        if vendor == "sqlite" and not _is_text(output):
+            # SQLite uses the index only when both sides are text; a CTE names the
+            # subquery's one column whatever the adapter called it.
+            k = self.connection.ops.quote_name("k")
+            sql = f"WITH {k}(v) AS ({sql}) SELECT CAST(v AS TEXT) FROM {k}"
+        return f"{column} IN ({sql})", list(params)
+
+    def _receipt(self, extra: str) -> SQL:
+        n = self.n
+        sql = (
+            f"SELECT 1 FROM {n.receipt_source} WHERE {n.receipt_notification} = {n.pk} "
+            f"AND {n.receipt_user} = %s{extra}"
+        )
+        return sql, [self.user]
+
+    def _hidden(self) -> SQL | None:
+        """The receipt that takes a broadcast row out of this part of the feed."""
+        n, spec = self.n, self.spec
+        if spec.unread and not spec.with_dismissed:
+            state = f"{n.receipt_read_at} IS NOT NULL OR {n.receipt_dismissed_at} IS NOT NULL"
+        elif spec.unread:
+            state = f"{n.receipt_read_at} IS NOT NULL"
+        elif not spec.with_dismissed:
+            state = f"{n.receipt_dismissed_at} IS NOT NULL"
+        else:
+            return None
+        return self._receipt(f" AND ({state})")
+
+    # --- statements ------------------------------------------------------------------------
+    def rows(self, page: Page | None = None) -> SQL:
+        """Every branch's rows (the model's columns plus ``user_read_at``) as one
+        ``UNION ALL``; with ``page``, each branch keeps only its first ``page.limit``
+        rows in feed order that pass ``page.where``."""
+        n, qn = self.n, self.connection.ops.quote_name
+        columns = ", ".join(n.columns)
+        user_read_at = qn(USER_READ_AT)
+        branches: list[SQL] = [(f"{n.read_at} AS {user_read_at}", [], *self.direct_where())]
+        if self.spec.unread:
+            # Typed: inside a branch's own subquery an untyped NULL would be text.
+            db_type = self.model._meta.get_field("read_at").db_type(self.connection)
+            read_at: SQL = (f"CAST(NULL AS {db_type})", [])
+        else:
+            read_at = (
+                f"(SELECT {n.receipt_read_at} FROM {n.receipt_source} "
+                f"WHERE {n.receipt_notification} = {n.pk} AND {n.receipt_user} = %s)",
+                [self.user],
+            )
+        for where in self.broadcast_wheres():
+            branches.append((f"{read_at[0]} AS {user_read_at}", read_at[1], *where))
+        sqls, params = [], []
+        for number, (read_sql, read_params, where, where_params) in enumerate(branches):
+            sql = f"SELECT {columns}, {read_sql} FROM {n.source} WHERE {where}"
+            params += read_params + where_params
+            if page is not None:
+                if page.where:
+                    sql += f" AND ({page.where})"
+                    params += page.params
+                # Wrapped: SQLite allows ORDER BY and LIMIT only at the end of a compound.
+                sql = (
+                    f"SELECT * FROM ({sql} ORDER BY {n.created_at} DESC, {n.pk} DESC "
+                    f"LIMIT {int(page.limit)}) {qn(f'f{number}')}"
+                )
+            sqls.append(sql)
+        return " UNION ALL ".join(sqls), params
+
+    def unread_count(self) -> SQL:
+        """The sum of one ``COUNT(*)`` per branch: one statement, each count an
+        index-only scan of its branch's partial index (no sort, no row fetched)."""
+        query = (
+            self
+            if self.spec.unread
+            else FeedQuery(self.model, self.spec.but(unread=True), self.connection)
+        )
+        counts, params = [], []
+        for where, where_params in (query.direct_where(), *query.broadcast_wheres()):
+            counts.append(f"(SELECT COUNT(*) FROM {query.n.source} WHERE {where})")
+            params += where_params
+        return "SELECT " + " + ".join(counts), params
+
+
+@dataclass(frozen=True)
+class Page:
+    """What the outer query keeps, copied into each branch: its filter (SQL over the
+    model's own columns, written against the table name) and how many rows it reads."""
+
+    where: str
+    params: list[Any]
+    limit: int
+
+
+# --- the feed table in a queryset's FROM ----------------------------------------------------
+
+
+class FeedTable(BaseTable):
+    """The branches of one user's feed, standing where the notification table would in
+    a query's ``FROM``: ``(SELECT … UNION ALL SELECT …) "alias"``."""
+
+    def __init__(self, table_name: str, alias: str | None, spec: FeedSpec, model) -> None:
+        super().__init__(table_name, alias)
+        self.spec = spec
+        self.model = model
+
+    def as_sql(self, compiler, connection):
+        query = FeedQuery(self.model, self.spec, connection)
+        sql, params = query.rows(self._page(compiler, query.n))
+        return f"({sql}) {connection.ops.quote_name(self.table_alias)}", params
+
+    def _page(self, compiler, names: _Names) -> Page | None:
+        """The outer query's page, if it can be computed per branch: ordered newest
+        first, sliced, and filtered only on the row's own columns (a filter on a join or
+        an annotation can only be applied after the union)."""
+        outer = compiler.query
+        if (
+            outer.high_mark is None
+            or tuple(outer.order_by) not in (FEED_ORDER, ("-created_at", "-pk"))
+            or outer.distinct
+            or outer.combinator
+            or outer.group_by is not None
+            or outer.extra_order_by
+        ):
+            return None
+        if not _own_columns_only(outer.where, self.table_alias):
+            return None
+        own = outer.where.relabeled_clone({self.table_alias: BRANCH_ALIAS})
+        try:
+            where, params = compiler.compile(own)
+        except FullResultSet:
+            where, params = "", []
+        return Page(where, list(params), outer.high_mark)
+
+    def relabeled_clone(self, change_map):
+        alias = change_map.get(self.table_alias, self.table_alias)
+        return self.__class__(self.table_name, alias, self.spec, self.model)
+
+    @property
+    def identity(self):
+        return self.__class__, self.table_name, self.table_alias, id(self.spec)
+
+    def __hash__(self):
+        return hash(self.identity)
+
+
+def _nodes(node) -> Iterator[Any]:
+    yield node
+    for child in getattr(node, "get_source_expressions", lambda: [])():
+        if child is not None:
+            yield from _nodes(child)
+
+
+def _own_columns_only(where: WhereNode, alias: str) -> bool:
+    """True if ``where`` reads only columns of ``alias`` (no join, annotation, subquery
+    or raw SQL), so it means the same inside a branch."""
+    for node in _nodes(where):
+        if isinstance(node, Col):
+            if node.alias != alias:
+                return False
+        elif isinstance(node, WhereNode | Expression):
+            if not _safe_node(node):
+                return False
+    return True
+
+
+def _safe_node(node) -> bool:
+    return isinstance(node, WhereNode | Lookup | Value | Cast)
+
+
+class FeedColumn(Expression):
+    """A column the feed table adds to the model's own (``user_read_at``), for
+    ``annotate()``; relabelled with its table when the query becomes a subquery."""
+
+    contains_column_references = True
+
+    def __init__(self, alias: str, column: str = USER_READ_AT, output_field=None) -> None:
+        super().__init__(output_field=output_field or models.DateTimeField())
+        self.alias, self.column = alias, column
+
+    def as_sql(self, compiler, connection):
+        qn = connection.ops.quote_name
+        return f"{qn(self.alias)}.{qn(self.column)}", []
+
+    def relabeled_clone(self, change_map):
+        alias = change_map.get(self.alias, self.alias)
+        return self.__class__(alias, self.column, self.output_field)
+
+    def get_group_by_cols(self):
+        return [self]
+
+
+def feed_table(query) -> FeedTable | None:
+    """The query's feed table, if its ``FROM`` starts with one."""
+    for table in query.alias_map.values():
+        return table if isinstance(table, FeedTable) else None
+    return None
+
+
+def use_feed(query, spec: FeedSpec) -> str:
+    """Make ``query`` read from the feed described by ``spec``; returns its alias."""
+    alias = query.get_initial_alias()
+    current = query.alias_map[alias]
+    query.alias_map[alias] = FeedTable(current.table_name, alias, spec, query.model)
+    return alias
