@@ -484,8 +484,8 @@ def test_a_page_costs_the_same_queries_whatever_it_holds(
     _t, key = ApiToken.create(world.ada, "count")
     api = Api(Client(), key)
     api.get(url("api-list"), {"limit": 1})  # the token's last_used_at write happens once
-    # token + page + senders + actors (2 models) + targets (2 models) + the unread count
-    with django_assert_num_queries(1 + 1 + 1 + 2 + 2 + 1):
+    # token + page (with the unread count) + senders + actors (2 models) + targets (2 models)
+    with django_assert_num_queries(1 + 1 + 1 + 2 + 2):
         data = api.get(url("api-list"), {"limit": size}).json()
     assert len(data["results"]) == size
     assert {n["actor"]["type"] for n in data["results"]} == {"auth.user", "organizations.team"}
@@ -506,7 +506,7 @@ def test_the_query_budget_holds_on_later_pages_and_with_filters(world):
             assert api.get(url("api-list"), query).status_code == 200
         counts.append(len(ctx.captured_queries))
     print(f"\n[query-counts] API list page: {counts} queries (4 rows, 12 rows filtered)")
-    assert counts == [8, 8]
+    assert counts == [7, 7]
 
 
 def test_detail(ada, world):
@@ -1011,7 +1011,7 @@ def test_a_user_without_an_organization_sees_system_rows_only(api_for, world):
         # token, one grouped query
         ("GET", "api-stats", None, 1 + 1),
         # token, the page (+ senders, actors and targets of 2 models each), the count
-        ("GET", "api-recent", None, 1 + (1 + 1 + 2 + 2) + 1),
+        ("GET", "api-recent", None, 1 + (1 + 1 + 2 + 2)),  # the count rides on the page
     ],
 )
 def test_other_reads_have_fixed_budgets(
@@ -1064,3 +1064,26 @@ def test_far_offsets_are_stored_in_utc(
         )
     assert response.status_code == 201, response.json()
     assert response.json()["results"][0]["expires_at"].endswith("+00:00")
+
+
+def test_every_list_page_carries_the_unread_count(ada, world, Notification):
+    _feed_rows(world, 12)
+    read = notify([world.ada], title="read")[0]
+    read.mark_read(world.ada)
+    expected = Notification.objects.unread_count(world.ada)
+    first = ada.get(url("api-list"), {"limit": 5}).json()
+    assert first["unread_count"] == expected
+    unread = ada.get(url("api-list"), {"limit": 5, "unread": "true"}).json()
+    assert unread["unread_count"] == expected and len(unread["results"]) == 5
+    later = ada.get(url("api-list"), {"limit": 5, "cursor": first["next_cursor"]}).json()
+    assert later["unread_count"] == expected
+    # An empty page still answers the count (then from a query of its own).
+    empty = ada.get(url("api-list"), {"type": "job.created", "since": "2999-01-01T00:00:00Z"})
+    assert empty.json() == {"results": [], "next_cursor": None, "unread_count": expected}
+
+
+def test_with_unread_count_needs_a_feed(Notification, world):
+    rows = Notification.objects.visible_to(world.ada).with_unread_count()[:3]
+    assert {r.feed_unread_count for r in rows} <= {Notification.objects.unread_count(world.ada)}
+    with pytest.raises(TypeError, match="visible_to"):
+        Notification.objects.all().with_unread_count()

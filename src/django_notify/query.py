@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db import connections, models
 from django.db.models import Q, Value
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from . import read_state
@@ -240,6 +241,18 @@ class NotificationQuerySet(models.QuerySet):
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             return int(cursor.fetchone()[0])
+
+    def with_unread_count(self) -> NotificationQuerySet:
+        """Annotate each row of a feed queryset with the user's total unread count
+        (``feed_unread_count``): one scalar subquery the database evaluates once, so a
+        page and the bell's count are one statement."""
+        table = feed_table(self.query)
+        if table is None:
+            raise TypeError("with_unread_count() needs a visible_to() queryset.")
+        spec = table.spec.but(unread=True, with_dismissed=False, ids=None)
+        sql, params = FeedQuery(self.model, spec, connections[self.db]).unread_count()
+        count = RawSQL(f"({sql})", params, output_field=models.IntegerField())
+        return self.annotate(feed_unread_count=count)
 
     def mark_all_read(self, user) -> int:
         """Mark everything visible to ``user`` read. Returns how many rows changed."""

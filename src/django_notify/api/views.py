@@ -98,6 +98,11 @@ def _unread_count(user) -> int:
     return get_notification_model().objects.unread_count(user)
 
 
+def _page_unread_count(rows, user) -> int:
+    """The count a page read along (``with_unread_count()``); a query if it is empty."""
+    return rows[0].feed_unread_count if rows else _unread_count(user)
+
+
 def get_or_404(queryset, pk: int):
     row = queryset.filter(pk=pk).first()
     if row is None:
@@ -158,12 +163,12 @@ class NotificationListView(ApiView):
         if "since" in query:
             rows = rows.filter(created_at__gte=query["since"])
         found, next_cursor = page(
-            rows, query["limit"], cursor=query.get("cursor"), field="created_at"
+            rows.with_unread_count(), query["limit"], cursor=query.get("cursor"), field="created_at"
         )
         return {
             "results": [notification_json(n) for n in found],
             "next_cursor": next_cursor,
-            "unread_count": _unread_count(user),
+            "unread_count": _page_unread_count(found, user),
         }
 
 
@@ -202,10 +207,10 @@ class RecentView(ApiView):
         tags=NOTIFICATIONS,
     )
     def get(self, request, *, user, query, body):
-        rows = list(_feed(user)[: query["limit"]])
+        rows = list(_feed(user).with_unread_count()[: query["limit"]])
         return {
             "results": [notification_json(n) for n in rows],
-            "unread_count": _unread_count(user),
+            "unread_count": _page_unread_count(rows, user),
         }
 
 
