@@ -1,0 +1,185 @@
+"""django-notify's worker: ``python -m notify_side.measure {prepare|measure|explain|info}``
+(run by benchmarks/run.py in .venv-notify, with BENCH_DB, BENCH_SIZE, BENCH_DATASET set).
+Prints one JSON document on stdout."""
+
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "notify_side.settings")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import django  # noqa: E402
+
+django.setup()
+
+import benchlib  # noqa: E402
+from benchlib import figure, get_json  # noqa: E402
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.db.models import Q  # noqa: E402
+from django.test import Client  # noqa: E402
+
+from django_notify import get_notification_model  # noqa: E402
+from notify_side import build  # noqa: E402
+
+PACKAGE = "django-notify-kit"
+SIZE = os.environ.get("BENCH_SIZE", "small")
+DATASET = os.environ.get("BENCH_DATASET", "main")
+COUNT_URL = "/notifications/api/notifications/unread-count/"
+LIST_URL = "/notifications/api/notifications/?unread=true&limit=10"
+
+
+def _related(qs) -> int:
+    """Iterate a feed page reading every row's actor and target."""
+    rows = 0
+    for row in qs:
+        row.actor  # noqa: B018
+        row.target  # noqa: B018
+        rows += 1
+    return rows
+
+
+def _client(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def _restorer(user, ids: list[int]):
+    """Put back the unread state mark_all_read changed (outside the timed region)."""
+    from django_notify.models import NotificationReceipt
+
+    Notification = get_notification_model()
+
+    def restore():
+        for start in range(0, len(ids), 500):
+            Notification.objects.filter(pk__in=ids[start : start + 500]).update(read_at=None)
+        NotificationReceipt.objects.filter(user=user).delete()
+
+    return restore
+
+
+def _unread_direct(user) -> list[int]:
+    Notification = get_notification_model()
+    rows = Notification.objects.filter(recipient=user, scope="user", read_at__isnull=True)
+    return list(rows.values_list("pk", flat=True))
+
+
+def _vacuum() -> None:
+    if connection.vendor == "postgresql":
+        Notification = get_notification_model()
+        from django_notify.models import NotificationReceipt
+
+        benchlib.analyze([Notification._meta.db_table, NotificationReceipt._meta.db_table])
+
+
+def _after(qs, created_at, pk):
+    if hasattr(qs, "after"):
+        return qs.after(created_at, pk)
+    return qs.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk))
+
+
+def main_figures() -> dict:
+    Notification = get_notification_model()
+    user = get_user_model().objects.get(username=benchlib.HEAVY)
+    client = _client(user)
+    feed = Notification.objects
+    figures = {
+        "unread_count": figure(lambda: feed.unread_count(user)),
+        "feed_rows": figure(lambda: len(list(feed.visible_to(user).prefetch_related(None)[:20]))),
+        "feed_related": figure(lambda: _related(feed.visible_to(user)[:20])),
+        "unread_count_view": figure(lambda: get_json(client, COUNT_URL)["unread_count"]),
+        "unread_list_view": figure(lambda: len(get_json(client, LIST_URL)["results"])),
+    }
+    ids = _unread_direct(user)
+    figures["mark_all_read"] = figure(
+        lambda: feed.mark_all_read(user),
+        reps=benchlib.MARK_REPS,
+        warmup=benchlib.MARK_WARMUP,
+        after=_restorer(user, ids),
+    )
+    _vacuum()
+    return figures
+
+
+def million_setup():
+    User = get_user_model()
+    return User.objects.get(username=build.TARGET), User.objects.get(username=build.MARKER)
+
+
+def million_figures() -> dict:
+    Notification = get_notification_model()
+    feed = Notification.objects
+    target, marker = million_setup()
+    client = _client(target)
+    figures = {
+        "million_unread_count": figure(lambda: feed.unread_count(target)),
+        "million_feed_first_page": figure(lambda: _related(feed.visible_to(target)[:20])),
+    }
+    try:
+        created_at, pk = (
+            feed.visible_to(target).prefetch_related(None).values_list("created_at", "pk")[1999]
+        )
+        deep = figure(lambda: _related(_after(feed.visible_to(target), created_at, pk)[:20]))
+    except Exception as exc:  # noqa: BLE001
+        deep = {"error": f"{type(exc).__name__}: {exc}"}
+    figures["million_feed_deep_page"] = deep
+    figures["million_unread_page"] = figure(lambda: len(list(feed.unread(target)[:20])))
+    figures["million_unread_list_view"] = figure(lambda: len(get_json(client, LIST_URL)["results"]))
+    figures["million_mark_all_read"] = figure(
+        lambda: feed.mark_all_read(marker),
+        reps=benchlib.MILLION_MARK_REPS,
+        warmup=benchlib.MARK_WARMUP,
+        after=_restorer(marker, _unread_direct(marker)),
+    )
+    _vacuum()
+    return figures
+
+
+def prepare() -> dict:
+    if DATASET == "million":
+        if connection.vendor != "postgresql":
+            raise SystemExit("the million dataset is PostgreSQL only")
+        return benchlib.prepare("notify", "million", build.build_million, [Path(build.__file__)])
+    return benchlib.prepare("notify", SIZE, lambda: build.build_main(SIZE), [Path(build.__file__)])
+
+
+def measure() -> dict:
+    figures = million_figures() if DATASET == "million" else main_figures()
+    return {"side": "notify", "versions": benchlib.versions(PACKAGE), "figures": figures}
+
+
+def explain(out_dir: str) -> dict:
+    """EXPLAIN (ANALYZE, BUFFERS) of the main query of a few figures (PostgreSQL)."""
+    Notification = get_notification_model()
+    feed = Notification.objects
+    if DATASET == "million":
+        target, _ = million_setup()
+        created_at, pk = (
+            feed.visible_to(target).prefetch_related(None).values_list("created_at", "pk")[1999]
+        )
+        ops = {
+            "million_unread_count": lambda: feed.unread_count(target),
+            "million_feed_first_page": lambda: list(feed.visible_to(target)[:20]),
+            "million_feed_deep_page": lambda: list(
+                _after(feed.visible_to(target), created_at, pk)[:20]
+            ),
+            "million_unread_page": lambda: list(feed.unread(target)[:20]),
+        }
+    else:
+        user = get_user_model().objects.get(username=benchlib.HEAVY)
+        ops = {
+            "notify_unread_count": lambda: feed.unread_count(user),
+            "notify_feed_rows": lambda: list(feed.visible_to(user).prefetch_related(None)[:20]),
+        }
+    prefix = "" if DATASET == "million" else f"{SIZE}_"
+    return benchlib.explain_all(ops, Path(out_dir), prefix=prefix)
+
+
+def info() -> dict:
+    return benchlib.versions(PACKAGE)
+
+
+if __name__ == "__main__":
+    benchlib.main({"prepare": prepare, "measure": measure, "explain": explain, "info": info})
