@@ -138,3 +138,20 @@ def test_postgres_reads_close_to_what_it_returns(require_postgres, direct_only, 
     for name, (read, returned) in report.items():
         # A page reads its 20 rows (and one more per branch to know where it stops).
         assert read <= returned + 5, (name, read, returned)
+
+
+def test_slices_reversals_and_empty_filters_keep_their_meaning(direct_only, Notification):
+    """A page computed per branch must be the page of the whole feed, whatever the slice
+    or the order asks for."""
+    feed = Notification.objects.visible_to(direct_only)
+    every = list(feed.prefetch_related(None).values_list("pk", flat=True))
+    assert list(feed.values_list("pk", flat=True)[:20]) == every[:20]
+    assert list(feed.values_list("pk", flat=True)[30:45]) == every[30:45]
+    assert list(feed.reverse().values_list("pk", flat=True)[:5]) == every[::-1][:5]
+    assert feed.last().pk == every[-1] and feed.first().pk == every[0]
+    assert list(feed.filter(pk__in=[])[:5]) == []
+    assert (
+        list(feed.order_by("created_at", "id").values_list("pk", flat=True)[:3])
+        == (every[::-1][:3])
+    )
+    assert feed.unread()[:10].count() == 10

@@ -479,6 +479,7 @@ class FeedTable(BaseTable):
         if (
             outer.high_mark is None
             or tuple(outer.order_by) not in (FEED_ORDER, ("-created_at", "-pk"))
+            or not outer.standard_ordering  # reverse(), last()
             or outer.distinct
             or outer.combinator
             or outer.group_by is not None
@@ -492,6 +493,8 @@ class FeedTable(BaseTable):
             where, params = compiler.compile(own)
         except FullResultSet:
             where, params = "", []
+        except EmptyResultSet:
+            where, params = "1 = 0", []  # e.g. pk__in=[]: the page is empty
         return Page(where, list(params), outer.high_mark)
 
     def relabeled_clone(self, change_map):
