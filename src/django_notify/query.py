@@ -8,12 +8,16 @@ answers each, is in :mod:`django_notify.visibility`.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.db import connections, models
-from django.db.models import Q, Value
+from django.db.models import Q, Value, prefetch_related_objects
 from django.db.models.expressions import RawSQL
+from django.db.models.query import ModelIterable
 from django.utils import timezone
 
 from . import read_state
@@ -31,6 +35,45 @@ from .visibility import (
 
 #: What a feed page renders besides the row itself (see ``with_related``).
 _RELATED = ("sender", "actor", "target")
+
+
+#: The generic relations fetched together (see ``_prefetch_related_objects``).
+_GENERIC = ("actor", "target")
+
+
+def fetch_generic(rows, names, *, using: str) -> None:
+    """Load the objects of the generic relations ``names`` of ``rows``: one query per
+    content type among all of them, each object cached on every row pointing at it."""
+    if not rows:
+        return
+    meta = rows[0]._meta
+    fields = [meta.get_field(name) for name in names]
+    wanted: dict[Any, set[str]] = defaultdict(set)
+    for row in rows:
+        for field in fields:
+            ct_id = getattr(row, meta.get_field(field.ct_field).attname)
+            object_id = getattr(row, field.fk_field)
+            if ct_id is not None and object_id not in (None, ""):
+                wanted[ct_id].add(str(object_id))
+    found: dict[tuple[Any, str], Any] = {}
+    content_types = ContentType.objects.db_manager(using)
+    for ct_id, object_ids in wanted.items():
+        model = content_types.get_for_id(ct_id).model_class()
+        if model is None:  # the model's app is gone
+            continue
+        pks = []
+        for object_id in object_ids:
+            try:
+                pks.append(model._meta.pk.to_python(object_id))
+            except ValidationError:
+                continue  # an id that cannot be this model's: nothing to find
+        for obj in model._base_manager.using(using).filter(pk__in=pks):
+            found[(ct_id, str(obj.pk))] = obj
+    for row in rows:
+        for field in fields:
+            ct_id = getattr(row, meta.get_field(field.ct_field).attname)
+            obj = found.get((ct_id, str(getattr(row, field.fk_field))))
+            field.set_cached_value(row, obj)
 
 
 def _sender_cached(row) -> bool:
@@ -100,9 +143,23 @@ class NotificationQuerySet(models.QuerySet):
         use_feed(clone.query, table.spec.but(**changes))
         return clone
 
+    def _prefetch_related_objects(self):
+        # Actor and target are both generic relations: fetched together, one query per
+        # content type among both (a page whose actors and targets are users costs one
+        # query, not two). Other lookups go through Django's prefetching as usual.
+        lookups = list(self._prefetch_related_lookups)
+        generic = [name for name in _GENERIC if name in lookups]
+        if len(generic) < 2 or not issubclass(self._iterable_class, ModelIterable):
+            return super()._prefetch_related_objects()  # values() rows have no relations
+        rest = [lookup for lookup in lookups if lookup not in generic]
+        if rest:
+            prefetch_related_objects(self._result_cache, *rest)
+        fetch_generic(self._result_cache, generic, using=self.db)
+        self._prefetch_done = True
+
     def with_related(self) -> NotificationQuerySet:
         """Fetch sender, actor and target for a page in a fixed number of queries: one
-        for the page's senders, one per content type for actors and for targets.
+        for the page's senders, one per content type among actors and targets.
 
         ``visible_to()`` applies it already; calling it again changes nothing.
 
