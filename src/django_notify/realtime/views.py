@@ -260,11 +260,13 @@ class EventStream:
                         next_beat = loop.time() + self.heartbeat
                     continue
                 batch = [message, *self.subscription.drain()]
-                # Throttle bursts only: a message that arrives alone goes out at once;
-                # when more were already waiting, a burst is under way, and it is
-                # gathered until COALESCE_SECONDS after the previous batch.
+                # Throttle bursts only: after a quiet spell a message goes out at once.
+                # A message within COALESCE_SECONDS of the previous batch (or several
+                # already waiting) means a burst is under way: it is gathered until the
+                # window ends, so a storm costs at most one batch per window however
+                # quickly each batch is handled.
                 wait = min(last_batch + COALESCE_SECONDS, deadline) - loop.time()
-                if len(batch) > 1 and wait > 0:
+                if wait > 0:
                     await asyncio.sleep(wait)
                     batch += self.subscription.drain()
                 text = await self._handle(batch)
