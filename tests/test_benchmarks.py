@@ -8,12 +8,13 @@ it creates the benchmark virtualenvs (PyPI) on first use.
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from benchmarks.run import pg_answers
 
 pytestmark = pytest.mark.bench
 
@@ -28,19 +29,9 @@ FIGURES = (
 )
 
 
-def _postgres_answers() -> bool:
-    host = os.environ.get("NOTIFY_PG_HOST", "127.0.0.1")
-    port = int(os.environ.get("NOTIFY_PG_PORT", "5432"))
-    try:
-        socket.create_connection((host, port), timeout=3).close()
-    except OSError:
-        return False
-    return True
-
-
 def test_small_benchmark_run(tmp_path):
     dbs = ["sqlite"]
-    if _postgres_answers():
+    if pg_answers():
         dbs.append("postgres")
     elif os.environ.get("NOTIFY_REQUIRE_SERVICES") == "1":
         pytest.fail("NOTIFY_REQUIRE_SERVICES=1 but PostgreSQL does not answer")
