@@ -155,3 +155,40 @@ def test_slices_reversals_and_empty_filters_keep_their_meaning(direct_only, Noti
         == (every[::-1][:3])
     )
     assert feed.unread()[:10].count() == 10
+
+
+def test_the_feed_queryset_composes_like_any_queryset(make_org, make_user, make_team, Notification):
+    """Joins, subqueries, aggregates, unions and writes through a feed queryset mean what
+    they mean on the table, restricted to the user's feed."""
+    from django.db.models import Count
+
+    from django_notify import notify, send
+
+    org = make_org()
+    ada, admin, bob = make_user(Role.DEV_USER, org), make_user(Role.ORG_ADMIN, org), make_user()
+    team = make_team(org, members=[ada])
+    mine = notify([ada], title="direct")[0]
+    from_admin = send(admin, title="to the team", target_team=team)[0]
+    hidden = notify([bob], title="not ada's")[0]
+    feed = Notification.objects.visible_to(ada)
+    assert set(feed.values_list("pk", flat=True)) == {mine.pk, from_admin.pk}
+    # A filter through a join cannot go into the branches; it still applies.
+    by_admin = feed.filter(sender__username=admin.username)
+    assert [n.pk for n in by_admin[:5]] == [from_admin.pk]
+    assert list(feed.select_related("sender")[:5])[0].pk == from_admin.pk
+    # As a subquery of a query on the plain table.
+    outer = Notification.objects.filter(pk__in=feed.values("pk"))
+    assert set(outer.values_list("pk", flat=True)) == {mine.pk, from_admin.pk}
+    assert feed.aggregate(n=Count("pk")) == {"n": 2}
+    assert feed.filter(pk=hidden.pk).exists() is False
+    either = feed.order_by().union(Notification.objects.filter(pk=hidden.pk).order_by())
+    assert set(either.values_list("pk", flat=True)) == {
+        mine.pk, from_admin.pk, hidden.pk
+    }  # fmt: skip
+    with pytest.raises(TypeError, match="cannot be combined"):
+        feed | Notification.objects.all()
+    # Writes through the feed touch only the feed's rows.
+    assert feed.filter(title__startswith="to").update(action_required=True) == 1
+    assert not Notification.objects.get(pk=hidden.pk).action_required
+    deleted, _ = feed.filter(pk=mine.pk).delete()
+    assert deleted >= 1 and Notification.objects.filter(pk=hidden.pk).exists()
