@@ -1,4 +1,4 @@
-"""Visibility as SQL: the feed split into its four branches, each answered by one index.
+"""Visibility as SQL: the feed split into its branches, each answered by its own index.
 
 A user sees their direct rows, their teams' rows, their organization's rows and the
 system's rows, minus expired rows and what they dismissed. Written as one ``OR`` of the
@@ -24,7 +24,9 @@ system          ``scope = 'system'``                              ``dn_…_syste
   joins and prefetches of the queryset apply to it unchanged. When the queryset is a
   page of the feed (ordered newest first, sliced, filtered on the row's own columns),
   its filter, order and limit are copied into every branch, so each branch reads about
-  one page from its index, whatever the size of the feed or the depth of the cursor.
+  one page from its index, whatever the size of the feed or the depth of the cursor (on
+  PostgreSQL, team and organization rows of a page are read key by key, see
+  :meth:`FeedQuery.rows`).
 * :meth:`FeedQuery.unread_count` sums one ``COUNT(*)`` per branch, each from its indexes.
 * :meth:`FeedQuery.direct_where` / :meth:`FeedQuery.broadcast_wheres` are the conditions
   the bulk read/dismiss statements use.
@@ -71,7 +73,7 @@ class _InKeys(In):
         return f"{lhs} = ANY(ARRAY{rhs})", (*lhs_params, *rhs_params)
 
 
-def _key_subquery(keys: models.QuerySet) -> models.QuerySet:
+def _keys_as_text(keys: models.QuerySet) -> models.QuerySet:
     """The adapter's one-column queryset, its column cast to text like the key columns."""
     return keys.annotate(_notify_key=Cast(key_column(keys), models.CharField())).values(
         "_notify_key"
@@ -84,7 +86,7 @@ def key_lookup(field_name: str, keys: Any):
     if keys is None:
         return None
     if isinstance(keys, models.QuerySet):
-        return Q(_InKeys(F(field_name), _key_subquery(keys)))
+        return Q(_InKeys(F(field_name), _keys_as_text(keys)))
     values = _key_list(keys)
     return Q(**{f"{field_name}__in": values}) if values else None
 
@@ -322,7 +324,7 @@ class FeedQuery:
         output = _output_field(keys)
         if output is None or (self.connection.vendor != "postgresql" and not _is_text(output)):
             if self.connection.vendor != "sqlite" or output is None:
-                keys = _key_subquery(keys)  # the ORM's cast to text
+                keys = _keys_as_text(keys)  # the ORM's cast to text
         try:
             sql, params = keys.query.get_compiler(connection=self.connection).as_sql()
         except EmptyResultSet:
