@@ -471,7 +471,7 @@ class FeedTable(BaseTable):
     def as_sql(self, compiler, connection):
         query = FeedQuery(self.model, self.spec, connection)
         sql, params = query.rows(self._page(compiler, query.n))
-        return f"({sql}) {connection.ops.quote_name(self.table_alias)}", params
+        return f"({sql}) {quote_alias(compiler, self.table_alias)}", params
 
     def _page(self, compiler, names: _Names) -> Page | None:
         """The outer query's page, if it can be computed per branch: ordered newest
@@ -546,8 +546,8 @@ class FeedColumn(Expression):
         self.alias, self.column = alias, column
 
     def as_sql(self, compiler, connection):
-        qn = connection.ops.quote_name
-        return f"{qn(self.alias)}.{qn(self.column)}", []
+        column = connection.ops.quote_name(self.column)
+        return f"{quote_alias(compiler, self.alias)}.{column}", []
 
     def relabeled_clone(self, change_map):
         alias = change_map.get(self.alias, self.alias)
@@ -555,6 +555,14 @@ class FeedColumn(Expression):
 
     def get_group_by_cols(self):
         return [self]
+
+
+def quote_alias(compiler, alias: str) -> str:
+    """A table alias written as the compiler writes it in the rest of the query: Django
+    5.2 leaves its own aliases (``U0``) unquoted, so PostgreSQL folds them to lower case;
+    6.1 quotes every name. The feed table's alias must match either way."""
+    quote = getattr(compiler, "quote_name", None) or compiler.quote_name_unless_alias
+    return quote(alias)
 
 
 def feed_table(query) -> FeedTable | None:
