@@ -180,15 +180,7 @@ def _receipt_upsert(feed: FeedQuery, field: str, now) -> tuple[str, list[Any]]:
     or (a receipt left by ``mark_unread``) updated while ``field`` is still empty.
     ``RETURNING`` reports exactly the rows that changed."""
     n, qn = feed.n, feed.connection.ops.quote_name
-    wheres = feed.broadcast_wheres()
-    if len(wheres) == 1:
-        source, where, where_params = n.source, wheres[0][0], wheres[0][1]
-        pk = n.pk
-    else:
-        union = " UNION ALL ".join(f"SELECT {n.pk} FROM {n.source} WHERE {w}" for w, _ in wheres)
-        source, where = f"({union}) {qn('b')}", "1 = 1"
-        where_params = [p for _, params in wheres for p in params]
-        pk = f"{qn('b')}.{n.pk_column}"
+    ids, ids_params = feed.broadcast_ids()
     meta = NotificationReceipt._meta
     notification, user, read_at, dismissed_at = (
         qn(meta.get_field(name).column)
@@ -197,14 +189,14 @@ def _receipt_upsert(feed: FeedQuery, field: str, now) -> tuple[str, list[Any]]:
     column = read_at if field == "read_at" else dismissed_at
     stamp = feed.connection.ops.adapt_datetimefield_value(now)
     values = [feed.user, stamp, None] if field == "read_at" else [feed.user, None, stamp]
-    # The SELECT has a WHERE, so SQLite does not read "ON CONFLICT" as a join's ON.
+    # "WHERE 1 = 1": without a WHERE, SQLite reads "ON CONFLICT" as a join's ON.
     sql = (
         f"INSERT INTO {n.receipts} ({notification}, {user}, {read_at}, {dismissed_at}) "
-        f"SELECT {pk}, %s, %s, %s FROM {source} WHERE {where} "
+        f"SELECT {qn('b')}.{n.pk_column}, %s, %s, %s FROM ({ids}) {qn('b')} WHERE 1 = 1 "
         f"ON CONFLICT ({notification}, {user}) DO UPDATE SET {column} = excluded.{column} "
         f"WHERE {n.receipts}.{column} IS NULL RETURNING {notification}"
     )
-    return sql, [*values, *where_params]
+    return sql, [*values, *ids_params]
 
 
 def _mark_in_chunks(feed: FeedQuery, field: str, now, user, using) -> list[Any]:
@@ -220,10 +212,6 @@ def _mark_in_chunks(feed: FeedQuery, field: str, now, user, using) -> list[Any]:
         locked = list(pending.values_list("pk", flat=True))
         manager.filter(pk__in=locked).update(**{field: now})
         changed.extend(locked)
-    broadcast = [
-        pk
-        for where, params in feed.broadcast_wheres()
-        for pk in _fetch_ids(connection, (f"SELECT {n.pk} FROM {n.source} WHERE {where}", params))
-    ]
+    broadcast = _fetch_ids(connection, feed.broadcast_ids())
     changed.extend(_set_receipts(broadcast, user, field, now))
     return changed

@@ -249,6 +249,13 @@ class FeedQuery:
             scopes = [(f"({combined})", [p for _, params in scopes for p in params])]
         return [self._broadcast(sql, params) for sql, params in scopes]
 
+    def broadcast_ids(self) -> SQL:
+        """``SELECT`` the ids of the user's broadcast rows in this part of the feed."""
+        n = self.n
+        wheres = self.broadcast_wheres()
+        sql = " UNION ALL ".join(f"SELECT {n.pk} FROM {n.source} WHERE {w}" for w, _ in wheres)
+        return sql, [p for _, params in wheres for p in params]
+
     def _scopes(self) -> list[tuple[Scope, str | None, Any]]:
         """The broadcast scopes: each with its key column and the adapter's keys."""
         n, spec = self.n, self.spec
