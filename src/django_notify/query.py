@@ -47,12 +47,15 @@ def fetch_generic(rows, names, *, using: str) -> None:
     if not rows:
         return
     meta = rows[0]._meta
-    fields = [meta.get_field(name) for name in names]
+    # (the relation, its content-type attname, its object-id attname)
+    fields = [
+        (field, meta.get_field(field.ct_field).attname, field.fk_field)
+        for field in (meta.get_field(name) for name in names)
+    ]
     wanted: dict[Any, set[str]] = defaultdict(set)
     for row in rows:
-        for field in fields:
-            ct_id = getattr(row, meta.get_field(field.ct_field).attname)
-            object_id = getattr(row, field.fk_field)
+        for _field, ct_attname, id_attname in fields:
+            ct_id, object_id = getattr(row, ct_attname), getattr(row, id_attname)
             if ct_id is not None and object_id not in (None, ""):
                 wanted[ct_id].add(str(object_id))
     found: dict[tuple[Any, str], Any] = {}
@@ -70,9 +73,8 @@ def fetch_generic(rows, names, *, using: str) -> None:
         for obj in model._base_manager.using(using).filter(pk__in=pks):
             found[(ct_id, str(obj.pk))] = obj
     for row in rows:
-        for field in fields:
-            ct_id = getattr(row, meta.get_field(field.ct_field).attname)
-            obj = found.get((ct_id, str(getattr(row, field.fk_field))))
+        for field, ct_attname, id_attname in fields:
+            obj = found.get((getattr(row, ct_attname), str(getattr(row, id_attname))))
             field.set_cached_value(row, obj)
 
 

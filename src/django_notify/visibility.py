@@ -39,7 +39,7 @@ literals, not parameters, so prepared statements still match the partial indexes
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -128,6 +128,9 @@ class FeedSpec:
     unread: bool = False
     with_dismissed: bool = False
     ids: tuple[Any, ...] | None = None
+    #: The adapter's key subqueries as compiled SQL, per database: shared by every part
+    #: of this feed (``but()`` keeps it), so a page and its count compile them once.
+    compiled: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def for_user(cls, user, now: datetime, **kwargs) -> FeedSpec:
@@ -328,6 +331,13 @@ class FeedQuery:
         return f"ARRAY[{', '.join(['%s'] * len(values))}]::text[]", values
 
     def _compile_keys(self, keys: models.QuerySet) -> SQL | None:
+        cache_key = (id(keys), self.connection.alias)
+        if cache_key not in self.spec.compiled:
+            self.spec.compiled[cache_key] = self._compile_keys_now(keys)
+        compiled = self.spec.compiled[cache_key]
+        return None if compiled is None else (compiled[0], list(compiled[1]))
+
+    def _compile_keys_now(self, keys: models.QuerySet) -> SQL | None:
         output = _output_field(keys)
         if output is None or (self.connection.vendor != "postgresql" and not _is_text(output)):
             if self.connection.vendor != "sqlite" or output is None:
