@@ -466,7 +466,8 @@ class FeedQuery:
 @dataclass(frozen=True)
 class Page:
     """What the outer query keeps, copied into each branch: its filter (SQL over the
-    model's own columns, written against the table name) and how many rows it reads."""
+    model's own columns, written against the branch alias ``n``) and how many rows it
+    reads."""
 
     where: str
     params: list[Any]
