@@ -4,31 +4,31 @@ A user sees their direct rows, their teams' rows, their organization's rows and 
 system's rows, minus expired rows and what they dismissed. Written as one ``OR`` of the
 four, no index returns the rows in feed order or tests "unread" inside its condition:
 the database reads every row the user can see, sorts them and filters read state
-afterwards, so the cost grows with the feed, not with the page. Here each branch is its
-own ``SELECT`` answered by its partial indexes (see ``AbstractNotification.Meta``); on
-PostgreSQL the three broadcast scopes share one ``SELECT``, an ``OR`` of their indexed
-conditions:
+afterwards, so the cost grows with the feed, not with the page. Here the feed is two
+``SELECT`` statements, each answered by its own index (see ``AbstractNotification.Meta``):
 
-==============  ================================================  ==================
-branch          condition                                         index
-==============  ================================================  ==================
-direct          ``scope = 'user' AND recipient_id = U``           ``dn_…_direct``
-direct, unread  … ``AND read_at IS NULL AND dismissed_at IS NULL``  ``dn_…_unread``
-team            ``scope = 'team' AND team_key IN (U's teams)``    ``dn_…_team``
-organization    ``scope = 'organization' AND organization_key …``   ``dn_…_org``
-system          ``scope = 'system'``                              ``dn_…_system``
-==============  ================================================  ==================
+==============  =================================================  ===================
+branch          condition                                          index
+==============  =================================================  ===================
+direct          ``scope = 'user' AND recipient_id = U``            ``dn_…_direct``
+direct, unread  … ``AND read_at IS NULL AND dismissed_at IS NULL``   ``dn_…_unread``
+broadcast       ``scope <> 'user' AND audience key IN (U's keys)``  ``dn_…_audience``
+==============  =================================================  ===================
+
+The audience key (:mod:`django_notify.feed_keys`) puts team, organization and system
+rows under one indexed value, so a site with any mix of scopes plans and runs one
+broadcast branch.
 
 * :class:`FeedTable` stands where the notification table would in a queryset's ``FROM``:
-  ``(branch UNION ALL branch …) "alias"``. Filters, ordering, slicing, ``count()``,
-  joins and prefetches of the queryset apply to it unchanged. When the queryset is a
-  page of the feed (ordered newest first, sliced, filtered on the row's own columns),
-  its filter, order and limit are copied into every branch, so each branch reads about
-  one page from its index, whatever the size of the feed or the depth of the cursor (on
-  PostgreSQL, team and organization rows of a page are read key by key, see
+  ``(branch UNION ALL branch) "alias"``. Filters, ordering, slicing, ``count()``, joins
+  and prefetches of the queryset apply to it unchanged. When the queryset is a page of
+  the feed (ordered newest first, sliced, filtered on the row's own columns), its
+  filter, order and limit are copied into both branches, so each reads about one page
+  from its index, whatever the size of the feed or the depth of the cursor (on
+  PostgreSQL the broadcast rows of a page are read key by key, see
   :meth:`FeedQuery.rows`).
-* :meth:`FeedQuery.unread_count` sums one ``COUNT(*)`` per branch, each from its indexes.
-* :meth:`FeedQuery.direct_where` / :meth:`FeedQuery.broadcast_wheres` are the conditions
+* :meth:`FeedQuery.unread_count` sums one ``COUNT(*)`` per branch, each from its index.
+* :meth:`FeedQuery.direct_where` / :meth:`FeedQuery.broadcast_where` are the conditions
   the bulk read/dismiss statements use.
 
 The SQL is written here rather than built through the ORM: it is the same for every
@@ -51,10 +51,12 @@ from django.db.models.expressions import Col, Expression, Value
 from django.db.models.functions import Cast
 from django.db.models.lookups import In, Lookup
 from django.db.models.sql.datastructures import BaseTable
+from django.db.models.sql.query import Query
 from django.db.models.sql.where import WhereNode
 
+from .feed_keys import BROADCAST_ROWS, ORGANIZATION_PREFIX, SYSTEM_KEY, TEAM_PREFIX, audience_key
 from .models.receipt import NotificationReceipt
-from .tenancy import get_adapter, key_column
+from .tenancy import MemberKeys, feed_keys, get_adapter, key_column
 from .types import Scope
 
 #: The read state a feed row carries for the user it was read for.
@@ -91,10 +93,6 @@ def key_lookup(field_name: str, keys: Any):
     return Q(**{f"{field_name}__in": values}) if values else None
 
 
-def _is_text(field) -> bool:
-    return isinstance(field, models.CharField | models.TextField)
-
-
 def _output_field(keys: models.QuerySet):
     """The field of the one column ``keys`` selects; ``None`` if it selects whole rows."""
     query = keys.query
@@ -103,6 +101,10 @@ def _output_field(keys: models.QuerySet):
     if query.annotation_select:
         return next(iter(query.annotation_select.values())).output_field
     return query.select[0].output_field if query.select else None
+
+
+def _is_subquery(keys: Any) -> bool:
+    return isinstance(keys, models.QuerySet | MemberKeys)
 
 
 def _key_list(keys: Any) -> list[str]:
@@ -115,8 +117,9 @@ def _key_list(keys: Any) -> list[str]:
 class FeedSpec:
     """Whose feed, and which part of it.
 
-    ``teams`` and ``organizations`` are what the tenancy adapter returned: keys or a
-    one-column queryset (``None``: no such branch). ``unread`` keeps unread rows only;
+    ``teams`` and ``organizations`` are what the tenancy adapter gives: keys, a
+    one-column queryset or a declared membership table's :class:`MemberKeys`
+    (``None``: none). ``unread`` keeps unread rows only;
     ``with_dismissed`` keeps the rows the user dismissed (so a repeated dismiss is a
     quiet no-op); ``ids`` narrows to those rows.
     """
@@ -134,11 +137,11 @@ class FeedSpec:
 
     @classmethod
     def for_user(cls, user, now: datetime, **kwargs) -> FeedSpec:
-        adapter = get_adapter()
+        teams, organizations = feed_keys(get_adapter(), user)
         return cls(
             user_pk=user.pk,
-            teams=adapter.get_team_ids(user),
-            organizations=adapter.get_organization_filter(user),
+            teams=teams,
+            organizations=organizations,
             now=now,
             **kwargs,
         )
@@ -172,6 +175,8 @@ class _Names:
     receipt_user: str
     receipt_read_at: str
     receipt_dismissed_at: str
+    audience: str  # the audience key expression, as the audience index has it
+    broadcast: str  # the audience index's condition: the broadcast rows
 
 
 #: The notification table's alias inside the branches.
@@ -211,7 +216,31 @@ def _names(model, vendor: str, alias: str) -> _Names:
         receipt_user=rcol("user"),
         receipt_read_at=rcol("read_at"),
         receipt_dismissed_at=rcol("dismissed_at"),
+        audience=_as_indexed(model, alias, audience_key()),
+        broadcast=_as_indexed(model, alias, BROADCAST_ROWS),
     )
+
+
+def _as_indexed(model, alias: str, expression) -> str:
+    """``expression`` (or a ``Q``) compiled as an index definition compiles it: columns
+    unqualified, values inlined. The database matches an expression index (and a partial
+    index's condition) only against the same expression, and a bound parameter is not
+    the same as a literal. Unqualified columns name the branch's only table."""
+    connection = connections[alias]
+    query = Query(model, alias_cols=False)
+    compiler = query.get_compiler(connection=connection)
+    if isinstance(expression, Q):
+        sql, params = query.build_where(expression).as_sql(compiler, connection)
+    else:
+        sql, params = compiler.compile(expression.resolve_expression(query))
+    return sql % tuple(_literal(p) for p in params)
+
+
+def _literal(value: Any) -> str:
+    # Only the package's own constants reach here (scopes, key prefixes).
+    if not isinstance(value, str) or "%" in value:
+        raise TypeError(f"not an inlinable constant: {value!r}")
+    return "'" + value.replace("'", "''") + "'"
 
 
 SQL = tuple[str, list[Any]]
@@ -237,46 +266,18 @@ class FeedQuery:
             sql += f" AND {n.read_at} IS NULL"
         return self._common(sql, [self.user])
 
-    def broadcast_wheres(self) -> list[SQL]:
-        """The user's team, organization and system rows: the conditions of the
-        broadcast branches.
-
-        On PostgreSQL one condition, an ``OR`` of the three scopes: the planner combines
-        their partial indexes (a BitmapOr), and one branch plans in half the time of
-        three. SQLite cannot combine partial indexes under an ``OR`` (it would scan the
-        table), so there each scope is a branch of its own.
-        """
-        scopes = [c for c in (self._scope_condition(*s) for s in self._scopes()) if c]
-        if self.connection.vendor == "postgresql":
-            combined = " OR ".join(f"({sql})" for sql, _ in scopes)
-            scopes = [(f"({combined})", [p for _, params in scopes for p in params])]
-        return [self._broadcast(sql, params) for sql, params in scopes]
+    def broadcast_where(self) -> SQL:
+        """The user's team, organization and system rows: the condition of the broadcast
+        branch, one lookup of the user's audience keys in the audience index."""
+        n = self.n
+        match, params = self._audience_match()
+        return self._broadcast(f"{n.broadcast} AND {n.audience} {match}", params)
 
     def broadcast_ids(self) -> SQL:
         """``SELECT`` the ids of the user's broadcast rows in this part of the feed."""
         n = self.n
-        wheres = self.broadcast_wheres()
-        sql = " UNION ALL ".join(f"SELECT {n.pk} FROM {n.source} WHERE {w}" for w, _ in wheres)
-        return sql, [p for _, params in wheres for p in params]
-
-    def _scopes(self) -> list[tuple[Scope, str | None, Any]]:
-        """The broadcast scopes: each with its key column and the adapter's keys."""
-        n, spec = self.n, self.spec
-        return [
-            (Scope.TEAM, n.team_key, spec.teams),
-            (Scope.ORGANIZATION, n.organization_key, spec.organizations),
-            (Scope.SYSTEM, None, None),
-        ]
-
-    def _scope_condition(self, scope: Scope, column: str | None, keys: Any) -> SQL | None:
-        """A scope's rows for this user; ``None`` when the user has no keys for it."""
-        sql = f"{self.n.scope} = '{scope.value}'"
-        if column is None:
-            return sql, []
-        match = self._keys(keys)
-        if match is None:
-            return None
-        return f"{sql} AND {column} {match[0]}", match[1]
+        where, params = self.broadcast_where()
+        return f"SELECT {n.pk} FROM {n.source} WHERE {where}", params
 
     def _broadcast(self, sql: str, params: list[Any]) -> SQL:
         """A broadcast condition plus expiry, ``ids`` and the user's receipts."""
@@ -298,39 +299,66 @@ class FeedQuery:
             params += ids
         return sql, params
 
-    def _keys(self, keys: Any) -> SQL | None:
-        """The match of a key column against the adapter's keys: ``= ANY(array)`` on
-        PostgreSQL, ``IN (…)`` elsewhere, without the column; ``None`` when nothing can
-        match. On PostgreSQL the array alone is :meth:`_key_array`."""
-        array = self._key_array(keys) if self.connection.vendor == "postgresql" else None
-        if array is not None:
-            return f"= ANY({array[0]})", array[1]
-        if keys is None or self.connection.vendor == "postgresql":
-            return None
-        if isinstance(keys, models.QuerySet):
-            return self._key_subquery(keys)
-        values = _key_list(keys)
-        if not values:
-            return None
-        return f"IN ({', '.join(['%s'] * len(values))})", values
+    def _audience_match(self) -> SQL:
+        """The audience key's match against the user's keys, without the expression:
+        ``= ANY(array)`` on PostgreSQL (an index condition, the array an InitPlan
+        evaluated once), ``IN (…)`` elsewhere."""
+        if self.connection.vendor == "postgresql":
+            array, params = self.audience_array()
+            return f"= ANY({array})", params
+        parts, params = [f"SELECT '{SYSTEM_KEY}'"], []
+        for prefix, keys in self._audiences():
+            part = self._prefixed_keys(prefix, keys)
+            if part is not None:
+                parts.append(part[0])
+                params += part[1]
+        return f"IN ({' UNION ALL '.join(parts)})", params
 
-    def _key_array(self, keys: Any) -> SQL | None:
-        """PostgreSQL: the keys as a ``text[]`` (an InitPlan evaluated once when it is a
-        subquery; ``= ANY`` of it is an index condition, where a plain ``IN (SELECT …)``
-        may become a filter over every row of the scope)."""
-        if keys is None:
-            return None
-        if isinstance(keys, models.QuerySet):
+    def audience_array(self) -> SQL:
+        """PostgreSQL: the user's audience keys as one ``text[]``."""
+        sql, params = f"ARRAY['{SYSTEM_KEY}']", []
+        for prefix, keys in self._audiences():
+            if _is_subquery(keys):
+                compiled = self._compile_keys(keys)
+                if compiled is not None:
+                    k = self.connection.ops.quote_name("k")
+                    sql += (
+                        f" || ARRAY(SELECT '{prefix}' || CAST({k}.v AS text) "
+                        f"FROM ({compiled[0]}) {k}(v))"
+                    )
+                    params += compiled[1]
+            elif keys is not None:
+                values = [prefix + value for value in _key_list(keys)]
+                if values:
+                    sql += f" || ARRAY[{', '.join(['%s'] * len(values))}]::text[]"
+                    params += values
+        return sql, params
+
+    def _audiences(self) -> list[tuple[str, Any]]:
+        """The adapter's keys, each with the prefix of its scope's audience keys."""
+        return [(TEAM_PREFIX, self.spec.teams), (ORGANIZATION_PREFIX, self.spec.organizations)]
+
+    def _prefixed_keys(self, prefix: str, keys: Any) -> SQL | None:
+        """A ``SELECT`` of the keys with their prefix (not PostgreSQL); ``None`` when there
+        are none."""
+        if _is_subquery(keys):
             compiled = self._compile_keys(keys)
             if compiled is None:
                 return None
-            return f"ARRAY({compiled[0]})::text[]", compiled[1]
-        values = _key_list(keys)
+            # A CTE names the subquery's one column whatever the adapter called it.
+            k = self.connection.ops.quote_name("k")
+            return (
+                f"SELECT '{prefix}' || v FROM (WITH {k}(v) AS ({compiled[0]}) SELECT v FROM {k})",
+                compiled[1],
+            )
+        values = [prefix + value for value in _key_list(keys)] if keys is not None else []
         if not values:
             return None
-        return f"ARRAY[{', '.join(['%s'] * len(values))}]::text[]", values
+        return " UNION ALL ".join(["SELECT %s"] * len(values)), values
 
-    def _compile_keys(self, keys: models.QuerySet) -> SQL | None:
+    def _compile_keys(self, keys: models.QuerySet | MemberKeys) -> SQL | None:
+        if isinstance(keys, MemberKeys):
+            return keys.as_sql(self.connection)
         cache_key = (id(keys), self.connection.alias)
         if cache_key not in self.spec.compiled:
             self.spec.compiled[cache_key] = self._compile_keys_now(keys)
@@ -338,29 +366,13 @@ class FeedQuery:
         return None if compiled is None else (compiled[0], list(compiled[1]))
 
     def _compile_keys_now(self, keys: models.QuerySet) -> SQL | None:
-        output = _output_field(keys)
-        if output is None or (self.connection.vendor != "postgresql" and not _is_text(output)):
-            if self.connection.vendor != "sqlite" or output is None:
-                keys = _keys_as_text(keys)  # the ORM's cast to text
+        if _output_field(keys) is None:
+            keys = _keys_as_text(keys)  # whole rows: their key column
         try:
             sql, params = keys.query.get_compiler(connection=self.connection).as_sql()
         except EmptyResultSet:
             return None
         return sql, list(params)
-
-    def _key_subquery(self, keys: models.QuerySet) -> SQL | None:
-        """``IN (the adapter's subquery)``, its keys compared as text (the key columns
-        are text; an adapter usually selects integer ids)."""
-        compiled = self._compile_keys(keys)
-        if compiled is None:
-            return None
-        sql, params = compiled
-        if self.connection.vendor == "sqlite" and not _is_text(_output_field(keys)):
-            # SQLite uses the index only when both sides are text; a CTE names the
-            # subquery's one column whatever the adapter called it.
-            k = self.connection.ops.quote_name("k")
-            sql = f"WITH {k}(v) AS ({sql}) SELECT CAST(v AS TEXT) FROM {k}"
-        return f"IN ({sql})", params
 
     def _receipt(self, extra: str) -> SQL:
         n = self.n
@@ -389,8 +401,8 @@ class FeedQuery:
         ``UNION ALL``; with ``page``, each branch keeps only its first ``page.limit``
         rows in feed order that pass ``page.where``.
 
-        On PostgreSQL a page reads team and organization rows key by key (a ``LATERAL``
-        scan of each of the user's keys, newest first, stopping at the page's end): it
+        On PostgreSQL a page reads broadcast rows key by key (a ``LATERAL`` scan of each
+        of the user's audience keys, newest first, stopping at the page's end): it
         reads about a page per key instead of every broadcast the user can see, and its
         cost estimate stays small enough that the planner never starts parallel workers
         for it.
@@ -412,19 +424,10 @@ class FeedQuery:
         # (SELECT list, its params, WHERE, its params, keys to scan one by one)
         branches = [(f"{n.read_at} AS {user_read_at}", [], *self.direct_where(), None)]
         if page is not None and self.connection.vendor == "postgresql":
-            for scope, column, keys in self._scopes():
-                array = None
-                if column is not None:
-                    array = self._key_array(keys)
-                    if array is None:
-                        continue
-                    sql = f"{n.scope} = '{scope.value}' AND {column} = {qn('k')}.v"
-                else:
-                    sql = f"{n.scope} = '{scope.value}'"
-                branches.append((*select_read, *self._broadcast(sql, []), array))
+            sql = f"{n.broadcast} AND {n.audience} = {qn('k')}.v"
+            branches.append((*select_read, *self._broadcast(sql, []), self.audience_array()))
         else:
-            for where in self.broadcast_wheres():
-                branches.append((*select_read, *where, None))
+            branches.append((*select_read, *self.broadcast_where(), None))
         sqls, params = [], []
         for number, (select, select_params, where, where_params, array) in enumerate(branches):
             sql = f"SELECT {columns}, {select} FROM {n.source} WHERE {where}"
@@ -457,7 +460,7 @@ class FeedQuery:
             else FeedQuery(self.model, self.spec.but(unread=True), self.connection)
         )
         counts, params = [], []
-        for where, where_params in (query.direct_where(), *query.broadcast_wheres()):
+        for where, where_params in (query.direct_where(), query.broadcast_where()):
             counts.append(f"(SELECT COUNT(*) FROM {query.n.source} WHERE {where})")
             params += where_params
         return "SELECT " + " + ".join(counts), params

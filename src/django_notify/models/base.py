@@ -8,11 +8,12 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ..conf import app_settings
+from ..feed_keys import BROADCAST_ROWS, audience_key
 from ..query import NotificationManager
 from ..types import BROADCAST_SCOPES, Origin, Priority, Scope, validate_type_key
 
@@ -146,9 +147,9 @@ class AbstractNotification(models.Model):
         verbose_name = _("notification")
         verbose_name_plural = _("notifications")
         # One index per branch of the feed (see django_notify.visibility). The partial
-        # ones hold only their scope's rows, so a site with one scope pays nothing for
-        # the others. Names use at most 14 characters of the class name to stay within
-        # the 30 characters Django allows.
+        # ones hold only their branch's rows, so a site with only direct rows pays
+        # nothing for broadcasts. Names use at most 14 characters of the class name to
+        # stay within the 30 characters Django allows.
         indexes = [
             # Direct rows, newest first; also the cascade when a recipient is deleted.
             models.Index(fields=["recipient", "-created_at", "-id"], name="dn_%(class).14s_direct"),
@@ -168,21 +169,19 @@ class AbstractNotification(models.Model):
                 name="dn_%(class).14s_unread",
                 condition=Q(scope="user", read_at__isnull=True, dismissed_at__isnull=True),
             ),
+            # Every broadcast (team, organization, system) by its audience key: one
+            # lookup per key the user has, newest first (see django_notify.feed_keys).
+            # The key's columns follow so that a count reads the index alone.
             models.Index(
-                fields=["team_key", "-created_at", "-id", "expires_at"],
-                name="dn_%(class).14s_team",
-                condition=Q(scope="team"),
-            ),
-            models.Index(
-                fields=["organization_key", "-created_at", "-id", "expires_at"],
-                name="dn_%(class).14s_org",
-                condition=Q(scope="organization"),
-            ),
-            # The scope leads (one value here) so that "scope = 'system'" is a lookup.
-            models.Index(
-                fields=["scope", "-created_at", "-id", "expires_at"],
-                name="dn_%(class).14s_system",
-                condition=Q(scope="system"),
+                audience_key(),
+                F("created_at").desc(),
+                F("id").desc(),
+                F("expires_at"),
+                F("scope"),
+                F("team_key"),
+                F("organization_key"),
+                name="dn_%(class).14s_audience",
+                condition=BROADCAST_ROWS,
             ),
             models.Index(fields=["target_content_type", "target_object_id"]),
         ]
