@@ -12,11 +12,13 @@ subquery, so ``unread_count(user)`` stays one SQL query.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from django.apps import apps
 from django.contrib.auth import get_user_model
-from django.db import models
+from django.db import connections, models
 from django.db.models.functions import Cast
 
 from .conf import app_settings
@@ -34,12 +36,74 @@ class Role(models.TextChoices):
 Keys = Iterable[Any] | models.QuerySet
 
 
+@dataclass(frozen=True)
+class MembershipTable:
+    """A table with one row per membership: ``user_field`` names the member, ``key_field``
+    the team (or organization). Declared on an adapter (``team_membership``,
+    ``organization_membership``), it answers :meth:`TenancyAdapter.get_team_ids` /
+    :meth:`TenancyAdapter.get_organization_filter`, and the feed reads it with SQL
+    written once per process instead of a queryset built on every read.
+
+    ``model`` is a model class or an ``"app_label.Model"`` label (a many-to-many's
+    ``through`` model works: ``MembershipTable(Team.members.through, "user", "team")``).
+    """
+
+    model: Any
+    user_field: str
+    key_field: str
+
+    def resolve_model(self) -> type[models.Model]:
+        if isinstance(self.model, str):
+            return apps.get_model(self.model)
+        return self.model
+
+    def keys_for(self, user) -> models.QuerySet:
+        """The user's keys as a one-column queryset."""
+        manager = self.resolve_model()._default_manager
+        return manager.filter(**{self.user_field: user.pk}).values(self.key_field)
+
+    def select_sql(self, alias: str) -> str:
+        """``SELECT key FROM table WHERE user = %s`` on database ``alias``."""
+        return _membership_sql(self, alias)
+
+
+@lru_cache(maxsize=32)
+def _membership_sql(table: MembershipTable, alias: str) -> str:
+    qn = connections[alias].ops.quote_name
+    meta = table.resolve_model()._meta
+    name = qn(meta.db_table)
+    user = meta.get_field(table.user_field).column
+    key = meta.get_field(table.key_field).column
+    return f"SELECT {name}.{qn(key)} FROM {name} WHERE {name}.{qn(user)} = %s"
+
+
+@dataclass(frozen=True)
+class MemberKeys:
+    """One user's keys in a :class:`MembershipTable`: what the feed matches broadcast
+    rows against when the adapter declares the table."""
+
+    table: MembershipTable
+    user_pk: Any
+
+    def as_sql(self, connection) -> tuple[str, list[Any]]:
+        field = self.table.resolve_model()._meta.get_field(self.table.user_field)
+        return self.table.select_sql(connection.alias), [
+            field.get_db_prep_value(self.user_pk, connection)
+        ]
+
+
 class TenancyAdapter:
     """Subclass and override to wire the host's tenancy models.
 
     Keys (organization and team identifiers) may be ints, UUIDs or strings; the
     package stores them as strings.
     """
+
+    #: Optional: the table that lists team memberships. When set, get_team_ids()
+    #: reads it, and so does the feed, without building a queryset per read.
+    team_membership: MembershipTable | None = None
+    #: Optional: the same for organization memberships (get_organization_filter()).
+    organization_membership: MembershipTable | None = None
 
     # --- one user -----------------------------------------------------------------
     def get_organization_id(self, user) -> Any | None:
@@ -49,9 +113,12 @@ class TenancyAdapter:
     def get_organization_filter(self, user) -> Any | models.QuerySet | None:
         """What the feed query matches organization rows against.
 
-        Defaults to :meth:`get_organization_id`; override to return a one-column
-        queryset when reading the organization costs a query.
+        Reads ``organization_membership`` when it is declared, else
+        :meth:`get_organization_id`; override to return a one-column queryset when
+        reading the organization costs a query.
         """
+        if self.organization_membership is not None:
+            return self.organization_membership.keys_for(user)
         return self.get_organization_id(user)
 
     def get_role(self, user) -> Role:
@@ -59,7 +126,10 @@ class TenancyAdapter:
         raise NotImplementedError
 
     def get_team_ids(self, user) -> Keys:
-        """Keys of the teams the user is a member of (a list or a one-column queryset)."""
+        """Keys of the teams the user is a member of (a list or a one-column queryset).
+        Reads ``team_membership`` when it is declared."""
+        if self.team_membership is not None:
+            return self.team_membership.keys_for(user)
         raise NotImplementedError
 
     def get_accessible_team_ids(self, user) -> Keys:
@@ -127,12 +197,12 @@ class DefaultTenancyAdapter(TenancyAdapter):
 
         return Group.objects
 
-    def get_team_ids(self, user) -> models.QuerySet:
-        return (
-            self._groups()
-            .filter(user=user)
-            .annotate(key=Cast("pk", models.CharField()))
-            .values("key")
+    @property
+    def team_membership(self) -> MembershipTable:
+        # The user model's own groups table (its field names follow the model's name).
+        groups = get_user_model()._meta.get_field("groups")
+        return MembershipTable(
+            groups.remote_field.through, groups.m2m_field_name(), groups.m2m_reverse_field_name()
         )
 
     def get_accessible_team_ids(self, user) -> Keys:
@@ -195,6 +265,25 @@ def _load(path: str) -> TenancyAdapter:
 def get_adapter() -> TenancyAdapter:
     """The configured adapter (one instance per dotted path)."""
     return _load(app_settings.TENANCY_ADAPTER)
+
+
+def feed_keys(adapter: TenancyAdapter, user) -> tuple[Any, Any]:
+    """The user's team and organization keys as the feed reads them: a declared
+    membership table as :class:`MemberKeys` (unless the adapter overrides the method that
+    reads it), otherwise what the adapter's method returns."""
+    cls = type(adapter)
+    if adapter.team_membership is not None and cls.get_team_ids is TenancyAdapter.get_team_ids:
+        teams: Any = MemberKeys(adapter.team_membership, user.pk)
+    else:
+        teams = adapter.get_team_ids(user)
+    if (
+        adapter.organization_membership is not None
+        and cls.get_organization_filter is TenancyAdapter.get_organization_filter
+    ):
+        organizations: Any = MemberKeys(adapter.organization_membership, user.pk)
+    else:
+        organizations = adapter.get_organization_filter(user)
+    return teams, organizations
 
 
 def as_key_set(keys: Keys | None) -> set[str]:
