@@ -74,7 +74,7 @@ def test_templates_render_in_the_recipients_language_and_time_zone(make_user, se
     user = make_user(email="ada@example.com")
     RecipientSettings.objects.create(user=user, language="de", timezone="Asia/Tokyo")
     template(
-        subject="{% load i18n %}{% get_current_language as lang %}{{ lang }}",
+        subject="{% get_current_language as lang %}{{ lang }}",
         body='{{ notification.created_at|date:"H:i e" }}',
     )
     send([user], created_at=datetime(2026, 1, 2, 3, 4, tzinfo=UTC))
@@ -108,14 +108,25 @@ def test_unknown_type_and_channel_are_refused(db):
     assert {"notification_type", "channel"} <= set(exc.value.message_dict)
 
 
-def test_file_loader_tags_are_not_available_to_database_templates(make_user, send):
+def test_a_stored_template_that_skipped_the_checks_still_renders_no_secret(make_user, send):
+    """QuerySet.update() skips save(): the render itself sees plain values only."""
     user = make_user(email="ada@example.com")
-    template(subject='{% include "django_notify/default/subject.txt" %}')
+    row = template(subject="ok")
+    NotificationTemplate.objects.filter(pk=row.pk).update(
+        subject="[{{ recipient.password }}][{{ notification.sender.password }}]",
+        body="{{ recipient.notify_api_tokens.all }}|{% include 'django_notify/default/body.txt' %}",
+    )
     send([user])
     (delivery,) = Delivery.objects.filter(channel="email")
+    # The include cannot load anything (no loaders): the delivery fails, and says why.
     assert delivery.status == DeliveryStatus.DEAD and delivery.reason == "render error"
     assert "TemplateDoesNotExist" in delivery.last_error
-    assert mail.outbox == []
+    NotificationTemplate.objects.filter(pk=row.pk).update(body="{{ recipient }}")
+    send([user])
+    message = mail.outbox[-1]
+    assert message.subject == "[][]"
+    assert user.password not in message.body and "pbkdf2" not in message.body
+    assert "ada@example.com" in message.body  # the recipient as plain values
 
 
 def test_preview_renders_sample_data_without_saving(db):

@@ -22,8 +22,10 @@ class NotificationTemplate(models.Model):
     """Subject and body for one notification type on one channel, optionally only for one
     organization and/or one language. The most specific active row wins over the files.
 
-    Both fields are Django template source; a syntax error is refused on save with its
-    line. Rendered HTML is sanitised, since these rows are edited in the admin.
+    The fields are Django template source, rendered from plain values (never model
+    instances). A syntax error, a tag outside the sandbox's list or a variable the
+    template cannot have is refused on save with its line. Rendered HTML is sanitised,
+    since these rows are edited in the admin.
     """
 
     notification_type = models.CharField(
@@ -63,13 +65,14 @@ class NotificationTemplate(models.Model):
         super().save(*args, **kwargs)
 
     def clean(self) -> None:
-        from ..rendering.templates import compile_template
+        from ..rendering.templates import compile_template, stored_template_variables
 
         super().clean()
         errors = {}
+        variables = stored_template_variables(self.notification_type)
         for name in ("subject", "body", "html_body"):
             try:
-                compile_template(getattr(self, name), name=name)
+                compile_template(getattr(self, name), name=name, variables=variables)
             except ValidationError as exc:
                 errors[name] = exc.messages
         if errors:

@@ -10,15 +10,17 @@ each of ``subject.txt``, ``body.txt`` and ``body.html`` is looked up on its own)
     django_notify/default/<part>           (shipped with the package)
 
 Digests use the key ``digest`` the same way. Files are the host's trusted code and render
-with the project's template engine; database rows are edited in the admin, render in a
-sandboxed engine (no loaders, so no ``{% include %}`` of arbitrary files) and their HTML is
-sanitised. Every render happens in the recipient's language and time zone.
+with the project's template engine and the full context. Database rows are edited in the
+admin: they render in a sandboxed engine (no loaders) from plain values, are checked when
+saved (:mod:`.sandbox`), and their HTML is sanitised. Every render happens in the
+recipient's language and time zone.
 
-The context (documented in docs/templates.md): ``notification``, ``recipient``, ``title``,
-``body`` (sanitised HTML), ``text``, ``url``, ``action_url``, ``unsubscribe_url``,
-``site_url``, ``priority``, ``level``, ``type`` (the NotificationType class or None),
-``category``, ``actor``, ``target``, ``context`` (the event's context, whose variables are
-also available by name), and for digests ``notifications`` and ``count``.
+The context (documented in docs/templates.md): ``notification``, ``recipient``,
+``sender``, ``sender_name``, ``title``, ``body`` (sanitised HTML), ``text``, ``url``,
+``action_url``, ``unsubscribe_url``, ``site_url``, ``priority``, ``level``, ``type`` (the
+NotificationType class or None), ``category``, ``actor``, ``target``, ``context`` (the
+event's context, whose variables are also available by name), and for digests
+``notifications`` and ``count``.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from django.utils import timezone, translation
 from django.utils.safestring import mark_safe
 
 from ..conf import app_settings
+from .sandbox import DIGEST_VARIABLES, MESSAGE_VARIABLES, check_template, person, plain_context
 from .sanitize import html_to_text, sanitize_html
 
 PARTS = ("subject", "body", "html_body")
@@ -50,7 +53,9 @@ class Rendered:
     html: str
 
 
-#: The only tag libraries database templates may load: no loader tags that read files.
+#: Tag libraries built into database templates (so they need no ``{% load %}``, which the
+#: sandbox refuses). Registered as libraries too, so that a ``{% load i18n %}`` compiles and
+#: is then refused with a message saying why, rather than as an unknown library.
 _LIBRARIES = {
     "i18n": "django.templatetags.i18n",
     "l10n": "django.templatetags.l10n",
@@ -60,24 +65,53 @@ _LIBRARIES = {
 
 def _engine(autoescape: bool) -> Engine:
     # debug=True keeps the line number of a syntax error for the admin's message.
-    return Engine(autoescape=autoescape, debug=True, libraries=_LIBRARIES, loaders=[])
+    return Engine(
+        autoescape=autoescape,
+        debug=True,
+        libraries=_LIBRARIES,
+        builtins=list(_LIBRARIES.values()),
+        loaders=[],
+    )
 
 
 _SANDBOX = {True: _engine(True), False: _engine(False)}
 
 
-def compile_template(source: str, *, name: str = "body", autoescape: bool | None = None):
-    """Compile database template source; ``ValidationError`` naming the line if it fails."""
+def compile_template(
+    source: str,
+    *,
+    name: str = "body",
+    autoescape: bool | None = None,
+    variables: Iterable[str] | None = None,
+):
+    """Compile database template source; ``ValidationError`` naming the line if it does
+    not compile or, given the ``variables`` it may use, if the sandbox refuses it."""
     if autoescape is None:
         autoescape = name == "html_body"
     try:
-        return _SANDBOX[autoescape].from_string(source or "")
+        template = _SANDBOX[autoescape].from_string(source or "")
     except TemplateSyntaxError as exc:
         line = getattr(exc, "template_debug", {}).get("line")
         where = f"line {line}: " if line else ""
         raise ValidationError(
             f"Template syntax error in {name}, {where}{exc}", code="template_syntax"
         ) from None
+    if variables is not None:
+        check_template(template, name=name, variables=variables)
+    return template
+
+
+def stored_template_variables(type_key: str) -> frozenset[str]:
+    """The variables a database template for ``type_key`` may use: the documented ones
+    and the type's declared context variables."""
+    if type_key == DIGEST_KEY:
+        return DIGEST_VARIABLES
+    from ..types import notification_types
+
+    if type_key not in notification_types:
+        return MESSAGE_VARIABLES
+    ntype = notification_types.get(type_key)
+    return MESSAGE_VARIABLES | set(ntype.context) | set(ntype.optional_context)
 
 
 def absolute_url(path: str) -> str:
@@ -147,11 +181,14 @@ def render_parts(
             override if override is not None else _db_template(key, channel, organization, language)
         )
         out: dict[str, str] = {}
+        stored: dict[str, Any] | None = None
         for part in PARTS:
             source = getattr(row, part, "") if row is not None else ""
             if source:
                 template = compile_template(source, name=part)
-                value = template.render(Context(dict(context), autoescape=part == "html_body"))
+                if stored is None:
+                    stored = plain_context(context)
+                value = template.render(Context(dict(stored), autoescape=part == "html_body"))
                 if part == "html_body":
                     value = sanitize_html(value)
             else:
@@ -179,9 +216,13 @@ def notification_context(notification, recipient, *, url: str, unsubscribe_url: 
     if not isinstance(event_context, dict):
         event_context = {}
     context = {**{k: v for k, v in event_context.items() if isinstance(k, str)}}
+    sender = notification.sender if notification.sender_id is not None else None
     context.update(
         notification=notification,
         recipient=recipient,
+        # Who caused it, when a person did: messages name them.
+        sender=sender,
+        sender_name=person(sender)["name"] if sender is not None else "",
         title=notification.title,
         body=mark_safe(notification.description),  # sanitised when the row was saved
         text=notification.description_text,
