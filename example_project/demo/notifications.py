@@ -31,3 +31,5 @@ class NewSignIn(django_notify.NotificationType):
     channels = ("in_app", "email")
     default_channels = ("in_app", "email")
     required_channels = ("email",)
+    # Only the site sends it (emit/notify): no user can send a look-alike through the API.
+    senders = "system"

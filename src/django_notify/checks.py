@@ -269,6 +269,7 @@ def _check_delivery(value) -> list:
     if publisher:
         _import("REALTIME_PUBLISHER", publisher, errors)
     errors += _check_type_channels(configured)
+    errors += _check_type_senders()
     errors += _check_centre(value)
     return errors
 
@@ -379,6 +380,26 @@ def _check_rates(rates) -> list:
             except ValueError as exc:
                 errors.append(_error("E019", f"{SETTING_NAME}['RATE_LIMITS'][{name!r}]: {exc}"))
     return errors
+
+
+def _check_type_senders() -> list:
+    """A type whose channel recipients cannot switch off, sendable by any user: a user
+    could send a look-alike of it (a fake security alert) that cannot be unsubscribed."""
+    from .types import ANYONE, notification_types
+
+    return [
+        Warning(
+            f"Notification type {ntype.key!r} has required channel(s) "
+            f"{', '.join(ntype.required_channels)} and senders = 'anyone': any user who may "
+            "send can send it, and recipients cannot switch those channels off.",
+            hint='Set senders = "system" (only emit() and notify()), "staff", or the roles '
+            "that may send it.",
+            obj=ntype.key,
+            id="django_notify.W005",
+        )
+        for ntype in notification_types
+        if ntype.required_channels and ntype.senders == ANYONE
+    ]
 
 
 def _check_type_channels(configured: set[str]) -> list:

@@ -21,7 +21,7 @@ from typing import Any
 
 from .exceptions import SendRefused
 from .tenancy import Role, as_key_set, get_adapter
-from .types import Origin, Scope
+from .types import ANYONE, STAFF, SYSTEM, Origin, Scope, notification_types
 
 logger = logging.getLogger("django_notify.policy")
 
@@ -63,6 +63,14 @@ class Rule(enum.Enum):
         "dev_user.accessible_teams_only",
         "A DEV_USER can only send to teams they belong to or can access.",
     )
+    TYPE_SYSTEM_ONLY = (
+        "type.system_only",
+        "Notifications of this type are sent by the system only, not by a person.",
+    )
+    TYPE_SENDER_NOT_ALLOWED = (
+        "type.sender_not_allowed",
+        "The sender may not send notifications of this type.",
+    )
 
     def __init__(self, code: str, message: str):
         self.code = code
@@ -80,6 +88,8 @@ class Audience:
     system_global: bool = False
     #: Organizations stored on direct and team rows (the rows' source organization).
     source_organization_keys: set[str] = field(default_factory=set)
+    #: The notification types the rows carry.
+    type_keys: set[str] = field(default_factory=set)
 
 
 def is_staff(user) -> bool:
@@ -109,12 +119,14 @@ def check(sender, audience: Audience) -> None:
         return
     if not getattr(sender, "is_authenticated", False) or not sender.is_active:
         raise SendRefused(Rule.SENDER_ACTIVE)
+    adapter = get_adapter()
+    for type_key in sorted(audience.type_keys):
+        check_type(sender, type_key, adapter)
     if audience.origin == Origin.SYSTEM or audience.system_global:
         if not is_staff(sender):
             raise SendRefused(Rule.SYSTEM_STAFF_ONLY)
         return  # system scope is exempt from the organization rules
 
-    adapter = get_adapter()
     org = adapter.get_organization_id(sender)
     if org is None:
         raise SendRefused(Rule.ORG_SENDER_MEMBER, "the sender has no organization")
@@ -164,11 +176,37 @@ def check(sender, audience: Audience) -> None:
             raise SendRefused(Rule.DEV_USER_TEAM_MEMBERS, f"user {denied[0]}")
 
 
+def check_type(sender, type_key: str, adapter=None) -> None:
+    """Raise :class:`SendRefused` if the type's ``senders`` does not allow ``sender``
+    (a person; rows without a sender are never checked)."""
+    if type_key not in notification_types:
+        return  # an unknown key is refused by the field's validation, naming the field
+    ntype = notification_types.get(type_key)
+    senders = ntype.senders
+    if senders == ANYONE:
+        return
+    if senders == SYSTEM:
+        raise SendRefused(Rule.TYPE_SYSTEM_ONLY, f"type {type_key}")
+    if callable(senders):
+        allowed = bool(senders(sender, ntype))
+    elif senders == STAFF:
+        allowed = is_staff(sender)
+    else:
+        wanted = {str(item) for item in senders}
+        allowed = (STAFF in wanted and is_staff(sender)) or (
+            bool(wanted - {STAFF}) and role_of(sender, adapter).value in wanted
+        )
+    if not allowed:
+        raise SendRefused(Rule.TYPE_SENDER_NOT_ALLOWED, f"type {type_key}")
+
+
 def audience_of(rows: Iterable[Any]) -> Audience:
     """The audience a batch of unsaved rows addresses (all rows share one origin)."""
     audience = Audience()
     for row in rows:
         audience.origin = row.origin
+        if row.notification_type:
+            audience.type_keys.add(row.notification_type)
         if row.scope == Scope.USER:
             audience.user_ids.add(row.recipient_id)
         elif row.scope == Scope.TEAM:

@@ -34,6 +34,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from .registry import AlreadyRegistered, Registry, describe
+from .tenancy import Role
 
 
 class Priority(models.IntegerChoices):
@@ -128,6 +129,11 @@ class NotificationType:
     #: ``str.format`` templates rendered with the context (``{actor}``, ``{target}`` too).
     title: ClassVar[str] = ""
     body: ClassVar[str] = ""
+    #: Who may send this type as a person (``Notification.send*``, the API):
+    #: ``ANYONE`` (the sender rules decide), ``STAFF``, ``SYSTEM`` (no person: only
+    #: ``emit()`` and ``notify()``), a collection of roles and/or ``STAFF``, or a callable
+    #: ``(sender, type) -> bool``. Rows without a sender are never checked.
+    senders: ClassVar[Any] = "anyone"
 
     @classmethod
     def get_label(cls) -> str:
@@ -161,6 +167,40 @@ class NotificationType:
         return None
 
 
+#: Values of ``NotificationType.senders``.
+ANYONE = "anyone"
+STAFF = "staff"
+SYSTEM = "system"
+
+
+def _check_senders(obj: type[NotificationType]) -> None:
+    senders = obj.senders
+    if senders in (ANYONE, STAFF, SYSTEM) or callable(senders):
+        return
+    items = list(senders) if isinstance(senders, list | tuple | set | frozenset) else None
+    allowed = {STAFF, *Role.values}
+    if not items or any(str(item) not in allowed for item in items):
+        raise ValueError(
+            f"{describe(obj)}.senders must be 'anyone', 'staff', 'system', a callable, or a "
+            f"non-empty collection of roles ({', '.join(Role.values)}) and 'staff'; "
+            f"got {senders!r}"
+        )
+
+
+def _category(obj: type[NotificationType], known: Mapping[str, Category]) -> Category | None:
+    """``category`` as a :class:`Category`: a string is a category key (the category
+    another type declared with that key, or a new one named by it)."""
+    category = obj.category
+    if category is None or isinstance(category, Category):
+        return category
+    if isinstance(category, str) and category.strip():
+        return known.get(category) or Category(key=category, name=category)
+    raise TypeError(
+        f"{describe(obj)}.category must be a django_notify.Category or a category key "
+        f"(a non-empty string), got {category!r}"
+    )
+
+
 class TypeRegistry(Registry[type[NotificationType]]):
     """Types by key; also refuses a numeric id used twice, naming both classes."""
 
@@ -188,6 +228,9 @@ class TypeRegistry(Registry[type[NotificationType]]):
                 f"{describe(obj)}.default_frequency must be immediate, hourly, daily or weekly, "
                 f"not {obj.default_frequency!r}"
             )
+        _check_senders(obj)
+        known = {t.category.key: t.category for t in self if isinstance(t.category, Category)}
+        obj.category = _category(obj, known)
         if obj.rate_limit is not None:
             from .delivery.ratelimit import parse_rate
 

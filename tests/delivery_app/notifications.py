@@ -42,6 +42,7 @@ class Security(django_notify.NotificationType):
     required_channels = ("email",)
     default_priority = Priority.CRITICAL
     title = "Security alert"
+    senders = "system"  # no person may send it: recipients cannot switch its email off
 
 
 @django_notify.register

@@ -303,7 +303,7 @@ def type_values(ntype: Any) -> dict[str, str] | None:
 def category_values(category: Any) -> dict[str, str] | None:
     if category is None:
         return None
-    return {"key": category.key, "label": str(getattr(category, "label", category.key))}
+    return {"key": category.key, "label": str(category.name)}
 
 
 def _plain(value: Any, depth: int = 0) -> Any:
