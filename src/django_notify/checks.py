@@ -375,10 +375,14 @@ def _check_rates(rates) -> list:
                        f"(known: {', '.join(LIMIT_NAMES)}).")
             )  # fmt: skip
         elif rate:
-            try:
-                parse_rate(rate)
-            except ValueError as exc:
-                errors.append(_error("E019", f"{SETTING_NAME}['RATE_LIMITS'][{name!r}]: {exc}"))
+            several = name == "sender" and isinstance(rate, list | tuple)
+            for one in rate if several else [rate]:
+                try:
+                    parse_rate(one)
+                except ValueError as exc:
+                    errors.append(
+                        _error("E019", f"{SETTING_NAME}['RATE_LIMITS'][{name!r}]: {exc}")
+                    )
     return errors
 
 

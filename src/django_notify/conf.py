@@ -60,7 +60,9 @@ DEFAULTS: dict[str, Any] = {
     "DIGEST_DAILY_AT": "08:00",
     "DIGEST_WEEKDAY": 0,
     "BYPASS_PRIORITY": "critical",
-    "RATE_LIMITS": {},
+    # Notification rows a person may create (user-originated sends; emit() and notify()
+    # are not counted). None switches a limit off.
+    "RATE_LIMITS": {"sender": ["200/minute", "2000/day"]},
     "RETENTION_DAYS": {"notifications": None, "deliveries": 90, "events": 30},
     "WEBHOOK_ALLOWED_HOSTS": [],
     "HTTP_TIMEOUT": 10.0,
@@ -208,8 +210,13 @@ class AppSettings:
         return None if value in (None, "") else int(Priority.parse(value))
 
     @property
-    def RATE_LIMITS(self) -> dict[str, str | None]:  # noqa: N802
-        return dict(self.get("RATE_LIMITS") or {})
+    def RATE_LIMITS(self) -> dict[str, Any]:  # noqa: N802
+        # The host's keys replace the defaults one by one ({"sender": None} switches the
+        # default off); an invalid value is left for system check E019 to name.
+        value = self.get("RATE_LIMITS")
+        if not isinstance(value, dict):
+            return value
+        return {**DEFAULTS["RATE_LIMITS"], **value}
 
     @property
     def RETENTION_DAYS(self) -> dict[str, int | None]:  # noqa: N802

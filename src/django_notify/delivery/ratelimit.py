@@ -5,7 +5,9 @@ Counted from the rows themselves (notifications by sender, deliveries by user an
 in one grouped query, so the limits hold across every process without a shared cache.
 
 ``DJANGO_NOTIFY["RATE_LIMITS"] = {"sender": "30/minute", "user_type": "20/hour"}``; a type's
-``rate_limit`` overrides ``user_type`` for that type.
+``rate_limit`` overrides ``user_type`` for that type. ``sender`` may be a list of rates (all
+hold); by default it is ``["200/minute", "2000/day"]``, so a person sending through the
+API cannot fill the database, and ``None`` switches it off.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from ..conf import app_settings
@@ -47,21 +49,39 @@ def _limit(name: str) -> tuple[int, timedelta] | None:
     return parse_rate(value) if value else None
 
 
+def sender_limits() -> list[tuple[int, timedelta]]:
+    """The ``sender`` rates: one, several (a list: every one holds) or none."""
+    value = app_settings.RATE_LIMITS.get("sender")
+    if not value:
+        return []
+    return [parse_rate(rate) for rate in ([value] if isinstance(value, str) else value)]
+
+
 def check_sender(sender: Any, new_rows: int, model) -> None:
-    """Refuse a send that would take ``sender`` over the ``sender`` limit."""
-    limit = _limit("sender")
-    if limit is None or sender is None or new_rows <= 0:
+    """Refuse a send that would take ``sender`` over a ``sender`` limit (one query for
+    every window, plus one to say when there is room again)."""
+    limits = sender_limits()
+    if not limits or sender is None or new_rows <= 0:
         return
-    count, window = limit
-    since = timezone.now() - window
-    used = model._default_manager.filter(sender=sender, created_at__gte=since).count()
-    if used + new_rows > count:
-        raise RateLimited(
-            "sender",
-            f"Rate limit: at most {count} notifications per {_describe(window)} per sender "
-            f"({used} sent, {new_rows} more asked).",
-            retry_after=_seconds_until_room(model, sender, since, used + new_rows - count),
-        )
+    now = timezone.now()
+    counts = model._default_manager.filter(
+        sender=sender, created_at__gte=now - max(window for _count, window in limits)
+    ).aggregate(
+        **{
+            f"w{i}": Count("pk", filter=Q(created_at__gte=now - window))
+            for i, (_count, window) in enumerate(limits)
+        }
+    )
+    for i, (count, window) in enumerate(limits):
+        used = counts[f"w{i}"]
+        if used + new_rows > count:
+            since = now - window
+            raise RateLimited(
+                "sender",
+                f"Rate limit: at most {count} notifications per {_describe(window)} per "
+                f"sender ({used} sent, {new_rows} more asked).",
+                retry_after=_seconds_until_room(model, sender, since, used + new_rows - count),
+            )
 
 
 def _seconds_until_room(model, sender, since, excess: int) -> float | None:
