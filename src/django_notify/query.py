@@ -208,6 +208,11 @@ class NotificationQuerySet(models.QuerySet):
         return self.model._base_manager.filter(pk__in=ids)
 
     def update(self, **kwargs):
+        """``update()`` that keeps the model's guarantees: a new ``description`` is
+        sanitised (and its text derived), new links are checked, and the targeting
+        fields, whose sender rules need each row, are refused (``ValidationError``
+        naming them; load the rows and use ``save()`` or ``bulk_update()``)."""
+        kwargs = self.model.prepare_update(kwargs)
         if feed_table(self.query) is not None:
             return self._on_table().update(**kwargs)
         return super().update(**kwargs)
@@ -256,16 +261,27 @@ class NotificationQuerySet(models.QuerySet):
         return created
 
     def bulk_update(self, objs, fields, *args, **kwargs):
-        """``bulk_update`` that re-checks the sender rules for rows whose targeting
-        (scope, recipient, team, organization, origin, sender) changed, as ``save()``
-        does."""
+        """``bulk_update`` that keeps ``save()``'s guarantees: rows whose content fields
+        are updated are sanitised and their links checked, and the sender rules are
+        re-checked for rows whose targeting (scope, recipient, team, organization,
+        origin, sender) changed."""
         from .models.base import TARGETING_FIELDS
 
         objs = list(objs)
+        fields = list(fields)
         names = {self.model._meta.get_field(name).attname for name in fields}
+        if names & set(self.model.PREPARED_FIELDS):
+            # As save() does: sanitise, derive the text and is_global, check the links.
+            for obj in objs:
+                obj.prepare()
+            fields += [f for f in self.model.DERIVED_FIELDS if f not in names]
+            names |= set(self.model.DERIVED_FIELDS)
         if names & set(TARGETING_FIELDS):
             self._check_senders([obj for obj in objs if obj.changed_targeting()])
-        updated = super().bulk_update(objs, fields, *args, **kwargs)
+        # The rows are checked above; Django writes them with update(Case(...)), which
+        # this queryset's update() would refuse, so a plain queryset writes them.
+        plain = models.QuerySet(model=self.model, using=self._db)
+        updated = plain.bulk_update(objs, fields, *args, **kwargs)
         for obj in objs:
             obj._remember_targeting(names)
         return updated

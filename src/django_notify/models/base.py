@@ -336,6 +336,47 @@ class AbstractNotification(models.Model):
 
         return app_settings.LEVELS.get(self.level, self.level)
 
+    #: Fields prepare() normalises or checks, and the fields it derives from them.
+    PREPARED_FIELDS = ("description", "url", "action_url", "scope")
+    DERIVED_FIELDS = ("description", "description_text", "is_global")
+
+    @classmethod
+    def prepare_update(cls, values: dict) -> dict:
+        """What ``QuerySet.update(**values)`` may write: a new description sanitised with
+        its text, links checked, and no targeting field (the sender rules need each row).
+        ``ValidationError`` naming the fields otherwise."""
+        from ..rendering import html_to_text, sanitize_html
+
+        values = dict(values)
+        errors: dict[str, list] = {}
+        for name in values:
+            field = cls._meta.get_field(name)
+            if field.attname in TARGETING_FIELDS or field.name in ("recipient", "sender"):
+                errors[name] = [
+                    "Targeting fields cannot be changed with QuerySet.update(): the sender "
+                    "rules are checked per row. Load the rows and use save() or bulk_update()."
+                ]
+        for name in ("description", "url", "action_url"):
+            if name not in values:
+                continue
+            value = values[name]
+            if not isinstance(value, str):
+                errors[name] = [
+                    f"QuerySet.update() takes {name} as a string, so that it can be checked; "
+                    "use save() or bulk_update() to compute it."
+                ]
+            elif name == "description":
+                values[name] = sanitize_html(value)
+                values["description_text"] = html_to_text(values[name])
+            else:
+                try:
+                    validate_link(value)
+                except ValidationError as exc:
+                    errors[name] = exc.messages
+        if errors:
+            raise ValidationError(errors)
+        return values
+
     def prepare(self) -> None:
         """Normalise the row before it is written: sanitise HTML, derive plain text and
         ``is_global``, and refuse unsafe links (also on a bare ``save()``)."""
