@@ -3,13 +3,18 @@ templates (with a live preview), plus the email actions on notifications (seed 0
 
 from __future__ import annotations
 
+import hashlib
+
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from ..delivery import state
-from ..models import Delivery, DeliveryStatus
+from ..models import Delivery, DeliveryStatus, WebhookEndpoint
+from ..models.endpoint import validate_secrets
 
 
 class EmailStateListFilter(admin.SimpleListFilter):
@@ -150,12 +155,92 @@ class PreferenceAdminMixin:
     search_fields = ("notification_type", "category")
 
 
+def secret_fingerprint(secret: str) -> str:
+    """Names a secret without revealing it: the first 12 hex digits of its SHA-256."""
+    return hashlib.sha256(secret.encode()).hexdigest()[:12]
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    """Signing secrets are write-only: they can be set and rotated, never read back.
+
+    ``new_secret`` replaces the secrets; with ``rotate`` it becomes the newest and the
+    current newest is kept for verification while receivers switch over; ``drop_old``
+    ends a rotation. Secrets are validated by the model (``whsec_`` + base64)."""
+
+    new_secret = forms.CharField(
+        label=_("new signing secret"),
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text=_(
+            "whsec_ followed by base64 of 24 to 64 random bytes. Leave empty to keep the "
+            "current secrets; it is never shown again after saving."
+        ),
+    )
+    rotate = forms.BooleanField(
+        label=_("rotate"),
+        required=False,
+        help_text=_("Keep the current secret too (both signatures are sent) until receivers "
+                    "have switched to the new one."),
+    )  # fmt: skip
+    drop_old = forms.BooleanField(
+        label=_("finish the rotation"), required=False,
+        help_text=_("Drop the older of two secrets."),
+    )  # fmt: skip
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ("channel", "url", "user", "organization_key", "description", "is_active")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("rotate") and not data.get("new_secret"):
+            self.add_error("new_secret", _("Rotating needs the new secret."))
+        if data.get("rotate") and data.get("drop_old"):
+            self.add_error("drop_old", _("Rotate or finish a rotation, not both at once."))
+        if self.errors:
+            return data
+        current = list(self.instance.secrets or [])
+        new = data.get("new_secret")
+        if new:
+            secrets = [new, current[0]] if data.get("rotate") and current else [new]
+        elif data.get("drop_old"):
+            secrets = current[:1]
+        else:
+            secrets = current
+        if secrets:
+            try:
+                validate_secrets(secrets)
+            except ValidationError as exc:  # on the field people type in
+                self.add_error("new_secret", exc)
+                return data
+        self.instance.secrets = secrets
+        return data
+
+
 class WebhookEndpointAdminMixin:
+    """Endpoints; signing secrets can be set and rotated but are never displayed (also
+    not to users with only the view permission): the form shows how many there are and
+    a fingerprint of each."""
+
+    form = WebhookEndpointForm
+    exclude = ("secrets",)
     list_display = ("url", "channel", "user", "organization_key", "is_active", "disabled_reason")
     list_filter = ("channel", "is_active")
     search_fields = ("url", "description", "organization_key")
     raw_id_fields = ("user",)
-    readonly_fields = ("disabled_at", "disabled_reason")
+    readonly_fields = ("signing_secrets", "disabled_at", "disabled_reason")
+
+    @admin.display(description=_("signing secrets"))
+    def signing_secrets(self, obj) -> str:
+        secrets = list(getattr(obj, "secrets", None) or [])
+        if not secrets:
+            return _("None set.")
+        labels = [_("newest"), _("older, kept while rotating")]
+        return format_html_join(
+            ", ", "<code>{}</code> ({})",
+            ((secret_fingerprint(s), labels[min(i, 1)]) for i, s in enumerate(secrets)),
+        )  # fmt: skip
 
 
 class NotificationTemplateAdminMixin:
