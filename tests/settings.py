@@ -6,6 +6,8 @@ NOTIFY_SWAPPED=1 runs everything against a swapped notification model.
 
 import os
 
+import django
+
 SECRET_KEY = "tests-only"
 DEBUG = False
 USE_TZ = True
@@ -73,3 +75,8 @@ DJANGO_NOTIFY = {
     "CHANNELS": {"outbox": {"BACKEND": "locmem"}},
     "SITE_URL": "https://notify.example",
 }
+# Django 6.1+ names its email backends in MAILERS (EMAIL_BACKEND and friends are
+# deprecated there); the test runner swaps every mailer for locmem. On Django 5.2 it swaps
+# EMAIL_BACKEND.
+if django.VERSION >= (6, 1):
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}

@@ -33,6 +33,7 @@ from django_notify.alerts import (
     resolve_many,
     statistics,
 )
+from django_notify.conf import DEFAULTS
 from django_notify.models import PlatformAlert, Severity
 from django_notify.tenancy import Role
 
@@ -416,7 +417,9 @@ def test_the_documented_staff_email_recipe(
         ({"meta_data": ["a"]}, "meta_data", "must be a JSON object (a dict), not list"),
         ({"meta_data": "{}"}, "meta_data", "not str"),
         ({"meta_data": {"x": object()}}, "meta_data", "JSON-serialisable"),
-        ({"meta_data": {"x": "y" * alerts.MAX_META_BYTES}}, "meta_data", "bytes as JSON"),
+        ({"meta_data": {"x": "y" * DEFAULTS["MAX_META_DATA_BYTES"]}}, "meta_data", "bytes as JSON"),
+        ({"meta_data": {"x": [1.0, float("inf")]}}, "meta_data", "meta_data.x[1] is not a finite"),
+        ({"meta_data": {"x": float("nan")}}, "meta_data", "not a finite number"),
     ],
 )
 def test_bad_input_names_the_field_and_writes_nothing(kwargs, field, words):

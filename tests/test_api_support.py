@@ -21,10 +21,11 @@ from django_notify.models import ApiToken
 from django_notify.tenancy import Role
 
 ERROR_CODES_BY_STATUS = {
-    400: {"invalid", "malformed_json", "too_large", "invalid_cursor"},
+    400: {"invalid", "malformed_json", "invalid_cursor"},
     401: {"not_authenticated"},
     404: {"not_found"},
     405: {"method_not_allowed"},
+    413: {"too_large"},
     429: {"rate_limited"},
 }
 

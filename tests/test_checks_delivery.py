@@ -191,11 +191,22 @@ def test_a_configured_alias_cannot_be_registered_at_run_time():
         ({"REALTIME_CHANNEL_PREFIX": "a:b"}, "E022", "REALTIME_CHANNEL_PREFIX"),
         ({"SSE_HEARTBEAT": 0}, "E010", "SSE_HEARTBEAT"),
         ({"API_PAGE_SIZE": 200}, "E023", "API_PAGE_SIZE"),
+        ({"MAX_REQUEST_BYTES": 0}, "E024", "MAX_REQUEST_BYTES"),
+        ({"MAX_REQUEST_BYTES": "64k"}, "E024", "MAX_REQUEST_BYTES"),
+        ({"MAX_META_DATA_BYTES": -1}, "E024", "MAX_META_DATA_BYTES"),
+        ({"MAX_META_DATA_BYTES": True}, "E024", "MAX_META_DATA_BYTES"),
+        ({"MAX_META_DATA_BYTES": 8192.5}, "E024", "MAX_META_DATA_BYTES"),
+        ({"API_MAX_BODY_BYTES": 65536}, "E002", "API_MAX_BODY_BYTES"),  # renamed
     ],
 )
 def test_bad_centre_settings_are_reported(setting, code, words):
     found = ids(setting)
     assert any(i == f"django_notify.{code}" and words in msg for i, msg in found), found
+
+
+def test_size_limits_take_a_positive_int_or_none():
+    for value in (None, 1, 65536, 10**9):
+        assert ids({"MAX_REQUEST_BYTES": value, "MAX_META_DATA_BYTES": value}) == []
 
 
 def test_redis_broker_settings_are_clean():

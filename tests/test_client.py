@@ -242,6 +242,14 @@ def test_rate_limited_carries_retry_after(world, connect):
     assert 1 <= limited.value.retry_after <= 60
 
 
+def test_too_large_is_a_bad_request(world, connect):
+    api = connect(world.ada)
+    with override_settings(DJANGO_NOTIFY={**settings.DJANGO_NOTIFY, "MAX_REQUEST_BYTES": 200}):
+        with pytest.raises(BadRequest) as bad:
+            api.Notification.send_to_self(title="t", description="x" * 300)
+    assert bad.value.status == 413 and bad.value.code == "too_large"
+
+
 def test_transport_and_wrong_url_errors(world, site, live_server):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -15,6 +15,8 @@ without them, failed instead when ``NOTIFY_REQUIRE_SERVICES=1``.
 
 from __future__ import annotations
 
+import base64
+import json
 import statistics
 import subprocess
 import sys
@@ -28,6 +30,7 @@ import pytest
 from django.conf import settings
 from django.db import connection, transaction
 from django.test import Client, override_settings
+from django.utils import timezone
 
 from django_notify import notify
 from django_notify.models import ApiToken
@@ -339,3 +342,38 @@ def test_heartbeats_token_auth_and_refusals_over_http(servers, make_user):
         assert response.status_code == 401
         assert response.json()["error"]["code"] == "not_authenticated"
         assert response.json()["error"]["fields"] == {}
+
+
+def _forged_last_event_id(floor: str) -> str:
+    raw = json.dumps({"f": floor, "k": None, "s": []}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@live_db
+def test_a_forged_last_event_id_is_ignored_and_the_stream_lives(servers, make_user):
+    # 9999-12-31T23:59:59-14:00 overflows converting to UTC: the stream used to drop the
+    # connection with a traceback. A bad id is ignored: a fresh start, as documented.
+    ada = make_user()
+    notify([ada], title="unread")
+    tracebacks = servers.logs().count("Traceback")
+    for floor in ("9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"):
+        stream, first = connected(servers.a, ada, **{"Last-Event-ID": _forged_last_event_id(floor)})
+        assert first.data == {"unread_count": 1}
+        assert abs(Cursor.decode(first.id, int).floor - timezone.now()) < timedelta(minutes=1)
+        (row,) = notify([ada], title="live")
+        assert stream.next("notification", timeout=2).data["id"] == row.pk
+        stream.close()
+        row.delete()
+    assert servers.logs().count("Traceback") == tracebacks, servers.logs()[-5000:]
+
+
+@live_db
+def test_other_methods_get_the_json_405_not_a_csrf_page(servers, make_user):
+    ada = make_user()
+    cookies = session_cookies(ada)  # a browser session, no CSRF token
+    for method in ("POST", "PUT", "DELETE"):
+        response = httpx.request(method, servers.a.url(STREAM), cookies=cookies, timeout=5)
+        assert response.status_code == 405, response.text[:200]
+        assert response.headers["allow"] == "GET"
+        assert response.headers["content-type"] == "application/json"
+        assert response.json()["error"]["code"] == "method_not_allowed"

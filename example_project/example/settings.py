@@ -28,6 +28,7 @@ import os
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+import django
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -169,7 +170,12 @@ STATIC_URL = "static/"
 # The embedded default: emails are printed by the dev server (console backend), and
 # deliveries are sent inline after commit. The production path is DISPATCHER "celery"
 # with a Redis broker (docs/celery.md).
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# Django 6.1+ names email backends in MAILERS (EMAIL_BACKEND is deprecated there).
+_email_backend = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+if django.VERSION >= (6, 1):
+    MAILERS = {"default": {"BACKEND": _email_backend}}
+else:
+    EMAIL_BACKEND = _email_backend
 DEFAULT_FROM_EMAIL = "notifications@example.test"
 
 DJANGO_NOTIFY = {

@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import CharField
 from django.db.models.functions import Cast
 
-from django_notify.tenancy import MembershipTable, Role, TenancyAdapter
+from django_notify.tenancy import MembershipTable, Role, TenancyAdapter, int_keys
 
 from .models import Membership, Team
 
@@ -34,13 +34,12 @@ class OrganizationsTenancyAdapter(TenancyAdapter):
         return dict(rows.values_list("user_id", "organization_id"))
 
     def get_team_organizations(self, team_ids):
-        ids = [int(t) for t in team_ids if str(t).isdigit()]
-        return {str(pk): org for pk, org in Team.objects.filter(pk__in=ids).values_list(
-            "pk", "organization_id")}  # fmt: skip
+        # int_keys: ASCII digits within a 64-bit pk ("¹".isdigit() is True, int() fails).
+        rows = Team.objects.filter(pk__in=int_keys(team_ids))
+        return {str(pk): org for pk, org in rows.values_list("pk", "organization_id")}
 
     def get_team_member_ids(self, team_ids):
-        ids = [int(t) for t in team_ids if str(t).isdigit()]
-        users = get_user_model()._default_manager.filter(teams__in=ids)
+        users = get_user_model()._default_manager.filter(teams__in=int_keys(team_ids))
         return set(users.values_list("pk", flat=True).distinct())
 
     def get_organization_member_ids(self, organization_id):

@@ -26,7 +26,6 @@ To tell staff about alerts (by e-mail, in the bell...), connect :data:`alert_rai
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Iterable
 from datetime import datetime, time
@@ -34,13 +33,13 @@ from functools import partial
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, models, router, transaction
 from django.db.models import Case, Count, F, Q, Value, When
 from django.dispatch import Signal
 from django.utils import timezone
 
 from .models.alert import AlertType, PlatformAlert, Severity
+from .validation import check_meta_data
 
 __all__ = [
     "AlertType",
@@ -49,7 +48,6 @@ __all__ = [
     "SEVERITY_RANK",
     "MAX_AFFECTED",
     "MAX_AFFECTED_ENTRY",
-    "MAX_META_BYTES",
     "MAX_TEXT",
     "alert_raised",
     "alert_resolved",
@@ -86,8 +84,6 @@ SEVERITY_RANK: dict[str, int] = {s.value: rank for rank, s in enumerate(Severity
 MAX_AFFECTED = 200
 #: Longest entry of an affected list.
 MAX_AFFECTED_ENTRY = 200
-#: ``meta_data`` of one call, as JSON.
-MAX_META_BYTES = 16_384
 #: Longest ``message`` and resolution notes (a stack trace fits; a log file does not).
 MAX_TEXT = 20_000
 # An IntegrityError on insert means another process opened the alert first; the retry
@@ -156,12 +152,10 @@ def _meta(errors: dict, value: Any) -> dict:
         )
         return {}
     try:
-        size = len(json.dumps(value, cls=DjangoJSONEncoder).encode())
-    except (TypeError, ValueError) as exc:
-        errors["meta_data"] = f"meta_data must be JSON-serialisable: {exc}."
-        return {}
-    if size > MAX_META_BYTES:
-        errors["meta_data"] = f"meta_data must be at most {MAX_META_BYTES} bytes as JSON ({size})."
+        # Finite numbers, JSON-serialisable, at most MAX_META_DATA_BYTES as JSON.
+        check_meta_data(value)
+    except ValidationError as exc:
+        errors["meta_data"] = exc.message_dict["meta_data"][0]
         return {}
     return value
 

@@ -108,7 +108,7 @@ def check_settings(app_configs=None, **kwargs) -> list:
             errors.append(_error("E009", f"{SETTING_NAME}[{key!r}] must be a list of strings."))
     if not isinstance(value("ALLOWED_ATTRIBUTES"), dict):
         errors.append(_error("E009", f"{SETTING_NAME}['ALLOWED_ATTRIBUTES'] must be a dict."))
-    for key in ("BULK_BATCH_SIZE", "EVENT_MAX_ATTEMPTS", "MAX_ATTEMPTS"):
+    for key in ("BULK_BATCH_SIZE", "EVENT_MAX_ATTEMPTS", "MAX_ATTEMPTS", "RETENTION_BATCH_SIZE"):
         number = value(key)
         if not isinstance(number, int) or isinstance(number, bool) or number < 1:
             errors.append(_error("E010", f"{SETTING_NAME}[{key!r}] must be a positive int."))
@@ -233,22 +233,9 @@ def _check_delivery(value) -> list:
         except ValueError as exc:
             errors.append(_error("E019", f"{SETTING_NAME}['BYPASS_PRIORITY']: {exc}."))
     errors += _check_rates(value("RATE_LIMITS"))
-    retention = value("RETENTION_DAYS")
-    if (
-        not isinstance(retention, dict)
-        or set(retention) - {"notifications", "deliveries", "events"}
-        or any(
-            v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1)
-            for v in retention.values()
-        )
-    ):
-        errors.append(
-            _error(
-                "E020",
-                f"{SETTING_NAME}['RETENTION_DAYS'] maps 'notifications', 'deliveries' and "
-                f"'events' to a number of days (or None), got {retention!r}.",
-            )
-        )
+    errors += [
+        _error("E020", msg, hint) for msg, hint in retention_problems(value("RETENTION_DAYS"))
+    ]
     for key in ("WEBHOOK_ALLOWED_HOSTS", "SENSITIVE_CONTEXT"):
         items = value(key)
         if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
@@ -274,8 +261,63 @@ def _check_delivery(value) -> list:
     return errors
 
 
+#: The tables ``RETENTION_DAYS`` may name (what ``notify_cleanup`` deletes).
+RETENTION_KEYS = ("notifications", "deliveries", "events")
+
+
+def retention_problems(retention: object) -> list[tuple[str, str]]:
+    """What is wrong with a ``RETENTION_DAYS`` value, as (message, hint) pairs naming the
+    key. Shared by the system check (E020) and ``cleanup()``, which refuses to run on a
+    value the check would reject (checks can be silenced)."""
+    name = f"{SETTING_NAME}['RETENTION_DAYS']"
+    doc = "See docs/delivery.md#retention."
+    if not isinstance(retention, dict):
+        return [
+            (
+                f"{name} must be a dict mapping {', '.join(map(repr, RETENTION_KEYS))} to a "
+                f"number of days or None, got {retention!r}.",
+                doc,
+            )
+        ]
+    problems = []
+    for key, days in retention.items():
+        where = f"{name}[{key!r}]"
+        if key not in RETENTION_KEYS:
+            problems.append(
+                (
+                    f"{name} has an unknown key {key!r}.",
+                    f"The keys are {', '.join(map(repr, RETENTION_KEYS))}. {doc}",
+                )
+            )
+        elif days is None:
+            continue
+        elif isinstance(days, bool) or not isinstance(days, int):
+            problems.append(
+                (
+                    f"{where} must be a whole number of days or None, got {days!r}.",
+                    f"None keeps the rows forever. {doc}",
+                )
+            )
+        elif days == 0:
+            problems.append(
+                (
+                    f"{where} is 0.",
+                    "Use None to keep the rows forever, or a positive number of days to "
+                    f"delete older rows. {doc}",
+                )
+            )
+        elif days < 0:
+            problems.append(
+                (
+                    f"{where} must be a positive number of days or None, got {days!r}.",
+                    doc,
+                )
+            )
+    return problems
+
+
 def _check_centre(value) -> list:
-    """The API, the stream and the widget (E021–E023)."""
+    """The API, the stream and the widget (E021–E024)."""
     from .conf import BROKERS
 
     errors: list = []
@@ -313,7 +355,7 @@ def _check_centre(value) -> list:
             )
         )
     for key in (
-        "API_PAGE_SIZE", "API_MAX_PAGE_SIZE", "API_MAX_BODY_BYTES", "POLL_INTERVAL",
+        "API_PAGE_SIZE", "API_MAX_PAGE_SIZE", "POLL_INTERVAL",
         "SSE_HEARTBEAT", "SSE_MAX_SECONDS", "STORM_THRESHOLD",
     ):  # fmt: skip
         number = value(key)
@@ -324,6 +366,18 @@ def _check_centre(value) -> list:
         errors.append(
             _error("E023", f"{SETTING_NAME}['API_PAGE_SIZE'] is larger than API_MAX_PAGE_SIZE.")
         )
+    for key in ("MAX_REQUEST_BYTES", "MAX_META_DATA_BYTES"):
+        number = value(key)
+        if number is not None and (
+            not isinstance(number, int) or isinstance(number, bool) or number < 1
+        ):
+            errors.append(
+                _error(
+                    "E024",
+                    f"{SETTING_NAME}[{key!r}] must be a positive number of bytes or None "
+                    f"(no limit), got {number!r}.",
+                )
+            )
     return errors
 
 
@@ -380,9 +434,7 @@ def _check_rates(rates) -> list:
                 try:
                     parse_rate(one)
                 except ValueError as exc:
-                    errors.append(
-                        _error("E019", f"{SETTING_NAME}['RATE_LIMITS'][{name!r}]: {exc}")
-                    )
+                    errors.append(_error("E019", f"{SETTING_NAME}['RATE_LIMITS'][{name!r}]: {exc}"))
     return errors
 
 

@@ -95,7 +95,8 @@ class TransportError(ClientError):
 
 
 class BadRequest(ClientError):
-    """400: invalid input (``fields`` says which), malformed JSON, too large, bad cursor."""
+    """400: invalid input (``fields`` says which), malformed JSON, bad cursor; 413: the
+    body is over the server's ``MAX_REQUEST_BYTES`` (code ``too_large``)."""
 
 
 class NotAuthenticated(ClientError):
@@ -146,6 +147,7 @@ _BY_STATUS: dict[int, type[ClientError]] = {
     403: PermissionDenied,
     404: NotFound,
     405: MethodNotAllowed,
+    413: BadRequest,
     429: RateLimited,
 }
 

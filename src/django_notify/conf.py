@@ -64,6 +64,8 @@ DEFAULTS: dict[str, Any] = {
     # are not counted). None switches a limit off.
     "RATE_LIMITS": {"sender": ["200/minute", "2000/day"]},
     "RETENTION_DAYS": {"notifications": None, "deliveries": 90, "events": 30},
+    # Rows notify_cleanup deletes per transaction (and per table).
+    "RETENTION_BATCH_SIZE": 1000,
     "WEBHOOK_ALLOWED_HOSTS": [],
     "HTTP_TIMEOUT": 10.0,
     "SENSITIVE_CONTEXT": [],
@@ -71,7 +73,6 @@ DEFAULTS: dict[str, Any] = {
     # --- the notification centre (docs/api.md, docs/frontend.md) ---
     "API_PAGE_SIZE": 20,
     "API_MAX_PAGE_SIZE": 100,
-    "API_MAX_BODY_BYTES": 65536,
     "REALTIME_BROKER": "inprocess",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "REALTIME_CHANNEL_PREFIX": "django_notify",
@@ -79,6 +80,9 @@ DEFAULTS: dict[str, Any] = {
     "SSE_HEARTBEAT": 15,
     "SSE_MAX_SECONDS": 300,
     "STORM_THRESHOLD": 3,
+    # --- bad input (docs/settings.md): None switches a limit off ---
+    "MAX_REQUEST_BYTES": 65536,
+    "MAX_META_DATA_BYTES": 8192,
 }
 
 #: Short names accepted by ``REALTIME_BROKER``; anything else is a dotted path.
@@ -223,6 +227,10 @@ class AppSettings:
         return {**DEFAULTS["RETENTION_DAYS"], **(self.get("RETENTION_DAYS") or {})}
 
     @property
+    def RETENTION_BATCH_SIZE(self) -> int:  # noqa: N802
+        return int(self.get("RETENTION_BATCH_SIZE"))
+
+    @property
     def WEBHOOK_ALLOWED_HOSTS(self) -> list[str]:  # noqa: N802
         return [str(h) for h in self.get("WEBHOOK_ALLOWED_HOSTS") or ()]
 
@@ -248,8 +256,14 @@ class AppSettings:
         return int(self.get("API_MAX_PAGE_SIZE"))
 
     @property
-    def API_MAX_BODY_BYTES(self) -> int:  # noqa: N802
-        return int(self.get("API_MAX_BODY_BYTES"))
+    def MAX_REQUEST_BYTES(self) -> int | None:  # noqa: N802
+        value = self.get("MAX_REQUEST_BYTES")
+        return None if value is None else int(value)
+
+    @property
+    def MAX_META_DATA_BYTES(self) -> int | None:  # noqa: N802
+        value = self.get("MAX_META_DATA_BYTES")
+        return None if value is None else int(value)
 
     @property
     def REALTIME_BROKER(self) -> str:  # noqa: N802

@@ -10,8 +10,10 @@ sweep (``manage.py notify_process_events``) to pick up.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import traceback
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from functools import partial
@@ -127,10 +129,10 @@ def emit(
 
 
 def _process_quietly(event_id: Any) -> None:
-    try:
+    """Process on commit without breaking the committing request: a failure is already
+    logged and recorded on the row by ``process_event``, and the sweep retries it."""
+    with contextlib.suppress(Exception):
         process_event(event_id)
-    except Exception:  # recorded on the row; the sweep retries
-        logger.exception("processing event %s failed; the sweep will retry it", event_id)
 
 
 def _render(ntype, event, template: str, fallback: str, *, html: bool = False) -> str:
@@ -192,19 +194,21 @@ def process_event(event_id: Any, *, force: bool = False) -> bool:
     the event used up ``EVENT_MAX_ATTEMPTS``; ``force=True``, as the admin's "Process
     now" does, tries it anyway).
 
-    Raises whatever processing raised, after recording it on the row.
+    Raises whatever processing raised, after marking the event ``failed`` with the
+    error and its traceback (``last_error``) and logging it at ERROR, with the
+    traceback, on the ``django_notify.events`` logger. Callers need not log it again.
     """
     Event = _event_model()
     processable = [Event.Status.PENDING, Event.Status.FAILED]
-    # Count the attempt first, in its own statement: a process killed mid-fan-out still
-    # used one, so a poison event stops after EVENT_MAX_ATTEMPTS instead of looping.
-    countable = Event.objects.filter(_due_q(), pk=event_id, status__in=processable)
-    if not force:
-        countable = countable.filter(attempts__lt=app_settings.EVENT_MAX_ATTEMPTS)
-    counted = countable.update(attempts=F("attempts") + 1)
-    if not counted:
-        return False
     try:
+        # Count the attempt first, in its own statement: a process killed mid-fan-out
+        # still used one, so a poison event stops after EVENT_MAX_ATTEMPTS, not looping.
+        countable = Event.objects.filter(_due_q(), pk=event_id, status__in=processable)
+        if not force:
+            countable = countable.filter(attempts__lt=app_settings.EVENT_MAX_ATTEMPTS)
+        counted = countable.update(attempts=F("attempts") + 1)
+        if not counted:
+            return False
         with transaction.atomic():
             claimed = Event.objects.filter(pk=event_id, status__in=processable).update(
                 status=Event.Status.DONE, processed_at=timezone.now()
@@ -215,16 +219,56 @@ def process_event(event_id: Any, *, force: bool = False) -> bool:
             rows = _build_notifications(event)
             Event.objects.filter(pk=event_id).update(notification_count=len(rows), last_error="")
     except Exception as exc:
-        try:
-            Event.objects.filter(pk=event_id, status__in=processable).update(
-                status=Event.Status.FAILED, last_error=f"{type(exc).__name__}: {exc}"[:2000]
-            )
-        except Exception:  # the database itself failed: keep the original error
-            logger.exception("could not record the failure of event %s", event_id)
+        _record_failure(Event, event_id, exc)
         raise
     event.notification_count = len(rows)
     signals.event_processed.send(sender=Event, event=event, notifications=rows)
     return True
+
+
+#: ``last_error`` keeps at most this many characters of the error and its traceback.
+ERROR_TEXT_LIMIT = 10_000
+
+
+def error_text(exc: BaseException, limit: int = ERROR_TEXT_LIMIT) -> str:
+    """``"Type: message"`` on the first line (what lists show), then the traceback.
+    Over ``limit``, the middle of the traceback is cut: its start and the frames
+    nearest the raise stay."""
+    text = f"{type(exc).__name__}: {exc}\n\n{''.join(traceback.format_exception(exc))}"
+    if len(text) <= limit:
+        return text
+    marker = "\n[… {} characters cut …]\n"
+    head = limit // 4
+    tail = limit - head - len(marker.format(len(text)))
+    return text[:head] + marker.format(len(text) - head - tail) + text[-tail:]
+
+
+def _record_failure(Event, event_id: Any, exc: BaseException) -> None:
+    """Mark the event ``failed`` with the error and traceback, and log it at ERROR."""
+    due = [Event.Status.PENDING, Event.Status.FAILED]
+    row = None
+    try:
+        Event.objects.filter(pk=event_id, status__in=due).update(
+            status=Event.Status.FAILED, last_error=error_text(exc)
+        )
+        row = Event.objects.filter(pk=event_id).values("notification_type", "attempts").first()
+    except Exception:  # the database itself failed: the original error is logged below
+        logger.exception("could not record the failure of event %s", event_id)
+    row = row or {"notification_type": "?", "attempts": None}
+    most = app_settings.EVENT_MAX_ATTEMPTS
+    if row["attempts"] is not None and row["attempts"] >= most:
+        outlook = (
+            f"attempt {row['attempts']} of {most}, not retried any more: fix the cause, then "
+            'use "Process now" in the Event admin'
+        )
+    else:
+        outlook = f"attempt {row['attempts'] or '?'} of {most}, notify_process_events retries it"
+    logger.error(
+        "event %s (%s) failed: %s: %s (%s)",
+        event_id, row["notification_type"], type(exc).__name__, exc, outlook,
+        exc_info=exc,
+        extra={"event_id": event_id, "notification_type": row["notification_type"]},
+    )  # fmt: skip
 
 
 def _due_q(now=None) -> models.Q:
@@ -262,7 +306,6 @@ def sweep(*, older_than: timedelta = timedelta(seconds=0), limit: int = 500) -> 
     for event_id in list(due_events(older_than=older_than).values_list("pk", flat=True)[:limit]):
         try:
             counts["processed" if process_event(event_id) else "skipped"] += 1
-        except Exception:
-            logger.exception("sweep: event %s failed", event_id)
+        except Exception:  # logged and recorded on the row by process_event
             counts["failed"] += 1
     return counts

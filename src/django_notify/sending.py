@@ -7,6 +7,7 @@ nothing, and there is no second path for "simple" cases.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -20,6 +21,9 @@ from .conf import app_settings
 from .loading import get_notification_model
 from .tenancy import get_adapter
 from .types import Origin, Priority, Scope
+from .validation import check_meta_data
+
+logger = logging.getLogger("django_notify.sending")
 
 #: Content fields every creation path accepts as keyword arguments.
 CONTENT_FIELDS = (
@@ -69,11 +73,27 @@ def resolve_user_ids(name: str, values: Iterable[Any]) -> list[Any]:
     return ids
 
 
+#: What an adapter may raise for a team key it cannot read ("¹", "abc" for an integer
+#: pk, a number past the column): the caller's bad input, not a server error.
+_BAD_KEY_ERRORS = (ValueError, TypeError, ValidationError, OverflowError)
+
+
 def resolve_team_keys(name: str, values: Iterable[Any]) -> tuple[list[str], dict[str, str]]:
-    """Team ids or instances → (keys, {key: organization key}); unknown teams refused."""
+    """Team ids or instances → (keys, {key: organization key}); unknown teams refused,
+    and so is a key the adapter fails to read (a ``ValidationError`` naming ``name``)."""
     adapter = get_adapter()
-    keys = _unique(str(adapter.team_key(v)) for v in values if v is not None)
-    orgs = {str(k): str(v) for k, v in adapter.get_team_organizations(keys).items()}
+    values = list(values)
+    try:
+        keys = _unique(str(adapter.team_key(v)) for v in values if v is not None)
+        orgs = {str(k): str(v) for k, v in adapter.get_team_organizations(keys).items()}
+    except _BAD_KEY_ERRORS as exc:
+        # Logged for the host (an adapter bug looks the same from here); the caller is
+        # told which values, not the adapter's internals.
+        logger.info("the tenancy adapter could not read %s %r", name, values, exc_info=True)
+        if isinstance(exc, ValidationError):
+            raise ValidationError({name: exc.messages}) from None
+        shown = ", ".join(str(getattr(v, "pk", v)) for v in values[:10])
+        raise ValidationError({name: f"Unknown or malformed team id(s): {shown}."}) from None
     missing = [k for k in keys if k not in orgs]
     if missing:
         raise ValidationError({name: f"Unknown team id(s): {', '.join(missing[:10])}."})
@@ -103,9 +123,16 @@ def _targets(target_user, target_team, user_ids, team_ids) -> tuple[str, list[An
 
 
 def build_template(
-    model, *, title: str, level_code: str | None = None, trusted: bool = False, **content
+    model,
+    *,
+    title: str,
+    level_code: str | None = None,
+    trusted: bool = False,
+    limit_meta_data: bool = True,
+    **content,
 ) -> models.Model:
-    """An unsaved row holding the shared content, validated once."""
+    """An unsaved row holding the shared content, validated once. ``meta_data`` must
+    hold finite numbers and (``limit_meta_data``) fit ``MAX_META_DATA_BYTES``."""
     if "level" in content:
         raise TypeError("The send functions take the level code as type=, not level=")
     allowed = set(CONTENT_FIELDS) | (set(TRUSTED_FIELDS) if trusted else set())
@@ -116,6 +143,7 @@ def build_template(
     target = content.pop("target", None)
     if content.get("meta_data") is None:
         content["meta_data"] = {}
+    check_meta_data(content["meta_data"], limit_size=limit_meta_data)
     if "priority" in content:
         try:
             content["priority"] = Priority.parse(content["priority"])
@@ -373,6 +401,10 @@ def notify(
         description=body,
         notification_type=type_key,
         trusted=True,
+        # Event processing passes ``_reach`` and builds meta_data from the event's
+        # context: not a caller's meta_data, and refusing it would fail the event on
+        # every attempt. Non-finite numbers are refused all the same.
+        limit_meta_data=_reach is None,
         **content,
     )
     rows = _user_rows(template, user_ids, Origin.ORGANIZATION, None)

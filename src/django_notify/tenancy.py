@@ -23,6 +23,7 @@ from django.db.models.functions import Cast
 
 from .conf import app_settings
 from .exceptions import NotifyConfigurationError
+from .validation import MAX_ID, ascii_int
 
 
 class Role(models.TextChoices):
@@ -179,6 +180,23 @@ class TenancyAdapter:
         return str(getattr(organization, "pk", organization))
 
 
+def int_keys(keys: Iterable[Any]) -> list[int]:
+    """The keys that can be integer primary keys, as ints, for ``pk__in`` lookups; the
+    others are left out (no row has them, so they come out as unknown teams).
+
+    A key is kept when it is ASCII digits (``str.isdigit()`` is not enough: it is True for
+    ``"¹"``, which ``int()`` refuses, and for ``"١٠"``, which ``int()`` reads as 10) and
+    fits a 64-bit column. Use it in adapters whose teams or organizations have integer
+    pks::
+
+        def get_team_organizations(self, team_ids):
+            rows = Team.objects.filter(pk__in=int_keys(team_ids))
+            return {str(pk): org for pk, org in rows.values_list("pk", "organization_id")}
+    """
+    found = (ascii_int(str(key), signed=False, min_value=1, max_value=MAX_ID) for key in keys)
+    return [key for key in found if key is not None]
+
+
 class DefaultTenancyAdapter(TenancyAdapter):
     """Works with no host code: one organization, Django auth Groups as teams.
 
@@ -217,13 +235,11 @@ class DefaultTenancyAdapter(TenancyAdapter):
 
     def get_team_organizations(self, team_ids):
         org = app_settings.DEFAULT_ORGANIZATION
-        ids = [int(t) for t in team_ids if str(t).isdigit()]
-        found = self._groups().filter(pk__in=ids).values_list("pk", flat=True)
+        found = self._groups().filter(pk__in=int_keys(team_ids)).values_list("pk", flat=True)
         return {str(pk): org for pk in found}
 
     def get_team_member_ids(self, team_ids):
-        ids = [int(t) for t in team_ids if str(t).isdigit()]
-        users = get_user_model()._default_manager.filter(groups__in=ids)
+        users = get_user_model()._default_manager.filter(groups__in=int_keys(team_ids))
         return set(users.values_list("pk", flat=True).distinct())
 
     def get_organization_member_ids(self, organization_id):

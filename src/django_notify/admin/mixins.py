@@ -143,6 +143,33 @@ class OptOutActiveListFilter(admin.SimpleListFilter):
         return queryset
 
 
+class EventFailureListFilter(admin.SimpleListFilter):
+    """Failed events, split by whether the sweep still retries them."""
+
+    title = _("failure")
+    parameter_name = "failed"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("yes", _("Failed")),
+            ("retrying", _("Failed, will be retried")),
+            ("gave_up", _("Failed, out of attempts")),
+        ]
+
+    def queryset(self, request, queryset):
+        from ..conf import app_settings
+
+        failed = queryset.filter(status=queryset.model.Status.FAILED)
+        most = app_settings.EVENT_MAX_ATTEMPTS
+        if self.value() == "yes":
+            return failed
+        if self.value() == "retrying":
+            return failed.filter(attempts__lt=most)
+        if self.value() == "gave_up":
+            return failed.filter(attempts__gte=most)
+        return queryset
+
+
 class TypeSelectMixin:
     """The ``notification_type`` field as a select of the registered types."""
 
@@ -254,7 +281,7 @@ class EventAdminMixin:
         "notification_type", "status", "attempts", "notification_count", "target_display",
         "created_at", "processed_at", "short_error",
     )  # fmt: skip
-    list_filter = ("status", NotificationTypeListFilter)
+    list_filter = (EventFailureListFilter, "status", NotificationTypeListFilter)
     search_fields = ("notification_type", "idempotency_key", "last_error")
     list_select_related = ("target_content_type",)
     date_hierarchy = "created_at"
@@ -262,7 +289,7 @@ class EventAdminMixin:
     actions = ("process_now",)
     fields = (
         "notification_type", "status", "attempts", "notification_count", "created_at",
-        "processed_at", "last_error", "actor_display", "target_display", "context",
+        "processed_at", "error_display", "actor_display", "target_display", "context",
         "recipients", "idempotency_key", "emitted_by",
     )  # fmt: skip
     readonly_fields = fields
@@ -282,11 +309,18 @@ class EventAdminMixin:
 
     @admin.display(description=_("last error"))
     def short_error(self, obj) -> str:
+        """The error's first line (``Type: message``); the traceback is on the page."""
         if not obj.last_error:
             return ""
-        return format_html(
-            '<span title="{}">{}</span>', obj.last_error, Truncator(obj.last_error).chars(80)
-        )
+        first = obj.last_error.split("\n", 1)[0]
+        return format_html('<span title="{}">{}</span>', first, Truncator(first).chars(80))
+
+    @admin.display(description=_("last error"))
+    def error_display(self, obj) -> str:
+        """The error and its traceback as processing stored them, preformatted."""
+        if not obj.last_error:
+            return self.get_empty_value_display()
+        return format_html('<pre style="white-space: pre-wrap; margin: 0">{}</pre>', obj.last_error)
 
     @admin.display(description=_("target"))
     def target_display(self, obj) -> str:
@@ -320,8 +354,7 @@ class EventAdminMixin:
                     processed += 1
                 else:
                     already += 1
-            except Exception as exc:  # recorded on the row by process_event
-                logger.exception("admin: processing event %s failed", pk)
+            except Exception as exc:  # logged and recorded on the row by process_event
                 errors.append(f"#{pk}: {type(exc).__name__}: {exc}")
         if not ids:
             self.message_user(

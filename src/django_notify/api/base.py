@@ -21,7 +21,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import (
+    NON_FIELD_ERRORS,
     PermissionDenied,
     RequestDataTooBig,
     SuspiciousOperation,
@@ -38,6 +40,7 @@ from django.views.decorators.csrf import csrf_exempt
 from ..conf import app_settings
 from ..exceptions import NotVisible, RateLimited, SendRefused
 from ..policy import is_staff
+from ..validation import NOT_FINITE, ascii_int, non_finite_path
 from . import errors
 from .auth import authenticate
 from .errors import ApiError
@@ -76,18 +79,21 @@ def operation(**kwargs: Any) -> Callable[[Callable], Callable]:
 
 
 def _parse_json(raw: bytes) -> Any:
-    def refuse_constant(name: str) -> Any:
-        raise ValueError(f"{name} is not JSON")
-
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ApiError(400, "malformed_json", "The body is not UTF-8 text.") from None
     try:
-        # NaN and Infinity are not JSON, and no database column stores them.
-        return json.loads(text, parse_constant=refuse_constant)
+        data = json.loads(text)
     except (ValueError, RecursionError) as exc:
         raise ApiError(400, "malformed_json", f"The body is not valid JSON: {exc}") from None
+    # NaN and Infinity are not JSON, yet Python reads them, and 1e400 too (as inf): no
+    # database column stores them. Refused here, wherever they are, naming the field.
+    where = non_finite_path(data)
+    if where is not None:
+        where = where or NON_FIELD_ERRORS  # the body itself is such a number
+        raise ApiError(400, "malformed_json", f"{where}: {NOT_FINITE}", {where: [NOT_FINITE]})
+    return data
 
 
 _FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
@@ -109,25 +115,31 @@ def _parse_body(request: HttpRequest, raw: bytes) -> Any:
     return _parse_json(raw) if raw.strip() else {}
 
 
-def _read_body(request: HttpRequest) -> bytes:
-    limit = app_settings.API_MAX_BODY_BYTES
-    too_large = ApiError(
-        400, "too_large", f"The body is larger than the limit of {limit} bytes.", {}
+def _too_large(limit: int | None) -> ApiError:
+    if limit is None:  # only Django's own cap applies
+        limit, name = settings.DATA_UPLOAD_MAX_MEMORY_SIZE, "DATA_UPLOAD_MAX_MEMORY_SIZE"
+    else:
+        name = 'DJANGO_NOTIFY["MAX_REQUEST_BYTES"]'
+    return ApiError(
+        413, "too_large", f"The body is larger than the limit of {limit} bytes ({name}).", {}
     )
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if declared > limit:
-        raise too_large  # refused before reading a byte
+
+
+def _read_body(request: HttpRequest) -> bytes:
+    limit = app_settings.MAX_REQUEST_BYTES
+    # ASCII digits only: int() would read "١٠" as 10. A malformed length is left to the
+    # server; the body read is measured below either way.
+    declared = ascii_int(request.META.get("CONTENT_LENGTH") or "0", signed=False)
+    if limit is not None and declared is not None and declared > limit:
+        raise _too_large(limit)  # refused before reading a byte
     try:
         raw = request.body
-    except RequestDataTooBig:
-        raise too_large from None
+    except RequestDataTooBig:  # Django's own cap, when it is the lower one
+        raise _too_large(None) from None
     except RawPostDataException:
         raise ApiError(400, "malformed_json", "The body could not be read.") from None
-    if len(raw) > limit:
-        raise too_large
+    if limit is not None and len(raw) > limit:
+        raise _too_large(limit)
     return raw
 
 

@@ -20,10 +20,11 @@ from .serializers import ERROR
 
 _CONVERTER = re.compile(r"<(?:(?P<converter>[^>:]+):)?(?P<name>[^>]+)>")
 _ERRORS = {
-    400: "Invalid input (code invalid, malformed_json, too_large or invalid_cursor).",
+    400: "Invalid input (code invalid, malformed_json or invalid_cursor).",
     401: "Not authenticated (code not_authenticated).",
     403: "Refused: permission_denied, csrf_failed, or a sender rule's code.",
     404: "Not found, or not visible to you (code not_found).",
+    413: "The body is over MAX_REQUEST_BYTES (code too_large).",
     429: "Rate limited (code rate_limited); Retry-After says when to try again.",
 }
 _HEADERS = {
@@ -70,8 +71,9 @@ def _path_and_params(route: str) -> tuple[str, list[dict[str, Any]]]:
 
 
 def _error_statuses(method: str, op: Operation, has_path_params: bool) -> list[int]:
-    # 400 everywhere: unknown query parameters (and unexpected bodies) are refused too.
-    statuses = {400, *op.errors}
+    # 400 everywhere: unknown query parameters (and unexpected bodies) are refused too;
+    # 413 everywhere: any request may carry a body over the limit.
+    statuses = {400, 413, *op.errors}
     if op.auth:
         statuses.add(401)
         if method != "get" or op.staff:

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db.models import Q
 from django.utils.dateparse import parse_datetime
 
+from ..validation import MAX_ID, ascii_int
 from .errors import ApiError
-from .schema import MAX_ID
 
 
 def encode_cursor(moment: datetime | None, pk: Any) -> str:
@@ -31,16 +31,24 @@ def invalid_cursor() -> ApiError:
 
 
 def decode_cursor(token: str) -> tuple[datetime | None, int]:
-    """(timestamp or None, pk), or 400 ``invalid_cursor``."""
+    """(timestamp in UTC or None, pk), or 400 ``invalid_cursor``.
+
+    A token is forged as easily as it is copied: the timestamp must be ASCII ISO 8601
+    with an offset and convertible to UTC (``9999-12-31T23:59:59-14:00`` is not: the
+    database adapter would overflow converting it), the pk ASCII digits within 64 bits.
+    """
     try:
         padded = token + "=" * (-len(token) % 4)
-        raw = base64.urlsafe_b64decode(padded.encode("ascii")).decode("utf-8")
+        raw = base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii")
         moment_text, _, pk_text = raw.rpartition("|")
         moment = parse_datetime(moment_text) if moment_text else None
-        pk = int(pk_text)
-    except (ValueError, UnicodeError, binascii.Error):
+        if moment is not None and moment.tzinfo is not None:
+            # In UTC: also what PostgreSQL needs (it refuses offsets beyond ±15:59).
+            moment = moment.astimezone(UTC)
+    except (ValueError, UnicodeError, binascii.Error, OverflowError):
         raise invalid_cursor() from None
-    if (moment_text and (moment is None or moment.tzinfo is None)) or not 1 <= pk <= MAX_ID:
+    pk = ascii_int(pk_text, signed=False, min_value=1, max_value=MAX_ID)
+    if (moment_text and (moment is None or moment.tzinfo is None)) or pk is None:
         raise invalid_cursor()
     return moment, pk
 

@@ -19,6 +19,7 @@ and they would be a 500 at the database instead of a 400 here). Output shapes (t
 from __future__ import annotations
 
 import copy
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, time
@@ -27,6 +28,8 @@ from typing import Any
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from ..validation import MAX_ID, NOT_FINITE, ascii_int
+
 
 class _Missing:
     def __repr__(self) -> str:
@@ -34,12 +37,9 @@ class _Missing:
 
 
 MISSING: Any = _Missing()
-#: The largest primary key a 64-bit integer column holds; beyond it a lookup would fail
-#: in the database driver instead of finding nothing.
-MAX_ID = 2**63 - 1
 _MAX_JSON_DEPTH = 32
-_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
-_INT = re.compile(r"^[+-]?\d{1,20}$")
+# [0-9], not \d: Python's \d matches every Unicode digit ("١٢:٠٠").
+_TIME = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])(?::([0-5][0-9]))?$")
 
 Refs = dict[str, dict[str, Any]]
 
@@ -198,9 +198,11 @@ class Int(Field):
         return value
 
     def from_text(self, text: str) -> int:
-        if not _INT.match(text.strip()):
+        # ASCII digits only: int() would read "١٠" as 10.
+        number = ascii_int(text.strip())
+        if number is None:
             raise FieldErrors("Must be an integer.")
-        return self.validate(int(text))
+        return self.validate(number)
 
     def json_schema(self, refs: Refs) -> dict[str, Any]:
         schema: dict[str, Any] = {"type": "integer"}
@@ -332,7 +334,8 @@ class DateTime(Field):
             raise FieldErrors("Must be an ISO 8601 date-time string.")
         check_text(value)
         try:
-            parsed = parse_datetime(value.strip())
+            # ISO 8601 is ASCII; Django's fallback pattern would read other digits too.
+            parsed = parse_datetime(value.strip()) if value.isascii() else None
         except ValueError:
             parsed = None
         if parsed is None:
@@ -351,7 +354,7 @@ class DateTime(Field):
         # An unencoded "+" in a query string arrives as a space: "…T06:00:00 01:00".
         if " " in text.strip() and "+" not in text:
             head, _, tail = text.strip().rpartition(" ")
-            if re.fullmatch(r"\d{2}:?\d{2}", tail):
+            if re.fullmatch(r"[0-9]{2}:?[0-9]{2}", tail):
                 text = f"{head}+{tail}"
         return super().from_text(text)
 
@@ -377,7 +380,8 @@ class Time(Field):
 
 
 class JSONObject(Field):
-    """Any JSON object (``meta_data``), nested at most 32 levels, with storable text."""
+    """Any JSON object (``meta_data``), nested at most 32 levels, with storable text and
+    finite numbers."""
 
     kind = "an object"
 
@@ -400,6 +404,8 @@ class JSONObject(Field):
                 stack.extend((item, depth + 1) for item in node)
             elif isinstance(node, str):
                 check_text(node)
+            elif isinstance(node, float) and not math.isfinite(node):
+                raise FieldErrors(NOT_FINITE)
         return value
 
     def json_schema(self, refs: Refs) -> dict[str, Any]:

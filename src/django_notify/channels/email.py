@@ -1,5 +1,9 @@
-"""Email through Django's email framework (any ``EMAIL_BACKEND``: SMTP, console, locmem,
+"""Email through Django's email framework (any email backend: SMTP, console, locmem,
 anymail's providers).
+
+Which backend: on Django 6.1+ a mailer from ``settings.MAILERS`` (the ``MAILER`` option,
+default ``"default"``) or a channel-local one (``EMAIL_BACKEND`` with ``CONNECTION`` as its
+``OPTIONS``); on Django 5.2, ``get_connection(EMAIL_BACKEND, **CONNECTION)`` as before.
 
 Each delivery is one ``EmailMultiAlternatives`` with a plain-text body and an HTML
 alternative, a ``Message-ID`` derived from the delivery's idempotency key (the same on
@@ -18,12 +22,19 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.contrib.auth import get_user_model
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core import mail
+from django.core.mail import EmailMultiAlternatives
 from django.core.mail.utils import DNS_NAME
+from django.utils.module_loading import import_string
 
 from ..conf import app_settings
 from ..exceptions import DeliveryError, NotifyConfigurationError, RetryableDeliveryError
 from .base import BaseChannel, Message, SendResult
+
+#: Django 6.1+ names its email backends in ``settings.MAILERS`` and hands them out through
+#: ``django.core.mail.mailers``; ``get_connection()`` and ``EMAIL_BACKEND`` are deprecated
+#: there. Django 5.2 has only the old API.
+HAS_MAILERS = hasattr(mail, "mailers")
 
 
 def _smtp_code(exc: Exception) -> int | None:
@@ -38,9 +49,13 @@ class EmailChannel(BaseChannel):
     label = "Email"
     supports_html = True
     options = {
-        # Dotted path of a Django email backend; None uses settings.EMAIL_BACKEND.
+        # Django 6.1+: the alias of a settings.MAILERS entry; None is "default".
+        "MAILER": None,
+        # Dotted path of a Django email backend for this channel alone; None uses the
+        # project's (MAILERS["default"] on Django 6.1+, settings.EMAIL_BACKEND on 5.2).
         "EMAIL_BACKEND": None,
-        # Keyword arguments for that backend (host, port, username, timeout, …).
+        # Keyword arguments for that backend (host, port, username, timeout, …): on Django
+        # 6.1+ its OPTIONS, as in a MAILERS entry (no fallback to the EMAIL_* settings).
         "CONNECTION": None,
         "FROM_EMAIL": None,
         "REPLY_TO": None,
@@ -55,14 +70,52 @@ class EmailChannel(BaseChannel):
             raise NotifyConfigurationError(f'{where}["CONNECTION"] must be a dict')
         backend = self.config["EMAIL_BACKEND"]
         if backend is not None:
-            from django.utils.module_loading import import_string
-
             try:
                 import_string(backend)
             except ImportError as exc:
                 raise NotifyConfigurationError(
                     f'{where}["EMAIL_BACKEND"] = {backend!r} cannot be imported: {exc}'
                 ) from exc
+        mailer = self.config["MAILER"]
+        if mailer is None:
+            if HAS_MAILERS and connection is not None and backend is None:
+                raise NotifyConfigurationError(
+                    f'{where}["CONNECTION"] needs "EMAIL_BACKEND" on Django 6.1+: name a '
+                    'settings.MAILERS entry in "MAILER" instead (its OPTIONS hold the '
+                    'connection settings), or give "EMAIL_BACKEND" too'
+                )
+            return
+        if not HAS_MAILERS:
+            raise NotifyConfigurationError(
+                f'{where}["MAILER"] needs Django 6.1 or newer (settings.MAILERS); on this '
+                'Django use "EMAIL_BACKEND" and "CONNECTION"'
+            )
+        if backend is not None or connection is not None:
+            raise NotifyConfigurationError(
+                f'{where} has "MAILER" and "EMAIL_BACKEND"/"CONNECTION": give one of them'
+            )
+        if not isinstance(mailer, str) or mailer not in mail.mailers:
+            configured = ", ".join(map(repr, mail.mailers)) or "none"
+            raise NotifyConfigurationError(
+                f'{where}["MAILER"] = {mailer!r} is not in settings.MAILERS '
+                f"(configured: {configured})"
+            )
+
+    def get_mailer(self):
+        """A new email backend instance for one send, the way this Django hands them out:
+        ``MAILER`` → ``mailers[alias]``; ``EMAIL_BACKEND`` → that class with ``CONNECTION``
+        as its options (a mailer of this channel's own); neither → the default mailer.
+        On Django 5.2, ``get_connection()``."""
+        backend = self.config["EMAIL_BACKEND"]
+        options = self.config["CONNECTION"] or {}
+        if not HAS_MAILERS:  # Django 5.2
+            return mail.get_connection(backend, fail_silently=False, **options)
+        if self.config["MAILER"]:
+            return mail.mailers[self.config["MAILER"]]
+        if backend:
+            # What mailers.create_connection() does for a MAILERS entry.
+            return import_string(backend)(alias=f"django_notify:{self.alias}", **options)
+        return mail.mailers.default
 
     # --- addresses ----------------------------------------------------------------------
     def get_addresses(self, users) -> dict[Any, str]:
@@ -93,9 +146,7 @@ class EmailChannel(BaseChannel):
         return email
 
     def transmit(self, payload: EmailMultiAlternatives, message: Message) -> dict:
-        connection = get_connection(
-            self.config["EMAIL_BACKEND"], fail_silently=False, **(self.config["CONNECTION"] or {})
-        )
+        connection = self.get_mailer()
         try:
             sent = connection.send_messages([payload])
         except smtplib.SMTPException as exc:

@@ -10,13 +10,16 @@ conditional claim.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Q
+from django.apps import apps
+from django.db import connections, transaction
+from django.db.models import CASCADE, SET_NULL, Exists, OuterRef, Q
 from django.utils import timezone
 
-from ..conf import app_settings
+from ..conf import SETTING_NAME, app_settings
 from ..models import CLAIMABLE_STATUSES, Delivery, DeliveryStatus, Digest, Frequency
 from .dispatch import collect_digests, get_dispatcher
 
@@ -95,41 +98,158 @@ def retry_dead(*, since=None, channel: str | None = None) -> int:
     )
 
 
-def cleanup(*, now=None) -> dict[str, int]:
-    """Delete notifications and delivery rows older than ``RETENTION_DAYS`` (``None``
-    keeps them forever). Deliveries still to do are never deleted."""
+#: What ``cleanup()`` reports, in this order (one count per table).
+CLEANUP_TABLES = ("notifications", "receipts", "deliveries", "digests", "events")
+
+
+def cleanup(*, now=None, batch_size: int | None = None) -> dict[str, int]:
+    """Delete rows older than ``RETENTION_DAYS`` (``None`` keeps a table forever) in
+    batches of ``batch_size`` rows (default ``RETENTION_BATCH_SIZE``), each batch its own
+    short transaction, and return how many rows each table lost.
+
+    Deliveries still to send, digests still holding deliveries, events still to process
+    and notifications with a delivery still to send are never deleted. A batch of
+    notifications takes its receipts and deliveries with it, in the same transaction.
+    Raises ``NotifyConfigurationError`` for a ``RETENTION_DAYS`` the system check
+    (``django_notify.E020``) rejects.
+    """
+    from ..checks import retention_problems
+    from ..exceptions import NotifyConfigurationError
     from ..loading import get_notification_model
+    from ..models import Event
 
-    now = now or timezone.now()
+    problems = retention_problems(app_settings.get("RETENTION_DAYS"))
+    if problems:
+        raise NotifyConfigurationError(" ".join(" ".join(p) for p in problems[:1]))
+    batch_size = app_settings.RETENTION_BATCH_SIZE if batch_size is None else batch_size
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise NotifyConfigurationError(
+            f"The cleanup batch size ({SETTING_NAME}['RETENTION_BATCH_SIZE'] or "
+            f"--batch-size) must be a positive int, got {batch_size!r}."
+        )
     retention = app_settings.RETENTION_DAYS
-    counts = {"notifications": 0, "deliveries": 0, "digests": 0, "events": 0}
+    now = now or timezone.now()
+    counts: Counter[str] = Counter(dict.fromkeys(CLEANUP_TABLES, 0))
     open_ = Q(status__in=[*CLAIMABLE_STATUSES, DeliveryStatus.SENDING])
-    if retention.get("deliveries"):
-        before = now - timedelta(days=int(retention["deliveries"]))
-        counts["deliveries"] = (
-            Delivery.objects.filter(created_at__lt=before)
-            .exclude(open_)
-            .delete()[1]
-            .get(Delivery._meta.label, 0)
-        )
-        counts["digests"] = (
-            Digest.objects.filter(created_at__lt=before, deliveries__isnull=True)
-            .exclude(open_)
-            .delete()[1]
-            .get(Digest._meta.label, 0)
-        )
-    if retention.get("events"):
-        from ..models import Event
 
-        before = now - timedelta(days=int(retention["events"]))
-        finished = Event.objects.filter(
-            created_at__lt=before, status__in=[Event.Status.DONE, Event.Status.CANCELLED]
-        )
-        counts["events"] = finished.delete()[1].get(Event._meta.label, 0)
-    if retention.get("notifications"):
-        before = now - timedelta(days=int(retention["notifications"]))
+    def cutoff(key: str):
+        days = retention.get(key)
+        return None if days is None else now - timedelta(days=days)
+
+    if (before := cutoff("deliveries")) is not None:
+        old = Delivery.objects.filter(created_at__lt=before).exclude(open_)
+        counts += _delete_in_batches(old, batch_size)
+        # A digest goes once no delivery points at it any more.
+        kept = Delivery.objects.filter(digest=OuterRef("pk"))
+        old = Digest.objects.filter(~Exists(kept), created_at__lt=before).exclude(open_)
+        counts += _delete_in_batches(old, batch_size)
+    if (before := cutoff("events")) is not None:
+        finished = [Event.Status.DONE, Event.Status.CANCELLED]
+        old = Event.objects.filter(created_at__lt=before, status__in=finished)
+        counts += _delete_in_batches(old, batch_size)
+    if (before := cutoff("notifications")) is not None:
         model = get_notification_model()
-        pending = Delivery.objects.filter(open_).values("notification_id")
-        old = model._default_manager.filter(created_at__lt=before).exclude(pk__in=pending)
-        counts["notifications"] = old.delete()[1].get(model._meta.label, 0)
+        to_send = Delivery.objects.filter(open_, notification=OuterRef("pk"))
+        old = model._base_manager.filter(~Exists(to_send), created_at__lt=before)
+        counts += _delete_in_batches(old, batch_size)
+    result = {key: counts[key] for key in CLEANUP_TABLES}
+    result.update((key, n) for key, n in counts.items() if key not in result)
+    if any(result.values()):
+        logger.info("cleanup deleted %s", ", ".join(f"{n} {key}" for key, n in result.items() if n))
+    return result
+
+
+def _report_key(model) -> str:
+    """A model's key in ``cleanup()``'s counts: ``notifications`` for the (possibly
+    swapped) notification model, the package's tables by name, others by label."""
+    from ..loading import get_notification_model
+    from ..models import Event, NotificationReceipt
+
+    names = {
+        get_notification_model(): "notifications",
+        NotificationReceipt: "receipts",
+        Delivery: "deliveries",
+        Digest: "digests",
+        Event: "events",
+    }
+    return names.get(model._meta.concrete_model, model._meta.label)
+
+
+def _delete_in_batches(queryset, batch_size: int) -> Counter[str]:
+    """Delete the rows of ``queryset`` ``batch_size`` at a time, oldest primary key first.
+
+    Each batch is one transaction: select up to ``batch_size`` primary keys (on
+    PostgreSQL ``FOR UPDATE SKIP LOCKED``, so a concurrent run or a row being written
+    is passed over, not waited for), handle the rows that point at them as their
+    foreign keys' ``on_delete`` says (one statement per relation: a cascade deletes the
+    batch's dependants, ``SET_NULL`` clears them), then delete the batch by primary
+    key. That is a fixed number of statements per batch, however many rows are old, and
+    no statement touches more than one batch's rows and their dependants. A model Django
+    could not delete this way (delete signal receivers, ``PROTECT``, generic relations,
+    multi-table inheritance) is deleted with ``QuerySet.delete()`` per batch instead:
+    still batched, with more statements.
+    """
+    model = queryset.model
+    using = queryset.db
+    features = connections[using].features
+    plan = _deletion_plan(model)
+    counts: Counter[str] = Counter()
+    after = None
+    while True:
+        with transaction.atomic(using=using):
+            batch = queryset.using(using).order_by("pk")
+            if after is not None:
+                batch = batch.filter(pk__gt=after)
+            if features.has_select_for_update_skip_locked:
+                batch = batch.select_for_update(skip_locked=True)
+            pks = list(batch.values_list("pk", flat=True)[:batch_size])
+            if not pks:
+                break
+            after = pks[-1]
+            rows = model._base_manager.using(using).filter(pk__in=pks)
+            if plan is None:
+                _total, per_model = rows.delete()
+                for label, n in per_model.items():
+                    counts[_report_key(apps.get_model(label))] += n
+                continue
+            for related_model, field, on_delete in plan:
+                dependants = related_model._base_manager.using(using).filter(
+                    **{f"{field.name}__in": pks}
+                )
+                if on_delete is CASCADE:
+                    _total, per_model = dependants.delete()  # one DELETE when fast-deletable
+                    for label, n in per_model.items():
+                        counts[_report_key(apps.get_model(label))] += n
+                else:  # SET_NULL
+                    dependants.update(**{field.name: None})
+            # Nothing points at these rows any more and no receiver listens: the DELETE
+            # QuerySet.delete() would end with, minus fetching the rows and splitting it
+            # into chunks of 100 (_raw_delete is the method its fast path calls).
+            counts[_report_key(model)] += rows._raw_delete(using)
     return counts
+
+
+def _deletion_plan(model) -> list[tuple[Any, Any, Any]] | None:
+    """The relations to handle before a batch of ``model`` rows can be deleted with one
+    plain DELETE, as (related model, foreign key, on_delete); ``None`` if that is not
+    possible and ``QuerySet.delete()`` has to collect the batch."""
+    from django.db.models import deletion, signals
+
+    if signals.pre_delete.has_listeners(model) or signals.post_delete.has_listeners(model):
+        return None
+    opts = model._meta
+    if opts.concrete_model._meta.parents or any(
+        hasattr(f, "bulk_related_objects") for f in opts.private_fields
+    ):
+        return None
+    # DO_NOTHING, and on Django 6.1+ the ON DELETE actions the database runs itself.
+    skipped = getattr(deletion, "SKIP_COLLECTION", frozenset([deletion.DO_NOTHING]))
+    plan = []
+    for related in deletion.get_candidate_relations_to_delete(opts):
+        on_delete = related.field.remote_field.on_delete
+        if on_delete in skipped:
+            continue
+        if on_delete is not CASCADE and on_delete is not SET_NULL:
+            return None  # PROTECT, RESTRICT, SET_DEFAULT, SET(...): let Django decide
+        plan.append((related.related_model, related.field, on_delete))
+    return plan

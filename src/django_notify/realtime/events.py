@@ -21,7 +21,7 @@ import binascii
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -174,16 +174,32 @@ class Cursor:
                     return None
                 floor_pk = to_pk(floor_pk)
             sent = {to_pk(pk): _aware(at) for pk, at in pairs}
-        except (binascii.Error, ValueError, TypeError, KeyError, AttributeError, ValidationError):
+        except (
+            binascii.Error, ValueError, TypeError, KeyError, AttributeError, ValidationError,
+            OverflowError, RecursionError,
+        ):  # fmt: skip
             return None
         return cls(floor=floor, floor_pk=floor_pk, sent=sent)
 
 
 def _aware(value: str) -> datetime:
+    """An aware ISO 8601 timestamp, in UTC, that the cursor can move by GRACE either
+    way. A forged ``9999-12-31T23:59:59-14:00`` overflows converting to UTC (the query
+    would fail mid-stream); ``+23:00`` is beyond what PostgreSQL accepts. Raises
+    ``ValueError`` or ``OverflowError`` (the caller ignores such a cursor)."""
+    if not isinstance(value, str) or not value.isascii():
+        raise ValueError("a cursor's timestamps are ASCII ISO 8601 text")
     moment = datetime.fromisoformat(value)
     if timezone.is_naive(moment):
         raise ValueError("naive datetime in a cursor")
+    moment = moment.astimezone(UTC)
+    if not _EARLIEST <= moment <= _LATEST:
+        raise OverflowError("a cursor's timestamp is at the end of the calendar")
     return moment
+
+
+_EARLIEST = datetime.min.replace(tzinfo=UTC) + GRACE
+_LATEST = datetime.max.replace(tzinfo=UTC) - GRACE
 
 
 def sort_key(pk: Any) -> tuple[int, Any]:

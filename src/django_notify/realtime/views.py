@@ -21,14 +21,16 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.db import connections
+from django.db import connections, models
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
 
 from ..conf import app_settings
 from ..loading import get_notification_model
 from ..tenancy import as_key_set, get_adapter
+from ..validation import MAX_ID, ascii_int
 from .brokers import Broker, BrokerUnavailable, Subscription, get_broker
 from .events import (
     COUNT,
@@ -205,6 +207,23 @@ def batch_state(
         _release_connections()
 
 
+def pk_reader(model) -> Any:
+    """``to_pk`` for :meth:`Cursor.decode`: the pk field's ``to_python``, and for an
+    integer pk only an int or ASCII digits within 64 bits (``to_python`` would read
+    ``"١٢"`` as 12, and a query with ``10**30`` overflows in SQLite's driver)."""
+    field = model._meta.pk
+    if not isinstance(field, models.IntegerField):
+        return field.to_python
+
+    def read(value: Any) -> int:
+        number = ascii_int(value, signed=False, min_value=1, max_value=MAX_ID)
+        if number is None:
+            raise ValueError(f"not a primary key: {value!r}")
+        return number
+
+    return read
+
+
 # --- the stream -------------------------------------------------------------------------------
 
 
@@ -336,8 +355,12 @@ class EventStreamResponse(StreamingHttpResponse):
             self._subscription.close()
 
 
+@csrf_exempt
 async def stream(request: HttpRequest) -> HttpResponse:
-    """The view behind ``django_notify:stream``."""
+    """The view behind ``django_notify:stream``.
+
+    CSRF-exempt: it changes nothing and answers only GET (which CSRF never checks); any
+    other method gets the JSON 405 below instead of Django's HTML CSRF page."""
     if request.method != "GET":
         return error_response(
             405,
@@ -365,7 +388,8 @@ async def stream(request: HttpRequest) -> HttpResponse:
         return unavailable()
     model = get_notification_model()
     last_event_id = request.headers.get("Last-Event-ID") or request.GET.get("last_event_id")
-    cursor = Cursor.decode(last_event_id, model._meta.pk.to_python)
+    # A bad, stale or out-of-range id is ignored: the client starts afresh.
+    cursor = Cursor.decode(last_event_id, pk_reader(model))
     broker = get_broker()
     channels = await sync_to_async(channels_for)(user, broker)
     try:

@@ -1,14 +1,17 @@
 from datetime import timedelta
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
+from django_notify.conf import app_settings
 from django_notify.events import sweep
 
 
 class Command(BaseCommand):
     help = (
         "Process events that were never processed (worker down, process killed) or "
-        "failed, exactly once each. Safe to run from cron while other processes emit."
+        "failed, exactly once each. Safe to run from cron while other processes emit. "
+        "Prints the processed / already done / failed counts; exits with status 1 when "
+        "an event failed (its error and traceback are logged and stored on the event)."
     )
 
     def add_arguments(self, parser):
@@ -26,3 +29,13 @@ class Command(BaseCommand):
                 **counts
             )
         )
+        if counts["failed"]:
+            # A non-zero exit status, so cron and monitoring notice; every failure was
+            # already logged at ERROR with its traceback by process_event.
+            raise CommandError(
+                f"{counts['failed']} event(s) failed. The error and traceback are in the log "
+                "(logger django_notify.events) and on each event (admin: Events, filter "
+                f'"failure"). Failed events are retried up to EVENT_MAX_ATTEMPTS '
+                f"({app_settings.EVENT_MAX_ATTEMPTS}) times.",
+                returncode=1,
+            )
