@@ -12,6 +12,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 
 from ..conf import app_settings
+from ..rendering.sandbox import display_name
 from ..types import Priority, Scope, notification_types
 from .schema import (
     Any_,
@@ -35,9 +36,7 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def person_name(user: Any) -> str:
-    full = user.get_full_name() if hasattr(user, "get_full_name") else ""
-    return full or (user.get_username() if hasattr(user, "get_username") else str(user))
+person_name = display_name
 
 
 def _object_ref(obj: Any, object_id: str) -> dict[str, Any] | None:

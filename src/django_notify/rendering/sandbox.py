@@ -23,71 +23,33 @@ from datetime import date, datetime, time
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.template import Template
+from django.template import Template, defaulttags
 from django.template.base import FilterExpression, Node, TextNode, Variable, VariableNode
-from django.template.defaulttags import (
-    AutoEscapeControlNode,
-    CommentNode,
-    CycleNode,
-    FilterNode,
-    FirstOfNode,
-    ForNode,
-    IfChangedNode,
-    IfNode,
-    LoremNode,
-    NowNode,
-    ResetCycleNode,
-    SpacelessNode,
-    TemplateTagNode,
-    VerbatimNode,
-    WidthRatioNode,
-    WithNode,
+from django.templatetags import i18n, l10n, tz
+
+_DEFAULT_TAGS = (
+    "AutoEscapeControlNode CommentNode CycleNode FilterNode FirstOfNode ForNode IfChangedNode "
+    "IfNode LoremNode NowNode ResetCycleNode SpacelessNode TemplateTagNode VerbatimNode "
+    "WidthRatioNode WithNode"
 )
-from django.templatetags.i18n import (
-    BlockTranslateNode,
-    GetAvailableLanguagesNode,
-    GetCurrentLanguageBidiNode,
-    GetCurrentLanguageNode,
-    GetLanguageInfoListNode,
-    GetLanguageInfoNode,
-    LanguageNode,
-    TranslateNode,
+_I18N_TAGS = (
+    "BlockTranslateNode GetAvailableLanguagesNode GetCurrentLanguageBidiNode "
+    "GetCurrentLanguageNode GetLanguageInfoListNode GetLanguageInfoNode LanguageNode "
+    "TranslateNode"
 )
-from django.templatetags.l10n import LocalizeNode
-from django.templatetags.tz import GetCurrentTimezoneNode, LocalTimeNode, TimezoneNode
+ForNode, IfNode = defaulttags.ForNode, defaulttags.IfNode
+TranslateNode = i18n.TranslateNode
 
 #: The node classes (tags) a stored template may use.
 ALLOWED_TAGS: tuple[type[Node], ...] = (
     TextNode,
     VariableNode,
-    AutoEscapeControlNode,
-    CommentNode,
-    CycleNode,
-    FilterNode,
-    FirstOfNode,
-    ForNode,
-    IfChangedNode,
-    IfNode,
-    LoremNode,
-    NowNode,
-    ResetCycleNode,
-    SpacelessNode,
-    TemplateTagNode,
-    VerbatimNode,
-    WidthRatioNode,
-    WithNode,
-    BlockTranslateNode,
-    GetAvailableLanguagesNode,
-    GetCurrentLanguageBidiNode,
-    GetCurrentLanguageNode,
-    GetLanguageInfoListNode,
-    GetLanguageInfoNode,
-    LanguageNode,
-    TranslateNode,
-    LocalizeNode,
-    GetCurrentTimezoneNode,
-    LocalTimeNode,
-    TimezoneNode,
+    *(getattr(defaulttags, name) for name in _DEFAULT_TAGS.split()),
+    *(getattr(i18n, name) for name in _I18N_TAGS.split()),
+    l10n.LocalizeNode,
+    tz.GetCurrentTimezoneNode,
+    tz.LocalTimeNode,
+    tz.TimezoneNode,
 )
 
 #: The keys of the plain dicts stored templates see.
@@ -249,14 +211,18 @@ def _variables(obj: Any, depth: int = 0) -> Iterator[Variable]:
 # --- the plain context ----------------------------------------------------------------------
 
 
+def display_name(user: Any) -> str:
+    """A user's full name, else their username."""
+    full = user.get_full_name() if hasattr(user, "get_full_name") else ""
+    return full or (user.get_username() if hasattr(user, "get_username") else str(user))
+
+
 def person(user: Any) -> dict[str, str]:
     """A user as stored templates see them: names and email, nothing else."""
     if user is None:
         return {"name": "", "first_name": "", "last_name": "", "email": ""}
-    full = user.get_full_name() if hasattr(user, "get_full_name") else ""
-    name = full or (user.get_username() if hasattr(user, "get_username") else str(user))
     return {
-        "name": name,
+        "name": display_name(user),
         "first_name": getattr(user, "first_name", "") or "",
         "last_name": getattr(user, "last_name", "") or "",
         "email": getattr(user, "email", "") or "",
