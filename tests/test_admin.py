@@ -1,4 +1,8 @@
+import json
+
 import pytest
+from django.conf import settings
+from django.test import override_settings
 from django.urls import reverse
 
 from django_notify import notify
@@ -163,3 +167,49 @@ def test_change_form_saves_an_edit_that_keeps_the_targeting(
     assert (stored.title, stored.recipient_id, stored.sender_id) == (
         "renamed by staff", light.pk, light.pk,
     )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("meta_data", "message"),
+    [
+        ('{"a": NaN}', b"not a finite number"),
+        ('{"a": 1e400}', b"not a finite number"),
+        ('{"x": "' + "y" * 70_000 + '"}', b"bytes as JSON"),
+    ],
+    ids=["nan", "overflow", "too-large"],
+)
+def test_add_form_refuses_bad_meta_data_naming_the_field(
+    admin_client_user, make_user, Notification, meta_data, message
+):
+    client, user = admin_client_user
+    colleague = make_user(Role.DEV_USER, user.membership.organization)
+    data = {
+        "level": "IN", "title": "x", "description": "", "priority": 20,
+        "meta_data": meta_data, "scope": "user", "origin": "organization",
+        "recipient": colleague.pk, "organization_key": "", "team_key": "",
+        "created_at_0": "2026-01-01", "created_at_1": "10:00:00",
+    }  # fmt: skip
+    response = client.post(_url(Notification, "add"), data)
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert list(errors) == ["meta_data"] and message in response.content
+    assert Notification.objects.count() == 0
+
+
+def test_change_form_keeps_a_large_meta_data_it_does_not_edit(
+    admin_client_user, make_user, Notification
+):
+    # An event may write meta_data over the entry points' limit; editing the title of
+    # such a row in the admin must not be refused for a field nobody touched.
+    client, user = admin_client_user
+    colleague = make_user(Role.DEV_USER, user.membership.organization)
+    big = {"x": "y" * 70_000}
+    with override_settings(DJANGO_NOTIFY={**settings.DJANGO_NOTIFY, "MAX_META_DATA_BYTES": None}):
+        (row,) = notify([colleague], title="before", meta_data=big)
+    stored = json.dumps(row.meta_data)
+    # "initial-meta_data": the hidden initial the admin renders for a callable default.
+    data = _change_data(row, title="after", meta_data=stored, **{"initial-meta_data": stored})
+    response = client.post(_url(Notification, "change", row.pk), data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    row.refresh_from_db()
+    assert row.title == "after" and row.meta_data["x"] == big["x"]

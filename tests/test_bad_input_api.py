@@ -540,3 +540,93 @@ def test_an_events_context_is_not_held_to_the_meta_data_limit(
         emit("team.joined", context={"team": "Research", "notes": big}, recipients=users)
     (row,) = Notification.objects.all()
     assert row.meta_data["context"]["notes"] == big
+
+
+# --- 8. meta_data on the other write paths, event contexts, alert merges, odd paths -------
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("nan")])
+def test_non_finite_meta_data_on_the_model_write_paths_names_meta_data(world, Notification, value):
+    """A bare save(), bulk_create(), bulk_update() and QuerySet.update(): the same field
+    error instead of a database error (PostgreSQL refuses NaN in jsonb; SQLite's JSON
+    functions do too)."""
+    bad = {"x": [1, value]}
+    unsaved = Notification(title="x", scope="user", recipient=world.ada, meta_data=bad)
+    with pytest.raises(ValidationError) as info:
+        unsaved.save()
+    assert list(info.value.message_dict) == ["meta_data"]
+    assert "meta_data.x[1] is not a finite number" in str(info.value)
+    with pytest.raises(ValidationError) as info:
+        Notification.objects.bulk_create(
+            [Notification(title="x", scope="user", recipient=world.ada, meta_data=bad)]
+        )
+    assert list(info.value.message_dict) == ["meta_data"]
+    nothing_written(Notification)
+
+    (row,) = notify([world.ada], title="ok", meta_data={"a": 1})
+    row.meta_data = bad
+    with pytest.raises(ValidationError) as info:
+        Notification.objects.bulk_update([row], ["meta_data"])
+    assert list(info.value.message_dict) == ["meta_data"]
+    with pytest.raises(ValidationError) as info:
+        Notification.objects.filter(pk=row.pk).update(meta_data=bad)
+    assert list(info.value.message_dict) == ["meta_data"]
+    with pytest.raises(ValidationError) as info:
+        Notification.objects.filter(pk=row.pk).update(meta_data=["not", "an", "object"])
+    assert list(info.value.message_dict) == ["meta_data"]
+    assert Notification.objects.get(pk=row.pk).meta_data == {"a": 1}
+
+
+def test_an_unserialisable_meta_data_on_save_names_meta_data(world, Notification):
+    row = Notification(title="x", scope="user", recipient=world.ada, meta_data={"s": {1, 2}})
+    with pytest.raises(ValidationError) as info:
+        row.save()
+    assert list(info.value.message_dict) == ["meta_data"]
+    assert "JSON-serialisable" in str(info.value)
+    nothing_written(Notification)
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+def test_a_non_finite_number_in_an_events_context_names_context(make_user, value):
+    from django_notify import emit
+    from django_notify.models import Event
+
+    with pytest.raises(ValidationError) as info:
+        emit(
+            "team.joined", context={"team": "Research", "score": [value]}, recipients=[make_user()]
+        )
+    assert list(info.value.message_dict) == ["context"]
+    assert "context.score[0]" in str(info.value)
+    assert Event.objects.count() == 0
+
+
+def test_a_recurring_alert_does_not_grow_its_meta_data_past_the_limit(db, caplog):
+    limit = DEFAULTS["MAX_META_DATA_BYTES"]
+    half = limit // 2
+    alert, _created = raise_alert("system", "error", "Disk full", meta_data={"a": "y" * half})
+    # Each occurrence fits; merged, the two would not: the newest replaces the old keys.
+    again, created = raise_alert("system", "error", "Disk full", meta_data={"b": "z" * half})
+    assert not created and again.pk == alert.pk
+    stored = PlatformAlert.objects.get(pk=alert.pk)
+    assert stored.occurrence_count == 2 and stored.meta_data == {"b": "z" * half}
+    assert check_meta_data(stored.meta_data) is None
+    assert "replaces the earlier keys" in caplog.text
+    # While the merge fits, keys accumulate (the new ones win).
+    raise_alert("system", "error", "Disk full", meta_data={"c": 1, "b": "w"})
+    stored.refresh_from_db()
+    assert stored.occurrence_count == 3 and stored.meta_data == {"b": "w", "c": 1}
+
+
+@pytest.mark.parametrize("char", ["%0A", "%0D", "%0D%0A", "%0B"])
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_api_paths_with_line_breaks_are_json_404s(world, api_for, char, method):
+    """Found by the API fuzzer: a newline in the id ("1%0A/") matched no route, and the
+    catch-all (".*" stops at a newline) missed it too, so the site's HTML 404 answered."""
+    api = api_for(world.ada)
+    for path in (
+        f"/notifications/api/notifications/1{char}/",
+        f"/notifications/api/notifications/1{char}/read/",
+        f"/notifications/api/alerts/1{char}/resolve/",
+        f"/notifications/api/{char}",
+    ):
+        assert_error_shape(api.request(method, path), 404, "not_found")

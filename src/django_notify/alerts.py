@@ -243,8 +243,9 @@ def raise_alert(
 
     Returns ``(alert, created)``. An occurrence adds one to ``occurrence_count``, moves
     ``last_occurred_at`` to now, keeps the higher severity, adds new affected systems
-    and organizations, merges ``meta_data`` (the new keys win) and takes the new title,
-    and the new message when one is given. Safe under concurrency: two processes
+    and organizations, merges ``meta_data`` (the new keys win; when the merge would be
+    over ``MAX_META_DATA_BYTES``, the new ``meta_data`` replaces the old) and takes the
+    new title, and the new message when one is given. Safe under concurrency: two processes
     raising one fingerprint at once make one row with a count of two. Bad arguments
     raise ``ValidationError`` naming the fields; nothing is written.
     """
@@ -297,7 +298,7 @@ def _occur(alert: PlatformAlert, data: dict[str, Any], manager) -> bool:
         "affected_organizations": _merge(
             alert.affected_organizations or [], data["affected_organizations"]
         ),
-        "meta_data": {**(alert.meta_data or {}), **data["meta_data"]},
+        "meta_data": _merged_meta(alert, data["meta_data"]),
     }
     if data["message"]:
         changes["message"] = data["message"]
@@ -307,6 +308,24 @@ def _occur(alert: PlatformAlert, data: dict[str, Any], manager) -> bool:
         setattr(alert, name, value)
     alert.refresh_from_db(fields=["occurrence_count"])
     return escalated
+
+
+def _merged_meta(alert: PlatformAlert, new: dict[str, Any]) -> dict[str, Any]:
+    """The old keys updated with the new ones, while that fits ``MAX_META_DATA_BYTES``.
+    Past the limit the occurrence's own ``meta_data`` (checked to fit) replaces the old:
+    a recurring alert must not grow its row without bound, and the occurrence is still
+    counted."""
+    merged = {**(alert.meta_data or {}), **new}
+    try:
+        check_meta_data(merged)
+    except ValidationError:
+        logger.warning(
+            "Alert %s: the merged meta_data would be over MAX_META_DATA_BYTES; "
+            "this occurrence's meta_data replaces the earlier keys.",
+            alert.pk,
+        )
+        return dict(new)
+    return merged
 
 
 def can_manage_alerts(user: Any) -> bool:

@@ -30,6 +30,7 @@ from django.utils.html import escape
 from . import audience, signals
 from .conf import app_settings
 from .types import notification_types
+from .validation import non_finite_path
 
 logger = logging.getLogger("django_notify.events")
 
@@ -43,6 +44,11 @@ def _event_model():
 def _jsonable_context(type_key: str, context: Mapping[str, Any]) -> dict[str, Any]:
     """Model instances become their text (the event keeps ``target`` as a relation)."""
     clean = {k: (str(v) if isinstance(v, models.Model) else v) for k, v in context.items()}
+    where = non_finite_path(clean, "context")
+    if where is not None:
+        raise ValidationError(
+            {"context": f"{where} in the context of {type_key!r} is not a finite number."}
+        )
     try:
         json.dumps(clean, cls=DjangoJSONEncoder)
     except (TypeError, ValueError) as exc:

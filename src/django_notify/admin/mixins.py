@@ -7,11 +7,14 @@ import logging
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_permission_codename, get_user_model
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+
+from ..validation import check_meta_data
 
 logger = logging.getLogger("django_notify.admin")
 
@@ -51,16 +54,26 @@ class NotificationAdminMixin:
 
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
-        if obj is not None:
-            return form
 
-        class SenderForm(form):
-            # Set before validation so the model's clean() checks the sender rules.
+        class NotificationForm(form):
             def __init__(self, *args, **kw):
                 super().__init__(*args, **kw)
-                self.instance.sender = request.user
+                if obj is None:
+                    # Set before validation so the model's clean() checks the sender rules.
+                    self.instance.sender = request.user
 
-        return SenderForm
+            def clean_meta_data(self):
+                # The size limit of the other entry points, for what staff type here; an
+                # edit that leaves a larger row's meta_data alone is not refused.
+                value = self.cleaned_data.get("meta_data")
+                if "meta_data" in self.changed_data:
+                    try:
+                        check_meta_data(value)
+                    except ValidationError as exc:
+                        raise ValidationError(exc.message_dict["meta_data"]) from None
+                return value
+
+        return NotificationForm
 
 
 class NotificationReceiptAdminMixin:

@@ -49,5 +49,6 @@ urlpatterns = [
     path("alerts/stats/", alerts.AlertStatsView.as_view(), name="api-alert-stats"),
     path("alerts/<int:pk>/resolve/", alerts.AlertResolveView.as_view(), name="api-alert-resolve"),
     path("openapi.json", OpenAPIView.as_view(), name="api-openapi"),
-    re_path(r"^.*$", unknown_path, name="api-unknown"),
+    # Any character, a newline too ("." is not): "1%0A/" must not reach the HTML 404.
+    re_path(r"^[\s\S]*\Z", unknown_path, name="api-unknown"),
 ]

@@ -16,6 +16,7 @@ from ..conf import app_settings
 from ..feed_keys import BROADCAST_ROWS, audience_key
 from ..query import NotificationManager
 from ..types import BROADCAST_SCOPES, Origin, Priority, Scope, validate_type_key
+from ..validation import check_meta_data
 
 URL_MAX_LENGTH = 500
 _SAFE_URL_SCHEMES = ("http://", "https://", "mailto:")
@@ -66,8 +67,16 @@ TARGETING_FIELDS = (
 
 
 def validate_json_object(value) -> None:
+    """A JSON object with finite numbers that JSON can write. The size limit
+    (``MAX_META_DATA_BYTES``) is the entry points' check: rows an event writes may be
+    larger, and an edit that keeps them must still validate."""
     if not isinstance(value, dict):
         raise ValidationError(_("meta_data must be a JSON object."), code="invalid_meta_data")
+    try:
+        check_meta_data(value, limit_size=False)
+    except ValidationError as exc:
+        # A field validator raises a plain error: the field name is added by the caller.
+        raise ValidationError(exc.message_dict["meta_data"][0], code="invalid_meta_data") from None
 
 
 class AbstractNotification(models.Model):
@@ -337,7 +346,7 @@ class AbstractNotification(models.Model):
         return app_settings.LEVELS.get(self.level, self.level)
 
     #: Fields prepare() normalises or checks, and the fields it derives from them.
-    PREPARED_FIELDS = ("description", "url", "action_url", "scope")
+    PREPARED_FIELDS = ("description", "url", "action_url", "scope", "meta_data")
     DERIVED_FIELDS = ("description", "description_text", "is_global")
 
     @classmethod
@@ -373,6 +382,11 @@ class AbstractNotification(models.Model):
                     validate_link(value)
                 except ValidationError as exc:
                     errors[name] = exc.messages
+        if "meta_data" in values and not hasattr(values["meta_data"], "resolve_expression"):
+            try:
+                validate_json_object(values["meta_data"])
+            except ValidationError as exc:
+                errors["meta_data"] = exc.messages
         if errors:
             raise ValidationError(errors)
         return values
@@ -391,6 +405,11 @@ class AbstractNotification(models.Model):
                 validate_link(getattr(self, name))
             except ValidationError as exc:
                 errors[name] = exc.error_list
+        # A NaN or an unserialisable value would fail in the database driver instead.
+        try:
+            validate_json_object(self.meta_data)
+        except ValidationError as exc:
+            errors["meta_data"] = exc.error_list
         if errors:
             raise ValidationError(errors)
         # Clones of a prepared template skip this in bulk_create (no re-sanitising).
