@@ -1,4 +1,4 @@
-"""Seed 001's email columns and actions in the notification admin, and the delivery,
+"""The email columns and actions in the notification admin, and the delivery,
 digest and template admins."""
 
 import pytest

@@ -1,4 +1,4 @@
-"""Platform alerts (seed 002): dedupe, occurrences, escalation, resolution, recurrence,
+"""Platform alerts: dedupe, occurrences, escalation, resolution, recurrence,
 statistics, the signals, bad input, the management command, and real concurrency on
 PostgreSQL."""
 

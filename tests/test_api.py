@@ -658,7 +658,7 @@ def test_a_missing_row_and_a_foreign_row_answer_alike(ada, world, foreign_rows):
 # --- sending -------------------------------------------------------------------------------------
 
 
-def test_send_to_a_teammate_seed_000(ada, world, api_for, Notification):
+def test_send_to_a_teammate(ada, world, api_for, Notification):
     response = ada.post(
         url("api-send"),
         {"type": "IN", "title": "Dataset ready", "description": "The dataset finished loading.",
@@ -821,7 +821,7 @@ def test_preferences_patch_and_reset(ada, world):
     assert news["channels"]["email"]["frequency"] == "weekly"
     assert data["quiet_hours"] == {"start": "22:00", "end": "07:00"}
     assert (data["timezone"], data["language"]) == ("Europe/Paris", "fr")
-    # Seed 004's mapping form.
+    # The mapping form by type.
     data = ada.patch(
         url("api-preferences"), {"preferences": {"test.alert": {"email_enabled": True}}}
     ).json()

@@ -1,5 +1,5 @@
-"""The typed client against a real server (pytest-django's ``live_server``): seed 000's
-examples as written, lazy pagination, and every error class."""
+"""The typed client against a real server (pytest-django's ``live_server``): the send
+API's examples as written, lazy pagination, and every error class."""
 
 from __future__ import annotations
 
@@ -72,10 +72,10 @@ def test_the_client_needs_only_the_standard_library():
     assert not relative
 
 
-# --- seed 000's examples -----------------------------------------------------------------
+# --- the send API's examples -------------------------------------------------------------
 
 
-def test_seed_000_send_examples(world, connect):
+def test_send_api_examples(world, connect):
     api = connect(world.ada)
     Notification_ = api.Notification  # as a script would name it
 
@@ -114,7 +114,7 @@ def test_seed_000_send_examples(world, connect):
     assert mine.scope == "user"
 
 
-def test_seed_000_send_system_and_rules(world, connect):
+def test_send_api_system_and_rules(world, connect):
     (system,) = connect(world.staff).Notification.send_system(
         type="IM", title="Planned maintenance",
         description="Platform maintenance starts at 22:00 UTC.", is_global=True,
@@ -132,7 +132,7 @@ def test_seed_000_send_system_and_rules(world, connect):
     assert get_notification_model().objects.filter(title="x").count() == 0
 
 
-def test_seed_000_read_and_bulk_actions(world, connect):
+def test_send_api_read_and_bulk_actions(world, connect):
     for i in range(3):
         notify([world.ada], title=f"n{i}")
     api = connect(world.ada)

@@ -1,4 +1,4 @@
-"""The example project's jobs app (seed 001): Job and Phase, their hooks and the two
+"""The example project's jobs app: Job and Phase, their hooks and the two
 per-event role criteria, against a real database under ``tests.settings``."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The example project's CHAOTICA types (jobs/notifications.py) against seed 001's tables."""
+"""The example project's CHAOTICA types (jobs/notifications.py) against the expected tables."""
 
 import string
 
@@ -7,8 +7,8 @@ from django.core.exceptions import ValidationError
 
 from django_notify import NotificationType, Priority, notification_types
 
-# Seed 001, "Notification Types": (label, description) per table, in the seed's order.
-SEED = {
+# The expected notification types: (label, description) per table, in a stable order.
+EXPECTED = {
     "jobs": [
         ("Job Created", "A new job has been created"),
         ("Job Status Change", "A job's status has changed"),
@@ -63,13 +63,13 @@ def example_types():
 
 ALL = [
     (category, FIRST_ID[category] + n, label, description)
-    for category, rows in SEED.items()
+    for category, rows in EXPECTED.items()
     for n, (label, description) in enumerate(rows)
 ]
 
 
 def test_seed_counts():
-    assert {c: len(rows) for c, rows in SEED.items()} == {
+    assert {c: len(rows) for c, rows in EXPECTED.items()} == {
         "jobs": 6,
         "phases": 21,
         "leave": 4,
@@ -148,7 +148,7 @@ def test_status_change_titles():
 
 def test_categories():
     categories = {c.key: c for c in notification_types.categories()}
-    assert set(SEED) <= set(categories)
-    assert {c: len([t for t in example_types() if t.category.key == c]) for c in SEED} == {
-        c: len(rows) for c, rows in SEED.items()
+    assert set(EXPECTED) <= set(categories)
+    assert {c: len([t for t in example_types() if t.category.key == c]) for c in EXPECTED} == {
+        c: len(rows) for c, rows in EXPECTED.items()
     }

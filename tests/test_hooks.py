@@ -15,7 +15,7 @@ from tests.hooks_app.models import Announcement, Job, TrackedJob
 
 
 class AnnouncementPublished(NotificationType):
-    """Seed 003: a new announcement notifies every active user except its author."""
+    """A new announcement notifies every active user except its author."""
 
     key = "test.announcement.published"
     context = {"announcement": "The announcement's title"}
@@ -497,7 +497,7 @@ def test_delete_puts_the_object_into_the_context(hook, commit, owner, Notificati
     ]
 
 
-# --- seed 003: post_save(Announcement) → notify all users except the sender -------------
+# --- post_save(Announcement) → notify all users except the sender -----------------------
 
 
 @pytest.mark.parametrize("style", ["default_audience", "recipients queryset"])

@@ -1,4 +1,4 @@
-"""Seed 000's "Who Can Send To Whom", organization and system rules, as a table."""
+"""The sender rules ("who can send to whom"), organization and system, as a table."""
 
 import pytest
 from django.core.exceptions import ValidationError

@@ -11,7 +11,7 @@ answers with a naive reference computed from what was sent:
 Some sends come from a random user of the world (any role, staff or not, any
 organization) to random targets (any organization): whether the package allows or
 refuses them is compared with :func:`reference_refusals`, a plain-Python reading of
-seed 000's rules written without looking at ``django_notify.policy``.
+the sender rules written without looking at ``django_notify.policy``.
 
 The database is not reset between hypothesis examples (pytest-django's ``db``
 fixture wraps the whole test), so each example runs in its own savepoint that is
@@ -192,11 +192,11 @@ def build_world(data, make_org, make_user, make_team) -> World:
     return w
 
 
-# --- seed 000's sender rules, in plain Python ----------------------------------------
+# --- the sender rules, in plain Python -----------------------------------------------
 
 
 def reference_refusals(w: World, sender, path: str, users=(), teams=(), org_wide=False) -> set:
-    """Every seed 000 rule a send breaks (empty: allowed). Written from the seed's text:
+    """Every sender rule a send breaks (empty: allowed). Written from the rules as stated:
 
     - system notifications: only staff or superusers; they may address anyone;
     - organization notifications: the sender belongs to an organization, targeted

@@ -1,6 +1,6 @@
 """Demo data: two organizations, their teams, one user per role, sample notifications, and
-CHAOTICA's jobs and phases with the subscription rules that follow them (seed 001), and
-seed 002's platform alerts for the staff-only Alerts tab of the notification centre.
+CHAOTICA's jobs and phases with the subscription rules that follow them, and
+platform alerts for the staff-only Alerts tab of the notification centre.
 
 Every sample goes through the package's public API (``send``, ``send_to_self``,
 ``send_system``, ``notify``) with a real sender, so seeding exercises the same sender
@@ -194,7 +194,7 @@ SAMPLES = [
 ]  # fmt: skip
 
 
-# --- platform alerts (seed 002), for staff -------------------------------------------------
+# --- platform alerts, for staff -------------------------------------------------------------
 # Created directly: a demo has no failing systems to raise them. A real site calls
 # django_notify.alerts.raise_alert(), which deduplicates by fingerprint.
 ALERTS = [

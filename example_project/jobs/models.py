@@ -1,6 +1,6 @@
-"""CHAOTICA's jobs and phases (seed 001), with the people who hold a role on each, and the
-two per-event criteria that subscribe those people: ``JobRoleCriterion`` (seed 001's
-JobRoleCriteria) and ``PhaseRoleCriterion`` (PhaseRoleCriteria).
+"""CHAOTICA's jobs and phases, with the people who hold a role on each, and the
+two per-event criteria that subscribe those people: ``JobRoleCriterion`` (job roles)
+and ``PhaseRoleCriterion`` (phase roles).
 
 The status fields follow the notification types in ``notifications.py``: a job moves
 through scoping to completion, a phase through scheduling, QA and delivery.
@@ -66,7 +66,7 @@ class Job(StatusMemory):
         IN_PROGRESS = "in_progress", "In progress"
         COMPLETE = "complete", "Complete"
 
-    #: Seed 001's job roles: field name → label (JobRoleCriteria).
+    #: The job roles: field name → label (JobRoleCriteria).
     ROLES = {
         "account_manager": "Account Manager",
         "deputy_account_manager": "Deputy Account Manager",
@@ -112,7 +112,7 @@ class Phase(StatusMemory):
         COMPLETED = "completed", "Completed"
         POSTPONED = "postponed", "Postponed"
 
-    #: Seed 001's phase roles: field name → label (PhaseRoleCriteria).
+    #: The phase roles: field name → label (PhaseRoleCriteria).
     ROLES = {
         "project_lead": "Project Lead",
         "report_author": "Report Author",

@@ -1,8 +1,8 @@
-"""CHAOTICA's job, phase, leave and client notification types (seed 001).
+"""CHAOTICA's job, phase, leave and client notification types.
 
-Declared as data: one row per type, in the seed's order, turned into registered
+Declared as data: one row per type, in a stable order, turned into registered
 ``NotificationType`` subclasses below. Keys and ids are stored and stable: never change or
-reuse one. Ids come in blocks in the seed's order: jobs 1xx, phases 2xx, leave 3xx,
+reuse one. Ids come in blocks in that order: jobs 1xx, phases 2xx, leave 3xx,
 clients 4xx.
 Each class is also a module attribute (``jobs.notifications.PhaseLateToTqa``).
 """

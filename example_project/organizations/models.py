@@ -1,4 +1,4 @@
-"""A small multi-tenant domain (seed 000): organizations, teams, roles, team access."""
+"""A small multi-tenant domain: organizations, teams, roles, team access."""
 
 from django.conf import settings
 from django.db import models
@@ -33,7 +33,7 @@ class Team(models.Model):
     name = models.CharField(max_length=100)
     is_active = models.BooleanField(default=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="teams", blank=True)
-    #: Users who are not members but may address the team (seed 000's team access model).
+    #: Users who are not members but may address the team (the team access model).
     shared_with = models.ManyToManyField(
         settings.AUTH_USER_MODEL, related_name="accessible_teams", blank=True
     )

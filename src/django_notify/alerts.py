@@ -1,4 +1,4 @@
-"""Platform alerts (seed 002): one row per recurring problem, counted, resolved with notes.
+"""Platform alerts: one row per recurring problem, counted, resolved with notes.
 
 An alert is not a notification. A notification tells a person something; an alert
 records that the *platform* has a problem, for staff to look at and resolve. Raising
@@ -435,7 +435,7 @@ def _start_of_today() -> datetime:
 
 
 def statistics() -> dict[str, Any]:
-    """The figures of seed 002's stat cards, in one query::
+    """The figures of the alert stat cards, in one query::
 
         {"active": 3, "critical": 1, "resolved_today": 2,
          "by_severity": {"info": 0, "warning": 1, "error": 1, "critical": 1},

@@ -395,7 +395,7 @@ class Pages(Iterable[T]):
 
 
 def _key(value: Any) -> Any:
-    """Seed 000 passes ids or objects with an ``id`` (``target_team=team``)."""
+    """The send API takes ids or objects with an ``id`` (``target_team=team``)."""
     for attr in ("id", "pk"):
         key = getattr(value, attr, None)
         if key is not None:
@@ -418,7 +418,7 @@ def _json_value(value: Any) -> Any:
 
 
 class NotificationAPI:
-    """``client.Notification``: seed 000's class methods, against the API."""
+    """``client.Notification``: the ``Notification`` class methods, against the API."""
 
     def __init__(self, client: Client):
         self._client = client
@@ -433,12 +433,12 @@ class NotificationAPI:
         body = {k: _json_value(v) for k, v in body.items() if v is not None}
         return [self._make(n) for n in self._post(path, body)["results"]]
 
-    # --- sending (seed 000) --------------------------------------------------------------
+    # --- sending --------------------------------------------------------------------------
     def send(
         self,
         *,
         title: str,
-        type: str | None = None,  # noqa: A002 - seed 000's name for the level code
+        type: str | None = None,  # noqa: A002 - the send API's name for the level code
         description: str | None = None,
         target_user: Any = None,
         target_team: Any = None,
@@ -553,7 +553,7 @@ class NotificationAPI:
         """Counts by read state, type, priority and level."""
         return self._client.get("notifications/stats/")
 
-    # --- state (seed 000's bulk actions) -----------------------------------------------------
+    # --- state (bulk actions) -----------------------------------------------------------------
     def mark_read(self, ids: Iterable[Any]) -> int:
         """Mark these (ids or notifications, at most 100) read; how many changed. All or
         nothing: one id you cannot see raises NotFound and changes nothing."""
@@ -571,7 +571,7 @@ class NotificationAPI:
 
 
 class AlertAPI:
-    """``client.Alert``: platform alerts (seed 002), for staff tokens."""
+    """``client.Alert``: platform alerts, for staff tokens."""
 
     def __init__(self, client: Client):
         self._client = client

@@ -1,4 +1,4 @@
-"""Who may send to whom (seed 000). The one place the sender rules live.
+"""Who may send to whom, by role and scope. The one place the sender rules live.
 
 Used by the send functions (once per call, with bulk look-ups) and by model
 validation (``Notification.clean()`` and ``save()``), so a row that breaks a rule is

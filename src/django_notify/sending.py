@@ -1,4 +1,4 @@
-"""Creating notification rows: seed 000's ``send`` paths and the trusted ``notify``.
+"""Creating notification rows: the send API's ``send`` paths and the trusted ``notify``.
 
 Every path ends in :func:`create_notifications`, which validates, bulk-inserts in one
 transaction and sends ``notification_created`` — so a refused or invalid send writes
@@ -254,7 +254,7 @@ def send(
     sender,
     *,
     title: str,
-    type: str | None = None,  # noqa: A002 - seed 000's name for the level code
+    type: str | None = None,  # noqa: A002 - the send API's name for the level code
     description: str = "",
     target_user: Any = None,
     target_team: Any = None,
@@ -265,7 +265,7 @@ def send(
     model=None,
     **content: Any,
 ) -> list[models.Model]:
-    """Organization-scoped send (seed 000): one row per resolved target.
+    """Organization-scoped send: one row per resolved target.
 
     ``is_global=True`` (no targets) notifies the sender's whole organization, which
     only organization admins, staff and superusers may do.
@@ -378,7 +378,7 @@ def notify(
     _reach: dict[str, set[Any]] | None = None,
     **content: Any,
 ) -> list[models.Model]:
-    """Trusted, system-originated fan-out from host code (seed 003's bulk create).
+    """Trusted, system-originated fan-out from host code (the notification centre's bulk create).
 
     One direct row per recipient (users, ids or a user queryset), inserted in bulk in
     one transaction. No sender rules apply: only call this from trusted code.

@@ -27,7 +27,7 @@ from .validation import MAX_ID, ascii_int
 
 
 class Role(models.TextChoices):
-    """Organization roles of seed 000. Staff and superuser come from the user model."""
+    """Organization roles for the sender rules. Staff and superuser come from the user model."""
 
     LIGHT_USER = "LIGHT_USER", "Light user"
     DEV_USER = "DEV_USER", "Developer"
@@ -134,7 +134,7 @@ class TenancyAdapter:
         raise NotImplementedError
 
     def get_accessible_team_ids(self, user) -> Keys:
-        """Keys of the teams the user can access (seed 000's team access model).
+        """Keys of the teams the user can access (the team access model).
 
         Membership implies access; the default is just the member teams.
         """

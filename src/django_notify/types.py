@@ -38,7 +38,7 @@ from .tenancy import Role
 
 
 class Priority(models.IntegerChoices):
-    """Seed 002's priorities. Stored as numbers so ``order_by("-priority")`` is meaningful."""
+    """Priorities. Stored as numbers so ``order_by("-priority")`` is meaningful."""
 
     LOW = 10, _("Low")
     NORMAL = 20, _("Normal")
@@ -78,7 +78,7 @@ BROADCAST_SCOPES = (Scope.TEAM, Scope.ORGANIZATION, Scope.SYSTEM)
 
 
 class Origin(models.TextChoices):
-    """Which rule set a row was sent under (seed 000's organization and system rules)."""
+    """Which rule set a row was sent under (the send API's organization and system rules)."""
 
     ORGANIZATION = "organization", _("Organization")
     SYSTEM = "system", _("System")
@@ -86,7 +86,7 @@ class Origin(models.TextChoices):
 
 @dataclass(frozen=True)
 class Category:
-    """A group of types (seed 001's categories): a stable key, a name, a description."""
+    """A group of types (a category): a stable key, a name, a description."""
 
     key: str
     name: str
@@ -101,7 +101,7 @@ class NotificationType:
 
     #: Stable string key stored on rows, e.g. ``"job.created"``.
     key: ClassVar[str]
-    #: Optional stable numeric id (seed 001's enum values); unique when set.
+    #: Optional stable numeric id (an enum value); unique when set.
     id: ClassVar[int | None] = None
     label: ClassVar[str] = ""
     description: ClassVar[str] = ""

@@ -141,7 +141,7 @@ class PlatformAlertChangeForm(forms.ModelForm):
 
 
 class PlatformAlertAdminMixin:
-    """Seed 002's alert list: severity badges, filters, search, "Resolve selected".
+    """The platform alert list: severity badges, filters, search, "Resolve selected".
 
     The change form is a view of the alert plus one field, the resolution notes:
     saving an open alert with notes resolves it (as the logged-in user). Occurrence

@@ -1,5 +1,5 @@
 """Admin for the delivery side: the audit trail, digests, preferences, endpoints and
-templates (with a live preview), plus the email actions on notifications (seed 001)."""
+templates (with a live preview), plus the email actions on notifications."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ class EmailStateListFilter(admin.SimpleListFilter):
 
 
 class NotificationDeliveryAdminMixin:
-    """Adds seed 001's email columns, filter and bulk actions to a notification admin.
+    """Adds the email columns, filter and bulk actions to a notification admin.
 
     ``should_email`` and ``is_emailed`` are read from the Delivery rows in the list query
     itself (two EXISTS subqueries), never one query per row.

@@ -124,7 +124,7 @@ class NotificationTypeListFilter(admin.SimpleListFilter):
 
 
 class CreationMethodListFilter(admin.SimpleListFilter):
-    """Seed 001's "creation method": made by a subscription rule, or by hand."""
+    """The "creation method" filter: made by a subscription rule, or by hand."""
 
     title = _("creation method")
     parameter_name = "created_by"
@@ -240,7 +240,7 @@ class SubscriptionAdminForm(forms.ModelForm):
 
 
 class SubscriptionAdminMixin(EntityScopedAdminMixin):
-    """Seed 001's subscription admin. ``created_by_rule`` and ``rule`` are shown but not
+    """The subscription admin. ``created_by_rule`` and ``rule`` are shown but not
     editable: a subscription made here is manual, and rule syncs manage the others."""
 
     form = SubscriptionAdminForm

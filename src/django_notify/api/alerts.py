@@ -1,4 +1,4 @@
-"""Platform alerts for staff (seed 002): list, raise (create or count an occurrence),
+"""Platform alerts for staff: list, raise (create or count an occurrence),
 resolve, statistics. The service is :mod:`django_notify.alerts`; these views only parse,
 check and answer."""
 

@@ -125,7 +125,7 @@ def _ref() -> Object:
 NOTIFICATION = Object(
     {
         "id": Int(),
-        "type": Str(description="Level code (seed 000's type), e.g. IN, IM.", example="IN"),
+        "type": Str(description="Level code (`type` in the send API), e.g. IN, IM.", example="IN"),
         "level_label": Str(example="Information"),
         "notification_type": Str(description='Registered type key, or "".'),
         "category": Str(description='The type\'s category key, or "".'),

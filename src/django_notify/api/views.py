@@ -398,7 +398,7 @@ SEND_BODY = _send_body("SendRequest", targets=True, global_required=True)
 SEND_TO_SELF_BODY = _send_body("SendToSelfRequest", targets=False, global_required=None)
 SEND_SYSTEM_BODY = _send_body("SendSystemRequest", targets=True, global_required=False)
 _SEND_ERRORS = (403, 429)
-#: The model calls the level ``level``; the API (seed 000) calls it ``type``.
+#: The model calls the level ``level``; the send API calls it ``type``.
 _SEND_RENAME = {"level": "type"}
 
 
@@ -469,7 +469,7 @@ PREFERENCES_PATCH = Object(
             Mapping_(
                 Mapping_(AnyOf(Bool(), Str(max_length=20), nullable=True), max_items=50),
                 max_items=500,
-                description='Seed 004\'s form: {"<type>": {"email_enabled": false, '
+                description='Per-type form: {"<type>": {"email_enabled": false, '
                 '"email_batch_frequency": "daily"}}; "category:<key>" for a category.',
             ),
         ),

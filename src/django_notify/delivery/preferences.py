@@ -176,7 +176,7 @@ def decide(
     return decisions
 
 
-# --- the public API (seed 004's handler methods) --------------------------------------
+# --- the public API (the preference handler's methods) ---------------------------------
 
 
 def _channel_names(ntype: type[NotificationType]) -> list[str]:
@@ -258,7 +258,7 @@ _ENTRY_KEYS = {"notification_type", "category", "channel", "enabled", "frequency
 
 
 def _normalise(data: Any) -> list[dict[str, Any]]:
-    """Accept a list of entries, or seed 004's ``{type: {"email_enabled": …,
+    """Accept a list of entries, or the per-type ``{type: {"email_enabled": …,
     "email_batch_frequency": …}}`` mapping (``"category:<key>"`` for a category)."""
     if isinstance(data, Mapping):
         entries: list[dict[str, Any]] = []

@@ -1,5 +1,5 @@
-"""A notification's delivery state, read from its Delivery rows (seed 001's
-``should_email`` / ``is_emailed``), and the admin's bulk actions on it."""
+"""A notification's delivery state, read from its Delivery rows (the admin's
+``should_email`` / ``is_emailed`` columns), and the admin's bulk actions on it."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def annotate_email_state(queryset: QuerySet) -> QuerySet:
 
 
 def mark_emailed(notification_ids: Iterable[Any], *, by: Any = None) -> int:
-    """Close the email backlog of these notifications without sending (seed 001's
+    """Close the email backlog of these notifications without sending (the admin's
     "Mark as emailed"): open email deliveries become ``skipped`` with the reason."""
     reason = f"{MARKED} by {by}" if by is not None else MARKED
     return Delivery.objects.filter(

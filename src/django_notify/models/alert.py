@@ -1,4 +1,4 @@
-"""Platform alerts (seed 002): deduplicated, counted, resolved with notes; for staff."""
+"""Platform alerts: deduplicated, counted, resolved with notes; for staff."""
 
 from __future__ import annotations
 

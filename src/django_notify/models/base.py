@@ -85,7 +85,7 @@ class AbstractNotification(models.Model):
 
     level = models.CharField(
         _("level"), max_length=2, default=default_level, validators=[validate_level],
-        help_text=_("Two-letter level code (seed 000's `type`), e.g. IN, IM."),
+        help_text=_("Two-letter level code (`type` in the send API), e.g. IN, IM."),
     )  # fmt: skip
     # NULL (not "") for "no type", so a partial index or a type filter skips untyped rows.
     notification_type = models.CharField(  # noqa: DJ001
@@ -419,7 +419,7 @@ class AbstractNotification(models.Model):
     def is_broadcast(self) -> bool:
         return self.scope in BROADCAST_SCOPES
 
-    # --- delivery state (seed 001's should_email / is_emailed) -----------------------
+    # --- delivery state (the admin's should_email / is_emailed) -----------------------
     # Read from the Delivery rows: annotate_email_state() puts both on a whole page in
     # two EXISTS subqueries (the setters take the annotation); otherwise one query.
     def _email_state(self) -> tuple[bool, bool]:
@@ -472,7 +472,7 @@ class AbstractNotification(models.Model):
 
         return dismiss(self, user)
 
-    # --- seed 000's creation paths -------------------------------------------------
+    # --- the send API's creation paths ---------------------------------------------
     @classmethod
     def send(cls, sender, **kwargs):
         """Organization-scoped send; see :func:`django_notify.sending.send`."""

@@ -21,8 +21,8 @@ def entity_pair_constraint(name: str) -> models.CheckConstraint:
 
 
 class EntityScopedModel(models.Model):
-    """A user × notification type, optionally narrowed to one object (seed 001's
-    entity_type + entity_id); no entity means every event of the type."""
+    """A user × notification type, optionally narrowed to one object
+    (entity_type + entity_id); no entity means every event of the type."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     notification_type = models.CharField(

@@ -53,7 +53,7 @@ def _choice(value: str | None, allowed: list[str] | tuple[str, ...]) -> str:
 
 
 class NotificationsPageView(LoginRequiredMixin, TemplateView):
-    """Seed 002's notifications page: stat cards, filters, bulk actions and the list,
+    """The notifications page: stat cards, filters, bulk actions and the list,
     plus the Alerts tab for staff (alerts are staff-only everywhere)."""
 
     template_name = "django_notify/notifications_page.html"
@@ -159,7 +159,7 @@ def preference_groups(
 
 
 class PreferencesPageView(LoginRequiredMixin, TemplateView):
-    """Seed 004's preferences: type × channel switches (required ones locked), digest
+    """The preferences page: type × channel switches (required ones locked), digest
     frequency where the channel sends digests, quiet hours, time zone and language."""
 
     template_name = "django_notify/preferences_page.html"

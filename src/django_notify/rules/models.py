@@ -1,4 +1,4 @@
-"""Subscription rules and their polymorphic criteria (seed 001).
+"""Subscription rules and their polymorphic criteria.
 
 A rule targets one notification type and holds criteria; each criterion returns users.
 Criteria that only need the rule (roles, groups, permissions) are turned into
@@ -109,7 +109,7 @@ class RuleCriterion(PolymorphicModel):
 
 
 class GroupCriterion(RuleCriterion):
-    """Members of a Django auth group (seed 001's global role)."""
+    """Members of a Django auth group (a global role)."""
 
     group = models.ForeignKey("auth.Group", on_delete=models.CASCADE, related_name="+")
 
@@ -159,7 +159,7 @@ class StaffCriterion(RuleCriterion):
 
 
 class OrganizationRoleCriterion(RuleCriterion):
-    """Users with a role in an organization, or members of a team (seed 001's org-unit
+    """Users with a role in an organization, or members of a team (an org-unit
     role), read through the tenancy adapter."""
 
     role = models.CharField(_("role"), max_length=20, choices=Role.choices, blank=True)

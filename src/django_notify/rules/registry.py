@@ -1,5 +1,5 @@
 """The criteria registry: named functions a :class:`DynamicCriterion` calls with JSON
-params (seed 001's DynamicRuleCriteria).
+params (dynamic rule criteria).
 
 ```python
 @django_notify.criteria.register("on_call_engineers")

@@ -29,7 +29,7 @@ from ..types import Priority
 
 register = template.Library()
 
-#: What the dropdown shows unless the tag says otherwise (seed 003: the latest five).
+#: What the dropdown shows unless the tag says otherwise (the latest five).
 DROPDOWN_ITEMS = 5
 #: The storm window, in seconds: more than STORM_THRESHOLD arrivals within it are
 #: summarised in one toast.
@@ -187,7 +187,7 @@ def notify_feed(context, limit: int = 5):
 
 @register.filter
 def notify_badge(count: int) -> str:
-    """Seed 003's badge text: the count, or "9+" above nine; empty for zero."""
+    """The bell's badge text: the count, or "9+" above nine; empty for zero."""
     count = int(count or 0)
     return "" if count <= 0 else ("9+" if count > 9 else str(count))
 
