@@ -577,7 +577,7 @@ def test_bad_options_are_refused_naming_the_option(cls, options, needle):
 
 
 def test_a_missing_httpx_names_the_extra(monkeypatch):
-    monkeypatch.setattr(http, "httpx", None)
+    monkeypatch.setattr(http.guard, "httpx", None)
     with pytest.raises(NotifyConfigurationError, match=r"django-notify-kit\[http\]"):
         WebhookChannel("chan")
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..exceptions import DeliveryError, RetryableDeliveryError
+from ..exceptions import DeliveryError, NotifyConfigurationError, RetryableDeliveryError
 from .base import BaseChannel, Message, SendResult
 
 #: Every message sent through a locmem channel, oldest first.
@@ -31,8 +31,6 @@ class LocmemChannel(BaseChannel):
     options = {"FAIL": None, "ADDRESS_ATTRIBUTE": None}
 
     def validate_options(self) -> None:
-        from ..exceptions import NotifyConfigurationError
-
         if self.config["FAIL"] not in (None, "retry", "permanent"):
             raise NotifyConfigurationError(
                 f'DJANGO_NOTIFY["CHANNELS"][{self.alias!r}]["OPTIONS"]["FAIL"] must be '

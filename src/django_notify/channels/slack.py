@@ -14,15 +14,10 @@ from typing import Any
 
 from ..exceptions import DeliveryError, EndpointGone, RetryableDeliveryError
 from .base import Message, SendResult
-from .http import (
-    DIGEST_ITEMS,
-    HttpChannel,
-    HttpResponse,
-    describe_endpoint,
-    is_absolute,
-    message_facts,
-    parse_retry_after,
-)
+from .http.answers import HttpResponse, parse_retry_after
+from .http.cards import DIGEST_ITEMS, is_absolute, message_facts
+from .http.channel import HttpChannel
+from .http.endpoints import describe_endpoint
 
 #: Slack's documented incoming-webhook errors meaning the webhook itself is gone: the
 #: endpoint is disabled, as for a 410.

@@ -18,14 +18,10 @@ from typing import Any
 from ..exceptions import NotifyConfigurationError, RetryableDeliveryError
 from ..types import Priority
 from .base import Message, SendResult
-from .http import (
-    DIGEST_ITEMS,
-    HttpChannel,
-    HttpResponse,
-    describe_endpoint,
-    is_absolute,
-    message_facts,
-)
+from .http.answers import HttpResponse
+from .http.cards import DIGEST_ITEMS, is_absolute, message_facts
+from .http.channel import HttpChannel
+from .http.endpoints import describe_endpoint
 
 FORMATS = ("adaptive_card", "message_card")
 CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"

@@ -30,8 +30,9 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
 from ..exceptions import DeliveryError, NotifyConfigurationError
+from ..models.endpoint import validate_secrets
 from .base import Message
-from .http import HttpChannel
+from .http.channel import HttpChannel
 
 SECRET_PREFIX = "whsec_"
 
@@ -68,8 +69,6 @@ class WebhookChannel(HttpChannel):
 
     def validate_options(self) -> None:
         super().validate_options()
-        from ..models.endpoint import validate_secrets
-
         secret, secrets = self.config["SECRET"], self.config["SECRETS"]
         if secret is not None and secrets is not None:
             raise NotifyConfigurationError(f"{self.where}: give SECRET or SECRETS, not both")

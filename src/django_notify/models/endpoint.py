@@ -11,6 +11,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from ..network import validate_endpoint_url
 from .preference import validate_channel_alias
 
 SECRET_PREFIX = "whsec_"
@@ -76,8 +77,6 @@ class WebhookEndpoint(models.Model):
         return f"{self.channel}: {self.url}"
 
     def clean(self) -> None:
-        from ..channels.http import validate_endpoint_url
-
         super().clean()
         errors = {}
         try:
