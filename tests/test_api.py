@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from django_notify import notify, send, send_system
 from django_notify.api.pagination import encode_cursor
+from django_notify.api.views import notifications as notification_views
 from django_notify.conf import app_settings
 from django_notify.models import (
     ApiToken,
@@ -191,12 +192,10 @@ def test_options_and_head(world, api_for):
 
 
 def test_a_bug_is_a_logged_json_500_not_an_html_page(world, monkeypatch, caplog):
-    from django_notify.api import views
-
     def broken(user):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(views, "_unread_count", broken)
+    monkeypatch.setattr(notification_views, "_unread_count", broken)
     _t, key = ApiToken.create(world.ada, "t")
     client = Client(raise_request_exception=False)
     response = client.get(url("api-unread-count"), headers={"Authorization": f"Bearer {key}"})

@@ -17,6 +17,7 @@ import pytest
 from django.test import Client
 from django.urls import resolve, reverse
 
+from django_notify.api.openapi import build_document
 from django_notify.models import ApiToken
 from django_notify.tenancy import Role
 
@@ -36,8 +37,6 @@ def url(name: str, *args: Any) -> str:
 
 @cache
 def document() -> dict[str, Any]:
-    from django_notify.api.openapi import build_document
-
     return build_document()
 
 

@@ -19,13 +19,9 @@ from django_notify import notify
 from django_notify.api import schema as fields
 from django_notify.api.openapi import build_document
 from django_notify.api.serializers import notification_json
-from django_notify.api.views import (
-    MARK_READ_BODY,
-    PREFERENCES_PATCH,
-    SEND_BODY,
-    SEND_SYSTEM_BODY,
-    SEND_TO_SELF_BODY,
-)
+from django_notify.api.views.notifications import MARK_READ_BODY
+from django_notify.api.views.preferences import PREFERENCES_PATCH
+from django_notify.api.views.sending import SEND_BODY, SEND_SYSTEM_BODY, SEND_TO_SELF_BODY
 from tests.test_api_support import document
 
 CONTRACT_ROUTES = {

@@ -18,7 +18,9 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from .. import alerts
+from ..alerts.queries import severity_rank_expression, with_severity_rank
+from ..alerts.service import raise_alert, resolve, resolve_many
+from ..alerts.validation import clean_alert
 from ..models import AlertType, ApiToken, PlatformAlert, Severity
 from .mixins import _user_search_fields
 
@@ -112,7 +114,7 @@ class PlatformAlertAddForm(forms.ModelForm):
         if self.errors:
             return cleaned
         try:
-            self.alert_data = alerts.clean_alert(
+            self.alert_data = clean_alert(
                 cleaned.get("alert_type"),
                 cleaned.get("severity"),
                 cleaned.get("title"),
@@ -190,13 +192,13 @@ class PlatformAlertAdminMixin:
     )  # fmt: skip
 
     def get_queryset(self, request):
-        return alerts.with_severity_rank(super().get_queryset(request))
+        return with_severity_rank(super().get_queryset(request))
 
     def get_ordering(self, request):
         # Open before resolved, the most severe first, then the most recently seen. The
         # rank as an expression, not the annotation's name: the base get_queryset()
         # orders before the annotation above is added.
-        rank = alerts.severity_rank_expression()
+        rank = severity_rank_expression()
         return ("is_resolved", rank.desc(), "-last_occurred_at", "-id")
 
     def get_fieldsets(self, request, obj=None):
@@ -213,7 +215,7 @@ class PlatformAlertAdminMixin:
             kwargs["form"] = PlatformAlertChangeForm
         return super().get_form(request, obj, **kwargs)
 
-    @admin.display(description=_("severity"), ordering=alerts.severity_rank_expression())
+    @admin.display(description=_("severity"), ordering=severity_rank_expression())
     def severity_badge(self, obj) -> str:
         background, colour = SEVERITY_COLOURS.get(obj.severity, ("#eeeeee", "#333333"))
         return format_html(
@@ -227,7 +229,7 @@ class PlatformAlertAdminMixin:
 
     def save_model(self, request, obj, form, change):
         if not change:
-            alert, created = alerts.raise_alert(**form.alert_data)
+            alert, created = raise_alert(**form.alert_data)
             # The admin goes on with ``obj`` (history entry, redirect): make it the row.
             for field in alert._meta.concrete_fields:
                 setattr(obj, field.attname, getattr(alert, field.attname))
@@ -246,7 +248,7 @@ class PlatformAlertAdminMixin:
             return
         notes = form.cleaned_data.get("resolution_notes", "").strip()
         if not obj.is_resolved and notes:
-            alerts.resolve(obj, request.user, notes)
+            resolve(obj, request.user, notes)
             self.message_user(request, _("The alert was resolved."), messages.SUCCESS)
         elif "resolution_notes" in form.changed_data and obj.is_resolved:
             type(obj)._default_manager.filter(pk=obj.pk).update(resolution_notes=notes)
@@ -254,7 +256,7 @@ class PlatformAlertAdminMixin:
     @admin.action(description=_("Resolve selected alerts"), permissions=["change"])
     def resolve_selected(self, request, queryset):
         notes = f"Resolved from the admin by {request.user.get_username()}"
-        resolved = alerts.resolve_many(queryset, request.user, notes)
+        resolved = resolve_many(queryset, request.user, notes)
         skipped = queryset.count() - len(resolved)
         self.message_user(
             request,

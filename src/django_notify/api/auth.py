@@ -15,6 +15,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.middleware.csrf import CsrfViewMiddleware
 
+from ..models import ApiToken
 from .errors import ApiError, not_authenticated
 
 TOKEN_SCHEME = "bearer"
@@ -53,8 +54,6 @@ def authenticate(request: HttpRequest) -> tuple[Any, str] | None:
     a script with a revoked token must learn it). Other ``Authorization`` schemes are
     left to the host (a proxy's Basic auth) and the session decides.
     """
-    from ..models import ApiToken
-
     key = bearer_key(request)
     if key is not None:
         user = ApiToken.authenticate(key)

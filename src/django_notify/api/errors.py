@@ -85,6 +85,15 @@ def not_found(message: str = "Not found.") -> ApiError:
     return ApiError(404, "not_found", message)
 
 
+def get_or_404(queryset, pk: int) -> Any:
+    """Row ``pk`` of ``queryset``, or 404: a row outside the queryset is as missing as one
+    that does not exist."""
+    row = queryset.filter(pk=pk).first()
+    if row is None:
+        raise not_found()
+    return row
+
+
 def not_authenticated(message: str = "Authentication credentials were not provided.") -> ApiError:
     # RFC 9110: a 401 names the scheme that would work.
     return ApiError(401, "not_authenticated", message, headers={"WWW-Authenticate": "Bearer"})

@@ -1,6 +1,7 @@
 """The OpenAPI 3.1 document, built from the URLconf and the views' declarations.
 
-Paths come from ``api/urls.py``; each method's parameters, body and answers from its
+Paths come from ``api/urls.py`` as the site mounted it (found through the route of the
+document itself); each method's parameters, body and answers from its
 :func:`~django_notify.api.base.operation`; schemas from the same field objects that
 validate requests. Nothing is written twice, so the document cannot drift from the code
 (and tests/test_openapi*.py check the real answers against it).
@@ -12,12 +13,16 @@ import re
 from typing import Any
 
 from django.conf import settings
-from django.urls import URLPattern, URLResolver, reverse
+from django.core.exceptions import ImproperlyConfigured
+from django.urls import URLPattern, URLResolver, get_resolver, get_urlconf, reverse
 
-from .base import ApiView, Operation, operation
-from .schema import MAX_ID, JSONObject, Refs
+from .. import __version__
+from .base import ApiView, Operation
+from .schema import MAX_ID, Refs
 from .serializers import ERROR
 
+#: The name of the document's own route: the routes declared beside it are the API.
+_DOCUMENT_ROUTE = "api-openapi"
 _CONVERTER = re.compile(r"<(?:(?P<converter>[^>:]+):)?(?P<name>[^>]+)>")
 _ERRORS = {
     400: "Invalid input (code invalid, malformed_json or invalid_cursor).",
@@ -45,6 +50,32 @@ Every error has the shape `{"error": {"code", "message", "fields"}}`. Lists are
 keyset-paginated: follow `next_cursor` until it is null."""
 
 
+def _api_view_class(pattern: URLPattern) -> type[ApiView] | None:
+    view_class = getattr(pattern.callback, "view_class", None)
+    if isinstance(view_class, type) and issubclass(view_class, ApiView):
+        return view_class
+    return None
+
+
+def _api_patterns(resolver: URLResolver) -> list | None:
+    """The patterns of the URLconf holding the document's own route, looked up from the
+    site's root URLconf: the API as mounted, however the host included it."""
+    patterns = resolver.url_patterns
+    for pattern in patterns:
+        if (
+            isinstance(pattern, URLPattern)
+            and pattern.name == _DOCUMENT_ROUTE
+            and _api_view_class(pattern) is not None
+        ):
+            return patterns
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            found = _api_patterns(pattern)
+            if found is not None:
+                return found
+    return None
+
+
 def _routes(patterns, prefix: str = "") -> list[tuple[str, Any, str | None]]:
     found = []
     for pattern in patterns:
@@ -52,8 +83,8 @@ def _routes(patterns, prefix: str = "") -> list[tuple[str, Any, str | None]]:
         if isinstance(pattern, URLResolver):
             found.extend(_routes(pattern.url_patterns, route))
         elif isinstance(pattern, URLPattern):
-            view_class = getattr(pattern.callback, "view_class", None)
-            if isinstance(view_class, type) and issubclass(view_class, ApiView):
+            view_class = _api_view_class(pattern)
+            if view_class is not None:
                 found.append((route, view_class, pattern.name))
     return found
 
@@ -126,16 +157,17 @@ def _operation(method: str, name: str | None, op: Operation, params, refs: Refs)
 def build_document(base: str | None = None) -> dict[str, Any]:
     """The document for the API as mounted: paths are relative to the ``servers`` URL,
     ``base`` (default: where ``django_notify:api-openapi`` reverses to, minus the file)."""
-    from django_notify import __version__
-
-    from . import urls
-
     if base is None:
-        base = reverse("django_notify:api-openapi").removesuffix("openapi.json")
+        base = reverse(f"django_notify:{_DOCUMENT_ROUTE}").removesuffix("openapi.json")
     base = base.rstrip("/")
+    api_patterns = _api_patterns(get_resolver(get_urlconf()))
+    if api_patterns is None:
+        raise ImproperlyConfigured(
+            'The API is not mounted: add path("notifications/", include("django_notify.urls")).'
+        )
     refs: Refs = {}
     paths: dict[str, Any] = {}
-    for route, view_class, name in _routes(urls.urlpatterns):
+    for route, view_class, name in _routes(api_patterns):
         path, params = _path_and_params(route)
         item = paths.setdefault(path, {})
         for method, op in view_class.operations().items():
@@ -167,15 +199,3 @@ def build_document(base: str | None = None) -> dict[str, Any]:
         },
         "security": [{"token": []}, {"session": []}],
     }
-
-
-class OpenAPIView(ApiView):
-    @operation(
-        summary="This document",
-        responses={200: JSONObject(description="The OpenAPI 3.1 document.")},
-        auth=False,
-        tags=("meta",),
-    )
-    def get(self, request, *, user, query, body):
-        # The document's own URL names the mount, however the host included the API.
-        return build_document(request.path.removesuffix("openapi.json"))

@@ -5,9 +5,8 @@ built from these patterns, so a route added here is documented by its view."""
 from django.urls import path, re_path
 from django.views.decorators.csrf import csrf_exempt
 
-from . import alerts, views
 from .errors import error_response
-from .openapi import OpenAPIView
+from .views import alerts, document, notifications, preferences, sending, templates
 
 
 @csrf_exempt  # or the CSRF middleware would answer an unknown POST with its HTML 403
@@ -19,36 +18,46 @@ def unknown_path(request, *args, **kwargs):
 
 
 urlpatterns = [
-    path("notifications/", views.NotificationListView.as_view(), name="api-list"),
-    path("notifications/unread-count/", views.UnreadCountView.as_view(), name="api-unread-count"),
-    path("notifications/recent/", views.RecentView.as_view(), name="api-recent"),
-    path("notifications/mark-read/", views.MarkReadView.as_view(), name="api-mark-read"),
+    path("notifications/", notifications.NotificationListView.as_view(), name="api-list"),
+    path(
+        "notifications/unread-count/",
+        notifications.UnreadCountView.as_view(),
+        name="api-unread-count",
+    ),
+    path("notifications/recent/", notifications.RecentView.as_view(), name="api-recent"),
+    path("notifications/mark-read/", notifications.MarkReadView.as_view(), name="api-mark-read"),
     path(
         "notifications/mark-all-read/",
-        views.MarkAllReadView.as_view(),
+        notifications.MarkAllReadView.as_view(),
         name="api-mark-all-read",
     ),
-    path("notifications/dismiss-all/", views.DismissAllView.as_view(), name="api-dismiss-all"),
-    path("notifications/stats/", views.StatsView.as_view(), name="api-stats"),
-    path("notifications/send/", views.SendView.as_view(), name="api-send"),
-    path("notifications/send-to-self/", views.SendToSelfView.as_view(), name="api-send-to-self"),
-    path("notifications/send-system/", views.SendSystemView.as_view(), name="api-send-system"),
-    path("notifications/<int:pk>/", views.NotificationDetailView.as_view(), name="api-detail"),
-    path("notifications/<int:pk>/read/", views.ReadView.as_view(), name="api-read"),
-    path("notifications/<int:pk>/unread/", views.UnreadView.as_view(), name="api-unread"),
-    path("notifications/<int:pk>/dismiss/", views.DismissView.as_view(), name="api-dismiss"),
-    path("preferences/", views.PreferencesView.as_view(), name="api-preferences"),
+    path(
+        "notifications/dismiss-all/", notifications.DismissAllView.as_view(), name="api-dismiss-all"
+    ),
+    path("notifications/stats/", notifications.StatsView.as_view(), name="api-stats"),
+    path("notifications/send/", sending.SendView.as_view(), name="api-send"),
+    path("notifications/send-to-self/", sending.SendToSelfView.as_view(), name="api-send-to-self"),
+    path("notifications/send-system/", sending.SendSystemView.as_view(), name="api-send-system"),
+    path(
+        "notifications/<int:pk>/", notifications.NotificationDetailView.as_view(), name="api-detail"
+    ),
+    path("notifications/<int:pk>/read/", notifications.ReadView.as_view(), name="api-read"),
+    path("notifications/<int:pk>/unread/", notifications.UnreadView.as_view(), name="api-unread"),
+    path(
+        "notifications/<int:pk>/dismiss/", notifications.DismissView.as_view(), name="api-dismiss"
+    ),
+    path("preferences/", preferences.PreferencesView.as_view(), name="api-preferences"),
     path(
         "preferences/reset/",
-        views.PreferencesResetView.as_view(),
+        preferences.PreferencesResetView.as_view(),
         name="api-preferences-reset",
     ),
-    path("templates/", views.TemplateListView.as_view(), name="api-templates"),
-    path("templates/<int:pk>/", views.TemplateDetailView.as_view(), name="api-template"),
+    path("templates/", templates.TemplateListView.as_view(), name="api-templates"),
+    path("templates/<int:pk>/", templates.TemplateDetailView.as_view(), name="api-template"),
     path("alerts/", alerts.AlertListView.as_view(), name="api-alerts"),
     path("alerts/stats/", alerts.AlertStatsView.as_view(), name="api-alert-stats"),
     path("alerts/<int:pk>/resolve/", alerts.AlertResolveView.as_view(), name="api-alert-resolve"),
-    path("openapi.json", OpenAPIView.as_view(), name="api-openapi"),
+    path("openapi.json", document.OpenAPIView.as_view(), name="api-openapi"),
     # Any character, a newline too ("." is not): "1%0A/" must not reach the HTML 404.
     re_path(r"^[\s\S]*\Z", unknown_path, name="api-unknown"),
 ]

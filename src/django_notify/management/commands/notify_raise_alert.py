@@ -12,7 +12,8 @@ import sys
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from django_notify.alerts import SEVERITY_RANK, raise_alert
+from django_notify.alerts.service import raise_alert
+from django_notify.alerts.validation import SEVERITY_RANK
 
 
 class Command(BaseCommand):

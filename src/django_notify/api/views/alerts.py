@@ -4,13 +4,17 @@ check and answer."""
 
 from __future__ import annotations
 
-from .. import alerts
-from ..models import PlatformAlert, Severity
-from .base import ApiView, operation
-from .pagination import page
-from .schema import AnyOf, Bool, Enum, Int, JSONObject, List, Object, Query, Str
-from .serializers import ALERT, ALERT_PAGE, ALERT_STATS
-from .views import _cursor, _limit, get_or_404
+from ...alerts.queries import statistics
+from ...alerts.serialise import to_dict
+from ...alerts.service import raise_alert, resolve
+from ...alerts.validation import MAX_AFFECTED, MAX_AFFECTED_ENTRY, MAX_TEXT
+from ...models import PlatformAlert, Severity
+from ..base import ApiView, operation
+from ..errors import get_or_404
+from ..pagination import page
+from ..schema import AnyOf, Bool, Enum, Int, JSONObject, List, Object, Query, Str
+from ..serializers import ALERT, ALERT_PAGE, ALERT_STATS
+from .params import cursor_param, limit_param
 
 ALERTS = ("alerts",)
 
@@ -19,17 +23,17 @@ ALERT_QUERY = Query(
         "resolved": Bool(description="true: resolved only; false: open only."),
         "severity": Enum(Severity.values),
         "alert_type": Str(max_length=50),
-        "cursor": _cursor(),
-        "limit": _limit(),
+        "cursor": cursor_param(),
+        "limit": limit_param(),
     }
 )
 
 
 def _affected() -> List:
     entry = AnyOf(
-        Str(min_length=1, max_length=alerts.MAX_AFFECTED_ENTRY), Int(min_value=0)
+        Str(min_length=1, max_length=MAX_AFFECTED_ENTRY), Int(min_value=0)
     )  # organization keys are often pks
-    return List(entry, max_items=alerts.MAX_AFFECTED)
+    return List(entry, max_items=MAX_AFFECTED)
 
 
 ALERT_CREATE = Object(
@@ -42,7 +46,7 @@ ALERT_CREATE = Object(
         ),
         "severity": Enum(Severity.values, required=True),
         "title": Str(min_length=1, max_length=255, required=True),
-        "message": Str(max_length=alerts.MAX_TEXT),
+        "message": Str(max_length=MAX_TEXT),
         "fingerprint": Str(
             max_length=200, description="Dedup key; default: SHA-256 of type and title."
         ),
@@ -52,7 +56,7 @@ ALERT_CREATE = Object(
     },
     name="AlertCreate",
 )
-RESOLVE_BODY = Object({"notes": Str(max_length=alerts.MAX_TEXT)}, name="AlertResolve")
+RESOLVE_BODY = Object({"notes": Str(max_length=MAX_TEXT)}, name="AlertResolve")
 
 
 class AlertListView(ApiView):
@@ -76,7 +80,7 @@ class AlertListView(ApiView):
         found, next_cursor = page(
             rows, query["limit"], cursor=query.get("cursor"), field="last_occurred_at"
         )
-        return {"results": [alerts.to_dict(a) for a in found], "next_cursor": next_cursor}
+        return {"results": [to_dict(a) for a in found], "next_cursor": next_cursor}
 
     @operation(
         summary="Raise an alert (staff)",
@@ -94,8 +98,8 @@ class AlertListView(ApiView):
             fields.pop("severity"),
             fields.pop("title"),
         )
-        alert, created = alerts.raise_alert(alert_type, severity, title, **fields)
-        return (201 if created else 200), alerts.to_dict(alert)
+        alert, created = raise_alert(alert_type, severity, title, **fields)
+        return (201 if created else 200), to_dict(alert)
 
 
 class AlertResolveView(ApiView):
@@ -110,7 +114,7 @@ class AlertResolveView(ApiView):
     )
     def post(self, request, *, user, query, body, pk):
         alert = get_or_404(PlatformAlert.objects.select_related("resolved_by"), pk)
-        return alerts.to_dict(alerts.resolve(alert, user, body.get("notes", "")))
+        return to_dict(resolve(alert, user, body.get("notes", "")))
 
 
 class AlertStatsView(ApiView):
@@ -121,4 +125,4 @@ class AlertStatsView(ApiView):
         tags=ALERTS,
     )
     def get(self, request, *, user, query, body):
-        return alerts.statistics()
+        return statistics()
