@@ -26,11 +26,11 @@ from organizations.tenancy import OrganizationsTenancyAdapter
 
 from django_notify import notify
 from django_notify.alerts import raise_alert
-from django_notify.api import views as api_views
+from django_notify.api.views import sending as api_views
 from django_notify.conf import DEFAULTS
 from django_notify.models import ApiToken, NotificationTemplate, PlatformAlert
 from django_notify.realtime.brokers import reset_brokers
-from django_notify.realtime.events import Cursor
+from django_notify.realtime.framing import Cursor
 from django_notify.tenancy import DefaultTenancyAdapter, int_keys
 from django_notify.validation import ascii_int, check_meta_data, non_finite_path
 from tests.asgi_server import parse_stream

@@ -32,14 +32,14 @@ from django_notify.realtime.brokers import (
     get_broker,
     reset_brokers,
 )
-from django_notify.realtime.events import (
+from django_notify.realtime.framing import (
     CURSOR_MAX_IDS,
     GRACE,
     RESYNC,
+    BrokerMessage,
     Cursor,
-    Message,
 )
-from django_notify.realtime.publish import publish
+from django_notify.realtime.receivers import push, route
 from django_notify.realtime.views import batch_state, channels_for, connect_state
 from django_notify.tenancy import Role
 
@@ -73,7 +73,7 @@ def inprocess():
 
 
 class LoopThread:
-    """An event loop in a thread: subscriptions live there while the test thread does
+    """An event loop in a thread: listeners live there while the test thread does
     ORM work in its own transaction, as a web process's signals do."""
 
     def __init__(self) -> None:
@@ -84,15 +84,15 @@ class LoopThread:
     def run(self, coroutine, timeout: float = 10):
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
 
-    def received(self, subscription, wait: float = 0.5) -> list[Message]:
+    def received(self, listener, wait: float = 0.5) -> list[BrokerMessage]:
         """The messages that arrive within ``wait`` seconds of the first one."""
 
         async def collect():
-            first = await subscription.get(wait)
+            first = await listener.get(wait)
             if first is None:
                 return []
             await asyncio.sleep(0.05)
-            return [first, *subscription.drain()]
+            return [first, *listener.drain()]
 
         return self.run(collect())
 
@@ -128,8 +128,8 @@ def wait_until(predicate, timeout: float = 5.0, what: str = "the condition"):
 
 
 def test_messages_round_trip_and_foreign_payloads_are_ignored():
-    message = Message("read", (1, 2))
-    assert Message.decode(message.encode()) == message
+    message = BrokerMessage("read", (1, 2))
+    assert BrokerMessage.decode(message.encode()) == message
     foreign = [
         b"not json",
         b"[]",
@@ -139,7 +139,7 @@ def test_messages_round_trip_and_foreign_payloads_are_ignored():
         b'{"event": "read", "ids": "1"}',
     ]
     for raw in foreign:
-        assert Message.decode(raw) is None, raw
+        assert BrokerMessage.decode(raw) is None, raw
 
 
 def test_cursor_round_trip_and_invalid_last_event_ids():
@@ -187,7 +187,7 @@ def test_inprocess_broker_fans_out_across_threads(loop_thread):
     a = loop_thread.run(broker.subscribe(["c:1", "c:sys"]))
     b = loop_thread.run(broker.subscribe(["c:1"]))
     other = loop_thread.run(broker.subscribe(["c:2"]))
-    message = Message("notification", (5,))
+    message = BrokerMessage("notification", (5,))
     # Signals fire in sync code on any thread: publish from a third thread.
     publisher = threading.Thread(target=broker.publish, args=("c:1", message))
     publisher.start()
@@ -208,7 +208,7 @@ def test_a_stalled_subscription_is_told_to_resync_instead_of_growing(loop_thread
     broker = InProcessBroker()
     sub = loop_thread.run(broker.subscribe(["c"]))
     for n in range(QUEUE_LIMIT + 5):
-        broker.publish("c", Message("notification", (n,)))
+        broker.publish("c", BrokerMessage("notification", (n,)))
     got = loop_thread.received(sub)
     # After the overflow only what came later is queued, behind one RESYNC.
     assert got[0].event == RESYNC and len(got) == 5
@@ -252,10 +252,13 @@ def test_redis_broker_delivers_between_two_processes_worth_of_brokers(redis_clie
     second = loop_thread.run(streaming.subscribe([user_channel]))
     # Subscribed means confirmed by Redis: a publish right now is not lost.
     sending.publish_many(
-        [(user_channel, Message("read", (3,))), (system, Message("notification", (9,)))]
+        [(user_channel, BrokerMessage("read", (3,))), (system, BrokerMessage("notification", (9,)))]
     )
-    assert loop_thread.received(first) == [Message("read", (3,)), Message("notification", (9,))]
-    assert loop_thread.received(second) == [Message("read", (3,))]
+    assert loop_thread.received(first) == [
+        BrokerMessage("read", (3,)),
+        BrokerMessage("notification", (9,)),
+    ]
+    assert loop_thread.received(second) == [BrokerMessage("read", (3,))]
     # One shared subscriber connection for both streams, not one each.
     assert numsub(redis_client, user_channel) == 1
     assert len(subscriber_ids(redis_client, streaming.subscriber_name)) == 1
@@ -280,8 +283,8 @@ def test_redis_subscriber_reconnects_and_asks_for_a_resync(redis_client, loop_th
     got = loop_thread.received(sub, wait=5)
     assert [m.event for m in got] == [RESYNC]
     wait_until(lambda: numsub(redis_client, channel) == 1, what="the re-subscription")
-    broker.publish(channel, Message("dismissed", (4,)))
-    assert loop_thread.received(sub) == [Message("dismissed", (4,))]
+    broker.publish(channel, BrokerMessage("dismissed", (4,)))
+    assert loop_thread.received(sub) == [BrokerMessage("dismissed", (4,))]
     sub.close()
     broker.close()
 
@@ -355,14 +358,14 @@ def test_redis_subscriber_notices_a_silent_connection(redis_client, loop_thread)
     channel = broker.user_channel(2)
     sub = loop_thread.run(broker.subscribe([channel]))
     proxy.freeze()
-    broker.publish(channel, Message("read", (0,)))  # lost in the frozen connection
+    broker.publish(channel, BrokerMessage("read", (0,)))  # lost in the frozen connection
     started = time.monotonic()
     got = loop_thread.received(sub, wait=8)
     # Two health intervals (0.5 s each here): one to send the PING, one to miss the PONG.
     assert [m.event for m in got] == [RESYNC]
     assert 0.5 < time.monotonic() - started < 4
-    broker.publish(channel, Message("read", (1,)))
-    assert loop_thread.received(sub) == [Message("read", (1,))]
+    broker.publish(channel, BrokerMessage("read", (1,)))
+    assert loop_thread.received(sub) == [BrokerMessage("read", (1,))]
     sub.close()
     broker.close()
     proxy.close()
@@ -380,9 +383,9 @@ def test_redis_down_publish_raises_quickly_then_backs_off_and_subscribe_refuses(
     broker = RedisBroker(f"redis://127.0.0.1:{closed_port()}/0")
     started = time.monotonic()
     with pytest.raises(BrokerUnavailable):
-        broker.publish("c", Message("read", (1,)))
+        broker.publish("c", BrokerMessage("read", (1,)))
     with pytest.raises(BrokerUnavailable, match="not retrying yet"):
-        broker.publish("c", Message("read", (1,)))
+        broker.publish("c", BrokerMessage("read", (1,)))
     assert time.monotonic() - started < 2
     with pytest.raises(BrokerUnavailable):
         loop_thread.run(broker.subscribe(["c"]))
@@ -392,9 +395,9 @@ def test_redis_down_publish_raises_quickly_then_backs_off_and_subscribe_refuses(
 def test_publish_never_raises(caplog):
     with caplog.at_level(logging.WARNING, logger="django_notify.realtime"):
         with settings_with(REALTIME_BROKER="tests.test_realtime.ExplodingBroker"):
-            assert publish([("c", Message("read", (1,)))]) is False
+            assert push([("c", BrokerMessage("read", (1,)))]) is False
         with settings_with(REALTIME_BROKER="redis", REDIS_URL=f"redis://127.0.0.1:{closed_port()}"):
-            assert publish([("c", Message("read", (1,)))]) is False
+            assert push([("c", BrokerMessage("read", (1,)))]) is False
     assert "the broker exploded" in caplog.text
     assert "real-time publish of 1 message(s) dropped" in caplog.text
 
@@ -442,13 +445,13 @@ def test_each_scope_is_published_to_its_channel(
     from django_notify import send, send_system
 
     direct = sent(send, sender=admin, title="direct", target_user=member)
-    assert loop_thread.received(subs["member"]) == [Message("notification", tuple(direct))]
+    assert loop_thread.received(subs["member"]) == [BrokerMessage("notification", tuple(direct))]
     teamwide = sent(send, sender=admin, title="team", target_team=team)
-    assert loop_thread.received(subs["team"]) == [Message("notification", tuple(teamwide))]
+    assert loop_thread.received(subs["team"]) == [BrokerMessage("notification", tuple(teamwide))]
     orgwide = sent(send, sender=admin, title="org", is_global=True)
-    assert loop_thread.received(subs["org"]) == [Message("notification", tuple(orgwide))]
+    assert loop_thread.received(subs["org"]) == [BrokerMessage("notification", tuple(orgwide))]
     system = sent(send_system, sender=staff, title="system")
-    assert loop_thread.received(subs["system"]) == [Message("notification", tuple(system))]
+    assert loop_thread.received(subs["system"]) == [BrokerMessage("notification", tuple(system))]
     # Nothing went anywhere else.
     for name in ("member", "outsider", "team", "org", "system"):
         assert loop_thread.received(subs[name], wait=0.1) == [], name
@@ -459,8 +462,6 @@ def test_each_scope_is_published_to_its_channel(
 def test_a_fan_out_is_routed_with_one_query(
     inprocess, listen, loop_thread, make_user, django_capture_on_commit_callbacks
 ):
-    from django_notify.realtime.publish import route
-
     users = [make_user() for _ in range(3)]
     subs = [listen(inprocess.user_channel(u.pk)) for u in users]
     with django_capture_on_commit_callbacks() as callbacks:
@@ -469,13 +470,14 @@ def test_a_fan_out_is_routed_with_one_query(
         items = route(type(rows[0]), [r.pk for r in rows])
     assert len(queries) == 1
     assert sorted(items) == sorted(
-        (inprocess.user_channel(r.recipient_id), Message("notification", (r.pk,))) for r in rows
+        (inprocess.user_channel(r.recipient_id), BrokerMessage("notification", (r.pk,)))
+        for r in rows
     )
     with django_capture_on_commit_callbacks(execute=True):  # "commit"
         for callback in callbacks:
             callback()
     for sub, row in zip(subs, rows, strict=True):
-        assert loop_thread.received(sub) == [Message("notification", (row.pk,))]
+        assert loop_thread.received(sub) == [BrokerMessage("notification", (row.pk,))]
         sub.close()
 
 
@@ -512,10 +514,10 @@ def test_a_bulk_call_is_one_message_whatever_it_changes(
     sub = listen(inprocess.user_channel(user.pk))
     with django_capture_on_commit_callbacks(execute=True):
         assert Notification.objects.mark_all_read(user) == size
-    assert loop_thread.received(sub) == [Message("read", everything=True)]
+    assert loop_thread.received(sub) == [BrokerMessage("read", everything=True)]
     with django_capture_on_commit_callbacks(execute=True):
         assert Notification.objects.dismiss_all(user) == size
-    assert loop_thread.received(sub) == [Message("dismissed", everything=True)]
+    assert loop_thread.received(sub) == [BrokerMessage("dismissed", everything=True)]
     sub.close()
 
 
@@ -530,12 +532,12 @@ def test_read_and_dismiss_are_coalesced_per_transaction(
 
     with django_capture_on_commit_callbacks(execute=True):
         rows[0].mark_read(user)
-    assert loop_thread.received(sub) == [Message("read", (rows[0].pk,))]
+    assert loop_thread.received(sub) == [BrokerMessage("read", (rows[0].pk,))]
 
     with django_capture_on_commit_callbacks(execute=True):
         assert Notification.objects.mark_all_read(user) == 4
     # One message for the call, whatever it changed: "everything", no ids.
-    assert loop_thread.received(sub) == [Message("read", everything=True)]
+    assert loop_thread.received(sub) == [BrokerMessage("read", everything=True)]
 
     with django_capture_on_commit_callbacks(execute=True):
         rows[1].mark_unread(user)
@@ -559,8 +561,8 @@ def test_read_and_dismiss_are_coalesced_per_transaction(
     # Each dismiss() is a savepoint of its own; a message per savepoint keeps the rolled
     # back one out (the stream merges the two into one event anyway: it batches).
     assert loop_thread.received(sub) == [
-        Message("dismissed", (rows[0].pk,)),
-        Message("dismissed", (rows[2].pk,)),
+        BrokerMessage("dismissed", (rows[0].pk,)),
+        BrokerMessage("dismissed", (rows[2].pk,)),
     ]
 
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(ValueError):
@@ -742,7 +744,7 @@ def test_hidden_and_expired_rows_are_never_sent(inprocess, make_user, committed)
         # Not committed (so not published) yet: dismissed before the stream looks it up.
         (row,) = await sync_to_async(notify)([ada], title="gone")
         await sync_to_async(row.dismiss)(ada)
-        inprocess.publish(inprocess.user_channel(ada.pk), Message("notification", (row.pk,)))
+        inprocess.publish(inprocess.user_channel(ada.pk), BrokerMessage("notification", (row.pk,)))
         assert await reader.quiet() == []
         await reader.close()
 
@@ -829,7 +831,7 @@ def test_a_storm_costs_a_few_batches(inprocess, make_user, monkeypatch):
     def publish_storm():
         # One message per row, about one a millisecond, as 500 separate sends would be.
         for pk in pks:
-            inprocess.publish(inprocess.user_channel(ada.pk), Message("notification", (pk,)))
+            inprocess.publish(inprocess.user_channel(ada.pk), BrokerMessage("notification", (pk,)))
             time.sleep(0.001)
 
     async def scenario():

@@ -35,7 +35,7 @@ from django.utils import timezone
 from django_notify import notify
 from django_notify.models import ApiToken
 from django_notify.realtime.brokers import reset_brokers
-from django_notify.realtime.events import Cursor
+from django_notify.realtime.framing import Cursor
 
 from .asgi_server import (
     ROOT,

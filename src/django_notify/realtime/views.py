@@ -27,12 +27,14 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from ..api.auth import bearer_key
 from ..conf import app_settings
 from ..loading import get_notification_model
+from ..models import ApiToken
 from ..tenancy import as_key_set, get_adapter
 from ..validation import MAX_ID, ascii_int
-from .brokers import Broker, BrokerUnavailable, Subscription, get_broker
-from .events import (
+from .brokers import Broker, BrokerUnavailable, Listener, get_broker
+from .framing import (
     COUNT,
     CURSOR_MAX_IDS,
     DISMISSED,
@@ -40,8 +42,8 @@ from .events import (
     NOTIFICATION,
     READ,
     RESYNC,
+    BrokerMessage,
     Cursor,
-    Message,
     sort_key,
     sse,
     sse_comment,
@@ -99,12 +101,8 @@ async def _authenticate(request: HttpRequest):
     A Bearer header that does not authenticate is a 401 even with a session cookie:
     a script with a revoked token must find out.
     """
-    from ..api.auth import bearer_key
-
     key = bearer_key(request)
     if key is not None:
-        from ..models import ApiToken
-
         return await sync_to_async(ApiToken.authenticate)(key)
     auser = getattr(request, "auser", None)
     if auser is None:  # AuthenticationMiddleware is not installed
@@ -228,21 +226,21 @@ def pk_reader(model) -> Any:
 
 
 class EventStream:
-    """The events of one connection. Iterating it yields SSE text; the subscription is
+    """The events of one connection. Iterating it yields SSE text; the listener is
     closed whatever ends the iteration (the deadline, a client disconnect cancelling the
     task, an error)."""
 
     def __init__(
         self,
         user,
-        subscription: Subscription,
+        listener: Listener,
         cursor: Cursor | None,
         *,
         heartbeat: float,
         max_seconds: float,
     ) -> None:
         self.user = user
-        self.subscription = subscription
+        self.listener = listener
         self.resume_from = cursor
         self.cursor: Cursor | None = None
         # A zero or negative setting must not turn the loop into a busy wait.
@@ -272,13 +270,13 @@ class EventStream:
                 now = loop.time()
                 if now >= deadline:
                     return
-                message = await self.subscription.get(min(deadline, next_beat) - now)
+                message = await self.listener.get(min(deadline, next_beat) - now)
                 if message is None:
                     if loop.time() >= next_beat:
                         yield sse_comment("heartbeat")
                         next_beat = loop.time() + self.heartbeat
                     continue
-                batch = [message, *self.subscription.drain()]
+                batch = [message, *self.listener.drain()]
                 # Throttle bursts only: after a quiet spell a message goes out at once.
                 # A message within COALESCE_SECONDS of the previous batch (or several
                 # already waiting) means a burst is under way: it is gathered until the
@@ -287,16 +285,16 @@ class EventStream:
                 wait = min(last_batch + COALESCE_SECONDS, deadline) - loop.time()
                 if wait > 0:
                     await asyncio.sleep(wait)
-                    batch += self.subscription.drain()
+                    batch += self.listener.drain()
                 text = await self._handle(batch)
                 last_batch = loop.time()
                 if text:
                     yield text
                     next_beat = loop.time() + self.heartbeat
         finally:
-            self.subscription.close()
+            self.listener.close()
 
-    async def _handle(self, batch: Iterable[Message]) -> str:
+    async def _handle(self, batch: Iterable[BrokerMessage]) -> str:
         # dicts as ordered sets: ids in arrival order, each once.
         notification_ids: dict[Any, None] = {}
         changes: dict[str, dict[Any, None]] = {READ: {}, DISMISSED: {}}
@@ -339,11 +337,11 @@ class EventStream:
 
 
 class EventStreamResponse(StreamingHttpResponse):
-    """Closes the subscription with the response, even if nothing ever iterated it."""
+    """Closes the listener with the response, even if nothing ever iterated it."""
 
     def __init__(self, stream: EventStream) -> None:
         super().__init__(stream, content_type="text/event-stream")
-        self._subscription = stream.subscription
+        self._listener = stream.listener
         self["Cache-Control"] = "no-cache"
         # nginx (and proxies that honour it) must pass each event on as it is written.
         self["X-Accel-Buffering"] = "no"
@@ -352,7 +350,7 @@ class EventStreamResponse(StreamingHttpResponse):
         try:
             super().close()
         finally:
-            self._subscription.close()
+            self._listener.close()
 
 
 @csrf_exempt
@@ -393,14 +391,14 @@ async def stream(request: HttpRequest) -> HttpResponse:
     broker = get_broker()
     channels = await sync_to_async(channels_for)(user, broker)
     try:
-        subscription = await broker.subscribe(channels)
+        listener = await broker.subscribe(channels)
     except BrokerUnavailable as exc:
         logger.warning("event stream unavailable: %s", exc)
         return unavailable()
     return EventStreamResponse(
         EventStream(
             user,
-            subscription,
+            listener,
             cursor,
             heartbeat=app_settings.SSE_HEARTBEAT,
             max_seconds=app_settings.SSE_MAX_SECONDS,

@@ -1,18 +1,7 @@
-"""Brokers: how a message published in one place reaches the streams subscribed to it.
+"""``REALTIME_BROKER = "redis"``: Redis pub/sub, across every web process and Celery worker.
 
-``DJANGO_NOTIFY["REALTIME_BROKER"]`` picks one: ``"inprocess"`` (fan-out inside one
-process, the embedded default), ``"redis"`` (Redis pub/sub, across every web process and
-Celery worker), or a dotted path to a :class:`Broker` subclass.
-
-Publishing is synchronous and thread-safe (signals fire in sync code, in any thread).
-Subscribing is asynchronous: a :class:`Subscription` belongs to the event loop that
-created it and hands messages to its stream through an ``asyncio.Queue``.
-
-Channels (``REALTIME_CHANNEL_PREFIX``, default ``django_notify``, keeps two sites sharing
-one Redis server from hearing each other — Redis pub/sub ignores the database number)::
-
-    django_notify:user:<pk>  django_notify:team:<key>  django_notify:org:<key>
-    django_notify:system
+redis is an optional extra (``django-notify-kit[realtime]``): it is imported when a
+:class:`RedisBroker` is created, so importing this module never needs it.
 """
 
 from __future__ import annotations
@@ -22,173 +11,13 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any
 
-from django.utils.module_loading import import_string
-
-from ..conf import app_settings
-from ..exceptions import NotifyConfigurationError
-from .events import RESYNC_MESSAGE, Message
+from ...conf import app_settings
+from ...exceptions import NotifyConfigurationError
+from ..framing import RESYNC_BROKER_MESSAGE, BrokerMessage
+from .base import Broker, BrokerUnavailable, Listener
 
 logger = logging.getLogger("django_notify.realtime")
-
-#: Messages a subscription holds for a stream that is not reading (a stalled client).
-#: Beyond it the queue is replaced by one RESYNC: the stream catches up from the database.
-QUEUE_LIMIT = 1000
-
-
-class BrokerUnavailable(Exception):
-    """The broker cannot be reached (Redis is down). Publishing logs and drops the message;
-    the stream view answers "unavailable" so the widget polls instead."""
-
-
-class Subscription:
-    """One stream's subscription to a set of channels.
-
-    ``deliver()`` may be called from any thread; ``get()`` and ``drain()`` from the
-    subscription's event loop only. ``close()`` is idempotent and thread-safe.
-    """
-
-    def __init__(self, channels: Iterable[str], loop: asyncio.AbstractEventLoop):
-        self.channels = frozenset(channels)
-        self.loop = loop
-        self._queue: asyncio.Queue[Message] = asyncio.Queue()
-        self._closed = False
-        self._on_close: list[Any] = []
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def deliver(self, message: Message) -> None:
-        """Queue ``message`` for the stream (thread-safe)."""
-        if self._closed:
-            return
-        try:
-            self.loop.call_soon_threadsafe(self._put, message)
-        except RuntimeError:  # the loop is closed: its stream is gone
-            self.close()
-
-    def _put(self, message: Message) -> None:
-        if self._closed:
-            return
-        if self._queue.qsize() >= QUEUE_LIMIT:
-            # A stalled reader: forget what it missed, tell it to re-read the database.
-            self.drain()
-            message = RESYNC_MESSAGE
-        self._queue.put_nowait(message)
-
-    async def get(self, timeout: float | None = None) -> Message | None:
-        """The next message, or ``None`` after ``timeout`` seconds."""
-        try:
-            async with asyncio.timeout(timeout):
-                return await self._queue.get()
-        except TimeoutError:
-            return None
-
-    def drain(self) -> list[Message]:
-        """Every message already queued, without waiting."""
-        messages = []
-        while True:
-            try:
-                messages.append(self._queue.get_nowait())
-            except asyncio.QueueEmpty:
-                return messages
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        callbacks, self._on_close = self._on_close, []
-        for callback in callbacks:
-            try:
-                callback(self)
-            except Exception:
-                logger.exception("closing a real-time subscription failed")
-
-    def on_close(self, callback) -> None:
-        self._on_close.append(callback)
-
-
-class Broker:
-    """The interface. Subclasses implement :meth:`publish_many` and :meth:`subscribe`."""
-
-    channel_prefix = "django_notify"
-
-    # --- channel names ---
-    def user_channel(self, pk: Any) -> str:
-        return f"{self.channel_prefix}:user:{pk}"
-
-    def team_channel(self, key: Any) -> str:
-        return f"{self.channel_prefix}:team:{key}"
-
-    def organization_channel(self, key: Any) -> str:
-        return f"{self.channel_prefix}:org:{key}"
-
-    def system_channel(self) -> str:
-        return f"{self.channel_prefix}:system"
-
-    # --- publishing (sync, any thread) ---
-    def publish(self, channel: str, message: Message) -> None:
-        self.publish_many([(channel, message)])
-
-    def publish_many(self, items: Sequence[tuple[str, Message]]) -> None:
-        """Publish every ``(channel, message)``; raise :class:`BrokerUnavailable` if the
-        broker cannot be reached."""
-        raise NotImplementedError
-
-    # --- subscribing (async, in the stream's event loop) ---
-    async def subscribe(self, channels: Iterable[str]) -> Subscription:
-        """A subscription that receives every message published to ``channels`` from the
-        moment this returns. Raise :class:`BrokerUnavailable` if it cannot be set up."""
-        raise NotImplementedError
-
-    def close(self) -> None:
-        """Release connections (tests, process shutdown)."""
-
-
-# --- in-process ---------------------------------------------------------------------------
-
-
-class InProcessBroker(Broker):
-    """Fan-out inside one process: enough for one web process (``runserver``, a single
-    uvicorn/daphne worker). Messages published by another process (a Celery worker,
-    a second web worker) never arrive here: use :class:`RedisBroker` for that."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._subscribers: dict[str, set[Subscription]] = {}
-
-    def publish_many(self, items: Sequence[tuple[str, Message]]) -> None:
-        with self._lock:
-            targets = [(message, tuple(self._subscribers.get(ch, ()))) for ch, message in items]
-        for message, subscriptions in targets:
-            for subscription in subscriptions:
-                subscription.deliver(message)
-
-    async def subscribe(self, channels: Iterable[str]) -> Subscription:
-        subscription = Subscription(channels, asyncio.get_running_loop())
-        with self._lock:
-            for channel in subscription.channels:
-                self._subscribers.setdefault(channel, set()).add(subscription)
-        subscription.on_close(self._remove)
-        return subscription
-
-    def _remove(self, subscription: Subscription) -> None:
-        with self._lock:
-            for channel in subscription.channels:
-                subscribers = self._subscribers.get(channel)
-                if subscribers is not None:
-                    subscribers.discard(subscription)
-                    if not subscribers:
-                        del self._subscribers[channel]
-
-    def subscriber_count(self, channel: str) -> int:
-        with self._lock:
-            return len(self._subscribers.get(channel, ()))
-
-
-# --- Redis ----------------------------------------------------------------------------------
 
 
 def _redis():
@@ -247,7 +76,7 @@ class RedisBroker(Broker):
                 )
             return self._client
 
-    def publish_many(self, items: Sequence[tuple[str, Message]]) -> None:
+    def publish_many(self, items: Sequence[tuple[str, BrokerMessage]]) -> None:
         if not items:
             return
         if time.monotonic() < self._down_until:
@@ -263,15 +92,15 @@ class RedisBroker(Broker):
             raise BrokerUnavailable(f"Redis at {self.url}: {exc}") from exc
 
     # --- subscribing ---
-    async def subscribe(self, channels: Iterable[str]) -> Subscription:
+    async def subscribe(self, channels: Iterable[str]) -> Listener:
         loop = asyncio.get_running_loop()
         with self._hubs_lock:
             hub = self._hubs.get(loop)
             if hub is None:
                 hub = self._hubs[loop] = _RedisHub(self, loop)
-        subscription = Subscription(channels, loop)
-        await hub.add(subscription)
-        return subscription
+        listener = Listener(channels, loop)
+        await hub.add(listener)
+        return listener
 
     def _forget(self, hub: _RedisHub) -> None:
         with self._hubs_lock:
@@ -313,7 +142,7 @@ class _RedisHub:
     def __init__(self, broker: RedisBroker, loop: asyncio.AbstractEventLoop):
         self.broker = broker
         self.loop = loop
-        self.channels: dict[str, set[Subscription]] = {}
+        self.channels: dict[str, set[Listener]] = {}
         self.lock = asyncio.Lock()
         self.client = None
         self.pubsub = None
@@ -321,23 +150,23 @@ class _RedisHub:
         self.confirmations: dict[str, asyncio.Future] = {}
         self._tasks: set[asyncio.Task] = set()
 
-    async def add(self, subscription: Subscription) -> None:
+    async def add(self, listener: Listener) -> None:
         async with self.lock:
-            new = sorted(c for c in subscription.channels if c not in self.channels)
-            for channel in subscription.channels:
-                self.channels.setdefault(channel, set()).add(subscription)
+            new = sorted(c for c in listener.channels if c not in self.channels)
+            for channel in listener.channels:
+                self.channels.setdefault(channel, set()).add(listener)
             try:
                 waiting = await self._subscribe(new) if new else []
             except BaseException:
-                self._discard(subscription)
+                self._discard(listener)
                 await self._stop_if_idle()
                 raise
-        subscription.on_close(self._closed)
+        listener.on_close(self._closed)
         if waiting:
             try:
                 await asyncio.wait_for(asyncio.gather(*waiting), timeout=self.broker.socket_timeout)
             except BaseException as exc:
-                subscription.close()
+                listener.close()
                 if isinstance(exc, TimeoutError):
                     raise BrokerUnavailable("Redis did not confirm the subscription") from exc
                 raise
@@ -386,7 +215,7 @@ class _RedisHub:
                 except Exception:
                     logger.debug("closing a Redis subscriber connection failed", exc_info=True)
 
-    def _closed(self, subscription: Subscription) -> None:
+    def _closed(self, listener: Listener) -> None:
         """A stream went away (any thread): release its channels on the hub's loop."""
         if self.loop.is_closed():
             return
@@ -395,30 +224,30 @@ class _RedisHub:
         except RuntimeError:
             running = None
         if running is self.loop:
-            self._spawn(self._remove(subscription))
+            self._spawn(self._remove(listener))
         else:
-            self.loop.call_soon_threadsafe(self._spawn, self._remove(subscription))
+            self.loop.call_soon_threadsafe(self._spawn, self._remove(listener))
 
     def _spawn(self, coroutine) -> None:
         task = self.loop.create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _discard(self, subscription: Subscription) -> list[str]:
+    def _discard(self, listener: Listener) -> list[str]:
         gone = []
-        for channel in subscription.channels:
+        for channel in listener.channels:
             members = self.channels.get(channel)
             if members is None:
                 continue
-            members.discard(subscription)
+            members.discard(listener)
             if not members:
                 del self.channels[channel]
                 gone.append(channel)
         return gone
 
-    async def _remove(self, subscription: Subscription) -> None:
+    async def _remove(self, listener: Listener) -> None:
         async with self.lock:
-            gone = self._discard(subscription)
+            gone = self._discard(listener)
             if not self.channels:
                 await self._stop_if_idle()
             elif gone and self.pubsub is not None:
@@ -472,8 +301,8 @@ class _RedisHub:
                     delay = 0.2
                     # Whatever was published while we were away is in the database:
                     # every stream re-reads it.
-                    for subscription in {s for subs in self.channels.values() for s in subs}:
-                        subscription.deliver(RESYNC_MESSAGE)
+                    for listener in {s for subs in self.channels.values() for s in subs}:
+                        listener.deliver(RESYNC_BROKER_MESSAGE)
                     break
 
     async def _read_until_broken(self, pubsub) -> None:
@@ -493,54 +322,13 @@ class _RedisHub:
             kind = message["type"]
             if kind == "message":
                 channel = message["channel"].decode()
-                decoded = Message.decode(message["data"])
+                decoded = BrokerMessage.decode(message["data"])
                 if decoded is None:
                     logger.warning("ignored a malformed message on %s", channel)
                     continue
-                for subscription in tuple(self.channels.get(channel, ())):
-                    subscription.deliver(decoded)
+                for listener in tuple(self.channels.get(channel, ())):
+                    listener.deliver(decoded)
             elif kind == "subscribe":
                 future = self.confirmations.pop(message["channel"].decode(), None)
                 if future is not None and not future.done():
                     future.set_result(True)
-
-
-# --- the configured broker ----------------------------------------------------------------
-
-_brokers: dict[tuple[str, str], Broker] = {}
-_brokers_lock = threading.Lock()
-
-
-def get_broker() -> Broker:
-    """The broker ``DJANGO_NOTIFY["REALTIME_BROKER"]`` names (one instance per setting
-    value, so ``override_settings`` in tests gets its own)."""
-    path = app_settings.REALTIME_BROKER
-    key = (path, app_settings.REDIS_URL, app_settings.REALTIME_CHANNEL_PREFIX)
-    with _brokers_lock:
-        broker = _brokers.get(key)
-        if broker is None:
-            try:
-                cls = import_string(path)
-            except ImportError as exc:
-                raise NotifyConfigurationError(
-                    f'DJANGO_NOTIFY["REALTIME_BROKER"] = {path!r} cannot be imported: {exc}'
-                ) from exc
-            if not (isinstance(cls, type) and issubclass(cls, Broker)):
-                raise NotifyConfigurationError(
-                    f'DJANGO_NOTIFY["REALTIME_BROKER"] = {path!r} is not a Broker subclass'
-                )
-            broker = cls()
-            # Redis pub/sub ignores the database number: two sites sharing a server
-            # keep apart by prefix (REALTIME_CHANNEL_PREFIX).
-            broker.channel_prefix = app_settings.REALTIME_CHANNEL_PREFIX
-            _brokers[key] = broker
-    return broker
-
-
-def reset_brokers() -> None:
-    """Close and forget every broker instance (tests)."""
-    with _brokers_lock:
-        brokers = list(_brokers.values())
-        _brokers.clear()
-    for broker in brokers:
-        broker.close()

@@ -1,17 +1,18 @@
-"""From signals to broker messages, after commit, never raising into the caller.
+"""The signal receivers that push notification ids to the broker, after commit, never
+raising into the caller. ``connect()`` (from ``AppConfig.ready()``) connects them.
 
 - ``notification_published(notification_ids)`` (sent on commit for new rows): the rows'
   scopes are read in one query per 1,000 ids and one message per channel goes out —
   ``user:<recipient>``, ``team:<key>``, ``org:<key>`` or ``system``.
 - ``notification_read`` / ``notification_dismissed`` (one row) and
   ``notifications_read`` / ``notifications_dismissed`` (one bulk call, with its ids):
-  buffered per transaction and published on commit as one message per user and event,
+  buffered per transaction and pushed on commit as one message per user and event,
   so ``mark_all_read`` of any number of rows is one message. A message for a whole-feed
   change (``everything``) carries no ids, only the flag: the stream sends the new count
-  and the page marks every row. A rolled-back transaction (or savepoint) publishes
+  and the page marks every row. A rolled-back transaction (or savepoint) pushes
   nothing.
 
-A failed publish is logged and dropped: the feed is the source of truth, and a stream
+A failed push is logged and dropped: the feed is the source of truth, and a stream
 that missed a push still shows the right count on its next event or reconnect.
 """
 
@@ -26,9 +27,10 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS, router, transaction
 
 from .. import signals
+from ..loading import get_notification_model
 from ..types import Scope
 from .brokers import BrokerUnavailable, get_broker
-from .events import DISMISSED, NOTIFICATION, READ, Message
+from .framing import DISMISSED, NOTIFICATION, READ, BrokerMessage
 
 logger = logging.getLogger("django_notify.realtime")
 
@@ -36,7 +38,7 @@ logger = logging.getLogger("django_notify.realtime")
 LOOKUP_CHUNK = 1000
 
 
-def publish(items: Sequence[tuple[str, Message]]) -> bool:
+def push(items: Sequence[tuple[str, BrokerMessage]]) -> bool:
     """Hand ``(channel, message)`` pairs to the configured broker now. Never raises;
     returns whether the broker took them."""
     if not items:
@@ -51,7 +53,7 @@ def publish(items: Sequence[tuple[str, Message]]) -> bool:
     return False
 
 
-def route(model, notification_ids: Iterable[Any]) -> list[tuple[str, Message]]:
+def route(model, notification_ids: Iterable[Any]) -> list[tuple[str, BrokerMessage]]:
     """One ``notification`` message per channel the rows are addressed to."""
     broker = get_broker()
     ids = list(dict.fromkeys(notification_ids))
@@ -70,17 +72,19 @@ def route(model, notification_ids: Iterable[Any]) -> list[tuple[str, Message]]:
             else:
                 channel = broker.system_channel()
             per_channel[channel].append(pk)
-    return [(channel, Message(NOTIFICATION, tuple(pks))) for channel, pks in per_channel.items()]
+    return [
+        (channel, BrokerMessage(NOTIFICATION, tuple(pks))) for channel, pks in per_channel.items()
+    ]
 
 
-def publish_notifications(model, notification_ids: Iterable[Any]) -> None:
-    """Route and publish new rows now. Never raises."""
+def push_notifications(model, notification_ids: Iterable[Any]) -> None:
+    """Route and push new rows now. Never raises."""
     try:
         items = route(model, notification_ids)
     except Exception:
         logger.exception("routing new notifications for real-time push failed")
         return
-    publish(items)
+    push(items)
 
 
 # --- receivers ------------------------------------------------------------------------------
@@ -88,12 +92,12 @@ def publish_notifications(model, notification_ids: Iterable[Any]) -> None:
 
 def on_notification_published(sender, notification_ids=(), **kwargs) -> None:
     """New rows are committed (the signal is sent on commit). If a host sends the signal
-    inside a transaction of its own, publishing still waits for that commit."""
+    inside a transaction of its own, the push still waits for that commit."""
     ids = list(notification_ids or ())
     if not ids:
         return
     try:
-        transaction.on_commit(lambda: publish_notifications(sender, ids), robust=True)
+        transaction.on_commit(lambda: push_notifications(sender, ids), robust=True)
     except Exception:
         logger.exception("scheduling a real-time publish failed")
 
@@ -128,12 +132,12 @@ class _StateBuffer:
 
     def flush(self) -> None:
         _forget(self)
-        publish(_state_messages(self.changes, self.everything))
+        push(_state_messages(self.changes, self.everything))
 
 
 def _state_messages(
     changes: dict[tuple[Any, str], Iterable[Any]], everything: set[tuple[Any, str]] = frozenset()
-) -> list[tuple[str, Message]]:
+) -> list[tuple[str, BrokerMessage]]:
     try:
         broker = get_broker()
     except Exception:
@@ -142,9 +146,9 @@ def _state_messages(
     return [
         (
             broker.user_channel(user_pk),
-            Message(event, everything=True)
+            BrokerMessage(event, everything=True)
             if (user_pk, event) in everything
-            else Message(event, tuple(pks)),
+            else BrokerMessage(event, tuple(pks)),
         )
         for (user_pk, event), pks in changes.items()
     ]
@@ -194,7 +198,7 @@ def _state_changed(
     try:
         if not transaction.get_connection(alias).in_atomic_block:
             key = (user.pk, event)
-            publish(_state_messages({key: notification_pks}, {key} if everything else set()))
+            push(_state_messages({key: notification_pks}, {key} if everything else set()))
             return
         _buffer_for(alias).add(user.pk, event, notification_pks, everything)
     except Exception:
@@ -231,8 +235,6 @@ def on_notifications_dismissed(
 
 def connect() -> None:
     """Connect the receivers (``AppConfig.ready()``), for the active notification model."""
-    from ..loading import get_notification_model
-
     model = get_notification_model()
     signals.notification_published.connect(
         on_notification_published, sender=model, dispatch_uid="django_notify.realtime.published"

@@ -32,7 +32,7 @@ NOTIFICATION = "notification"
 READ = "read"
 DISMISSED = "dismissed"
 COUNT = "count"
-#: Internal, never on the wire: the subscription may have missed messages (its queue
+#: Internal, never on the wire: the listener may have missed messages (its queue
 #: overflowed, or the broker connection was re-established); the stream catches up.
 RESYNC = "resync"
 
@@ -51,7 +51,7 @@ CURSOR_MAX_LENGTH = 2048
 
 
 @dataclass(frozen=True)
-class Message:
+class BrokerMessage:
     """One broker message: an event name and notification pks, or ``everything`` for a
     change to the whole feed (``mark_all_read``, ``dismiss_all``)."""
 
@@ -66,7 +66,7 @@ class Message:
         return json.dumps(data, cls=DjangoJSONEncoder).encode()
 
     @classmethod
-    def decode(cls, raw: bytes | str) -> Message | None:
+    def decode(cls, raw: bytes | str) -> BrokerMessage | None:
         """The message in ``raw``, or ``None`` if it is not one of ours."""
         try:
             data = json.loads(raw)
@@ -80,7 +80,7 @@ class Message:
         return cls(data["event"], tuple(ids), everything=data.get("all") is True)
 
 
-RESYNC_MESSAGE = Message(RESYNC)
+RESYNC_BROKER_MESSAGE = BrokerMessage(RESYNC)
 
 
 # --- the cursor (Last-Event-ID) -----------------------------------------------------------
