@@ -4,15 +4,20 @@ message naming the setting."""
 import io
 
 import pytest
+from django.core.checks import run_checks
 from django.test import override_settings
 
 from django_notify import AlreadyRegistered, NotRegistered, get_channel
 from django_notify.channels import BaseChannel, Message, SendResult, channels
-from django_notify.checks import check_settings
 from django_notify.exceptions import NotifyConfigurationError
 
 OK = {"CHANNELS": {"outbox": {"BACKEND": "locmem"}}}
 SITE = {"SITE_URL": "https://notify.example"}
+
+
+def check_settings():
+    """Every DJANGO_NOTIFY check: the base keys', the channels', delivery's, the centre's."""
+    return run_checks(tags=["django_notify"])
 
 
 def ids(setting):
@@ -24,6 +29,7 @@ def ids(setting):
     "setting, code, words",
     [
         ({"CHANNELS": []}, "E013", "must be a dict"),
+        ({"CHANNELS": {**OK["CHANNELS"], "": {"BACKEND": "locmem"}}}, "E013", "1–50 characters"),
         (
             {"CHANNELS": {**OK["CHANNELS"], "x": {"BACKEND": "nope.Missing"}}},
             "E014",
@@ -65,19 +71,27 @@ def ids(setting):
             "E014",
             "EMAIL_BACKEND",
         ),
-        ({"DISPATCHER": "carrier.Pigeon"}, "E003", "DISPATCHER"),
+        ({"DISPATCHER": "carrier.Pigeon"}, "E033", "DISPATCHER"),
+        ({"DISPATCHER": "django_notify.conf.DEFAULTS"}, "E034", "dispatcher class"),
         ({"DEFAULT_CHANNELS": ["in_app", "sms"]}, "E016", "DEFAULT_CHANNELS"),
-        ({"RETRY_BACKOFF": 0}, "E010", "RETRY_BACKOFF"),
-        ({"MAX_ATTEMPTS": "5"}, "E010", "MAX_ATTEMPTS"),
+        ({"RETRY_BACKOFF": 0}, "E036", "RETRY_BACKOFF"),
+        ({"RETRY_BACKOFF_MAX": 0}, "E037", "RETRY_BACKOFF_MAX"),
+        ({"RETRY_COUNTDOWN_MAX": "5"}, "E038", "RETRY_COUNTDOWN_MAX"),
+        ({"SENDING_TIMEOUT": False}, "E039", "SENDING_TIMEOUT"),
+        ({"HTTP_TIMEOUT": 0}, "E031", "HTTP_TIMEOUT"),
+        ({"RETENTION_BATCH_SIZE": 0}, "E042", "RETENTION_BATCH_SIZE"),
+        ({"MAX_ATTEMPTS": "5"}, "E035", "MAX_ATTEMPTS"),
         ({"SITE_URL": "notify.example"}, "E017", "SITE_URL"),
         ({"DIGEST_DAILY_AT": "8 am"}, "E018", "DIGEST_DAILY_AT"),
-        ({"DIGEST_WEEKDAY": 7}, "E018", "DIGEST_WEEKDAY"),
-        ({"BYPASS_PRIORITY": "urgent"}, "E019", "BYPASS_PRIORITY"),
+        ({"DIGEST_WEEKDAY": 7}, "E040", "DIGEST_WEEKDAY"),
+        ({"BYPASS_PRIORITY": "urgent"}, "E041", "BYPASS_PRIORITY"),
         ({"RATE_LIMITS": {"sender": "lots"}}, "E019", "'sender'"),
         ({"RATE_LIMITS": {"per_ip": "1/s"}}, "E019", "unknown limit 'per_ip'"),
+        ({"RATE_LIMITS": ["1/s"]}, "E019", "must be a dict"),
         ({"RETENTION_DAYS": {"deliveries": -1}}, "E020", "RETENTION_DAYS"),
-        ({"WEBHOOK_ALLOWED_HOSTS": "127.0.0.1"}, "E009", "WEBHOOK_ALLOWED_HOSTS"),
-        ({"REALTIME_PUBLISHER": "no.such.publish"}, "E003", "REALTIME_PUBLISHER"),
+        ({"WEBHOOK_ALLOWED_HOSTS": "127.0.0.1"}, "E030", "WEBHOOK_ALLOWED_HOSTS"),
+        ({"SENSITIVE_CONTEXT": [1]}, "E043", "SENSITIVE_CONTEXT"),
+        ({"REALTIME_PUBLISHER": "no.such.publish"}, "E032", "REALTIME_PUBLISHER"),
     ],
 )
 def test_bad_delivery_settings_are_reported(setting, code, words):
@@ -185,17 +199,22 @@ def test_a_configured_alias_cannot_be_registered_at_run_time():
 @pytest.mark.parametrize(
     "setting, code, words",
     [
-        ({"REALTIME_BROKER": "no.such.Broker"}, "E003", "REALTIME_BROKER"),
+        ({"REALTIME_BROKER": "no.such.Broker"}, "E044", "REALTIME_BROKER"),
         ({"REALTIME_BROKER": "django_notify.channels.base.BaseChannel"}, "E021", "Broker subclass"),
         ({"REDIS_URL": "http://127.0.0.1:6379"}, "E022", "REDIS_URL"),
-        ({"REALTIME_CHANNEL_PREFIX": "a:b"}, "E022", "REALTIME_CHANNEL_PREFIX"),
-        ({"SSE_HEARTBEAT": 0}, "E010", "SSE_HEARTBEAT"),
+        ({"REALTIME_CHANNEL_PREFIX": "a:b"}, "E046", "REALTIME_CHANNEL_PREFIX"),
+        ({"SSE_HEARTBEAT": 0}, "E050", "SSE_HEARTBEAT"),
+        ({"SSE_MAX_SECONDS": 0}, "E051", "SSE_MAX_SECONDS"),
+        ({"POLL_INTERVAL": 0}, "E049", "POLL_INTERVAL"),
+        ({"STORM_THRESHOLD": -3}, "E052", "STORM_THRESHOLD"),
+        ({"API_PAGE_SIZE": 0}, "E047", "API_PAGE_SIZE"),
+        ({"API_MAX_PAGE_SIZE": None}, "E048", "API_MAX_PAGE_SIZE"),
         ({"API_PAGE_SIZE": 200}, "E023", "API_PAGE_SIZE"),
         ({"MAX_REQUEST_BYTES": 0}, "E024", "MAX_REQUEST_BYTES"),
         ({"MAX_REQUEST_BYTES": "64k"}, "E024", "MAX_REQUEST_BYTES"),
-        ({"MAX_META_DATA_BYTES": -1}, "E024", "MAX_META_DATA_BYTES"),
-        ({"MAX_META_DATA_BYTES": True}, "E024", "MAX_META_DATA_BYTES"),
-        ({"MAX_META_DATA_BYTES": 8192.5}, "E024", "MAX_META_DATA_BYTES"),
+        ({"MAX_META_DATA_BYTES": -1}, "E029", "MAX_META_DATA_BYTES"),
+        ({"MAX_META_DATA_BYTES": True}, "E029", "MAX_META_DATA_BYTES"),
+        ({"MAX_META_DATA_BYTES": 8192.5}, "E029", "MAX_META_DATA_BYTES"),
         ({"API_MAX_BODY_BYTES": 65536}, "E002", "API_MAX_BODY_BYTES"),  # renamed
     ],
 )

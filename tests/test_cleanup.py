@@ -12,7 +12,7 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from django_notify.checks import check_settings
+from django_notify.delivery.checks import check_delivery as check_settings
 from django_notify.delivery.sweep import cleanup
 from django_notify.exceptions import NotifyConfigurationError
 from django_notify.models import Delivery, Digest, Event, NotificationReceipt
@@ -216,7 +216,7 @@ def test_nonsense_retention_is_refused_by_the_check_and_by_cleanup(retention, wo
 
 def test_zero_batch_size_setting_is_refused():
     with override_settings(DJANGO_NOTIFY={"RETENTION_BATCH_SIZE": 0}):
-        assert "django_notify.E010" in [e.id for e in check_settings()]
+        assert "django_notify.E042" in [e.id for e in check_settings()]
         with pytest.raises(NotifyConfigurationError, match="RETENTION_BATCH_SIZE"):
             cleanup()
 

@@ -8,8 +8,8 @@ from django.core import mail
 from django.test import override_settings
 
 from django_notify import notify
+from django_notify.channels.checks import check_channels as check_settings
 from django_notify.channels.email import HAS_MAILERS
-from django_notify.checks import check_settings
 from django_notify.models import Delivery, DeliveryStatus
 
 LOCMEM = "django.core.mail.backends.locmem.EmailBackend"

@@ -12,14 +12,23 @@ class DjangoNotifyConfig(AppConfig):
         from django.core import checks
         from django.utils.module_loading import autodiscover_modules
 
-        from . import checks as notify_checks
+        from . import checks as base_checks
+        from .channels import checks as channel_checks
+        from .delivery import checks as delivery_checks
+        from .realtime import checks as realtime_checks
 
-        checks.register(notify_checks.check_settings, "django_notify")
+        for check in (
+            base_checks.check_settings,
+            channel_checks.check_channels,
+            delivery_checks.check_delivery,
+            realtime_checks.check_realtime,
+        ):
+            checks.register(check, "django_notify")
         # Every installed app's notifications.py declares its types; a duplicate key or
         # id raises AlreadyRegistered here, naming both definitions.
         autodiscover_modules("notifications")
         self._connect_rule_sync()
-        from .realtime.publish import connect as connect_realtime
+        from .realtime.receivers import connect as connect_realtime
 
         connect_realtime()  # real-time push after commit (receivers carry dispatch_uids)
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from ..conf import SETTING_NAME, app_settings
 from ..models import CLAIMABLE_STATUSES, Delivery, DeliveryStatus, Digest, Frequency
+from .checks import retention_problems
 from .dispatch import collect_digests, get_dispatcher
 
 logger = logging.getLogger("django_notify.delivery")
@@ -113,7 +114,6 @@ def cleanup(*, now=None, batch_size: int | None = None) -> dict[str, int]:
     Raises ``NotifyConfigurationError`` for a ``RETENTION_DAYS`` the system check
     (``django_notify.E020``) rejects.
     """
-    from ..checks import retention_problems
     from ..exceptions import NotifyConfigurationError
     from ..loading import get_notification_model
     from ..models import Event
