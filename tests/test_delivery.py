@@ -524,7 +524,7 @@ def test_planning_is_set_based(make_user):
 
 def test_scheduled_send_waits_and_can_be_cancelled(make_user, django_capture_on_commit_callbacks):
     from django_notify import cancel, emit
-    from django_notify.events import sweep as sweep_events
+    from django_notify.pipeline.events import sweep as sweep_events
     from django_notify.models import Event
 
     user = make_user(email="ada@example.com")

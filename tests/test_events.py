@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from django_notify import NotRegistered, emit, signals
-from django_notify.events import process_event, sweep
+from django_notify.pipeline.events import process_event, sweep
 from django_notify.models import Event, OptOut, Subscription
 
 TYPE = "team.joined"  # declared in tests/swapped/notifications.py
@@ -258,7 +258,7 @@ def test_context_is_text_in_the_body(people, Notification, django_capture_on_com
 
 
 def test_other_channel_switches(people):
-    from django_notify.audience import subscribers
+    from django_notify.pipeline.audience import subscribers
 
     users, _ = people
     _subscribe(users[0], channels={"slack": False})

@@ -10,7 +10,7 @@ import pytest
 from django.db import connection, transaction
 
 from django_notify import emit, signals
-from django_notify.events import process_event
+from django_notify.pipeline.events import process_event
 from django_notify.models import Event
 
 TYPE = "team.joined"  # declared in tests/swapped/notifications.py

@@ -18,7 +18,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from django_notify.conf import app_settings
-from django_notify.events import process_event
+from django_notify.pipeline.events import process_event
 from django_notify.models import Event, Subscription
 
 TYPE = "team.joined"  # declared in tests/swapped/notifications.py

@@ -402,7 +402,7 @@ def test_per_event_resolution_is_set_based(criterion_functions, make_org, make_t
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from django_notify.audience import resolve
+    from django_notify.pipeline.audience import resolve
 
     org = make_org()
     team = make_team(org)

@@ -161,7 +161,7 @@ def test_event_processed_once_after_processing_with_the_rows(
     event_signals, make_user, Notification, django_capture_on_commit_callbacks
 ):
     from django_notify import emit
-    from django_notify.events import process_event
+    from django_notify.pipeline.events import process_event
 
     users = [make_user(), make_user()]
     with django_capture_on_commit_callbacks(execute=True):
@@ -177,7 +177,7 @@ def test_event_processed_once_after_processing_with_the_rows(
 def test_event_processed_not_sent_when_processing_fails_or_reaches_nobody(
     event_signals, make_user, Notification
 ):
-    from django_notify.events import process_event, sweep
+    from django_notify.pipeline.events import process_event, sweep
     from django_notify.models import Event
 
     user = make_user()

@@ -15,7 +15,7 @@ hooks.on_create(
 ```
 
 Each hook connects ordinary model-signal receivers (``weak=False`` and a stable
-``dispatch_uid``) that call :func:`~django_notify.events.emit`, so a hook's event is
+``dispatch_uid``) that call :func:`~django_notify.pipeline.events.emit`, so a hook's event is
 written in the save's transaction and goes through the one audience → notification path.
 Arguments are checked when the hook is connected: an unknown type key raises
 ``NotRegistered``, a field that ``on_change()`` cannot watch raises ``FieldError``.
@@ -40,7 +40,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import signals
 
-from .events import emit
+from .pipeline.events import emit
 from .registry import AlreadyRegistered
 from .types import notification_types
 

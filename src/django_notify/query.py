@@ -254,11 +254,21 @@ class NotificationQuerySet(models.QuerySet):
         for obj in objs:
             if not getattr(obj, "_notify_prepared", False):
                 obj.prepare()
-        self._check_senders(objs)
+        self._check_senders([o for o in objs if not getattr(o, "_notify_senders_checked", False)])
         created = super().bulk_create(objs, *args, **kwargs)
         for obj in created:
+            obj._notify_senders_checked = False
             obj._remember_targeting()  # as from_db() does: later edits are compared to it
         return created
+
+    def check_senders(self, objs) -> None:
+        """Check unsaved rows against the sender rules now (``SendRefused`` otherwise),
+        so that a later :meth:`bulk_create` of the same rows does not check them again.
+        The write path uses it to refuse a send before deciding anything for it."""
+        objs = list(objs)
+        self._check_senders(objs)
+        for obj in objs:
+            obj._notify_senders_checked = True
 
     def bulk_update(self, objs, fields, *args, **kwargs):
         """``bulk_update`` that keeps ``save()``'s guarantees: rows whose content fields

@@ -315,3 +315,10 @@ def key_column(qs: models.QuerySet) -> str:
     """The column an adapter's one-column queryset selects (``pk`` if it selects none)."""
     fields = list(qs.query.values_select) + list(qs.query.annotation_select)
     return fields[0] if fields else "pk"
+
+
+def only_active(users: models.QuerySet) -> models.QuerySet:
+    """Drop inactive users, when the user model has an ``is_active`` field at all."""
+    if any(f.name == "is_active" for f in users.model._meta.concrete_fields):
+        return users.filter(is_active=True)
+    return users

@@ -245,6 +245,12 @@ class TypeRegistry(Registry[type[NotificationType]]):
                 return obj
         return self.get(f"#{type_id}")  # raises NotRegistered with the known keys
 
+    def of(self, notification: Any) -> type[NotificationType] | None:
+        """The registered type of a notification row, or ``None`` (untyped, or a key
+        no longer registered)."""
+        key = notification.notification_type
+        return self.get(key) if key and key in self else None
+
     def categories(self) -> list[Category]:
         found = {t.category.key: t.category for t in self if t.category is not None}
         return [found[k] for k in sorted(found)]

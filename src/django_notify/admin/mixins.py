@@ -354,7 +354,7 @@ class EventAdminMixin:
         """Process the selected pending or failed events now, each in its own
         transaction, regardless of ``EVENT_MAX_ATTEMPTS``. A failure is recorded on its
         event and reported; it never stops the others."""
-        from ..events import process_event
+        from ..pipeline.events import process_event
 
         model = queryset.model
         due = [model.Status.PENDING, model.Status.FAILED]

@@ -15,9 +15,9 @@ from ..rendering.templates import (
     notification_context,
     render_parts,
 )
-from ..types import Priority
+from ..types import Priority, notification_types
 from . import unsubscribe
-from .planning import recipient_locales, type_of
+from .locales import recipient_locales
 
 
 def _sensitive(ntype) -> set[str]:
@@ -33,7 +33,7 @@ def _object_ref(obj: Any) -> dict[str, Any] | None:
 def payload(notification, recipient) -> dict[str, Any]:
     """The JSON machine channels receive: what the recipient may see, minus sensitive
     context (the type's ``sensitive_context`` and ``SENSITIVE_CONTEXT``)."""
-    ntype = type_of(notification)
+    ntype = notification_types.of(notification)
     hidden = _sensitive(ntype)
     context = (notification.meta_data or {}).get("context") or {}
     if not isinstance(context, dict):

@@ -78,7 +78,7 @@ def check_sender(sender: Any, new_rows: int, model) -> None:
             since = now - window
             raise RateLimited(
                 "sender",
-                f"Rate limit: at most {count} notifications per {_describe(window)} per "
+                f"Rate limit: at most {count} notifications per {describe_window(window)} per "
                 f"sender ({used} sent, {new_rows} more asked).",
                 retry_after=_seconds_until_room(model, sender, since, used + new_rows - count),
             )
@@ -121,7 +121,7 @@ def recent_counts(
     return {(uid, channel): n for uid, channel, n in rows}
 
 
-def _describe(window: timedelta) -> str:
+def describe_window(window: timedelta) -> str:
     seconds = int(window.total_seconds())
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
         if seconds % size == 0:

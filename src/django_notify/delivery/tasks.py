@@ -60,7 +60,7 @@ def send_digests_task() -> dict[str, int]:
 
 @shared_task(name="django_notify.process_event", **TASK_OPTIONS)
 def process_event_task(event_id: Any) -> bool:
-    from ..events import process_event
+    from ..pipeline.events import process_event
 
     return process_event(event_id)
 
@@ -69,7 +69,7 @@ def process_event_task(event_id: Any) -> bool:
 def sweep_events_task() -> dict[str, int]:
     from datetime import timedelta
 
-    from ..events import sweep
+    from ..pipeline.events import sweep
 
     # Leave events committed in the last minute to their own on-commit processing.
     return sweep(older_than=timedelta(seconds=60))

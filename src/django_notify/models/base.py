@@ -475,19 +475,19 @@ class AbstractNotification(models.Model):
     # --- the send API's creation paths ---------------------------------------------
     @classmethod
     def send(cls, sender, **kwargs):
-        """Organization-scoped send; see :func:`django_notify.sending.send`."""
-        from ..sending import send
+        """Organization-scoped send; see :func:`django_notify.pipeline.entry_points.send`."""
+        from ..pipeline.entry_points import send
 
         return send(sender, model=cls, **kwargs)
 
     @classmethod
     def send_to_self(cls, sender, **kwargs):
-        from ..sending import send_to_self
+        from ..pipeline.entry_points import send_to_self
 
         return send_to_self(sender, model=cls, **kwargs)
 
     @classmethod
     def send_system(cls, sender, **kwargs):
-        from ..sending import send_system
+        from ..pipeline.entry_points import send_system
 
         return send_system(sender, model=cls, **kwargs)

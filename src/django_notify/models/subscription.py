@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
@@ -18,6 +20,15 @@ def entity_pair_constraint(name: str) -> models.CheckConstraint:
         condition=Q(entity_type__isnull=True, entity_id="")
         | (Q(entity_type__isnull=False) & ~Q(entity_id="")),
     )
+
+
+def entity_q(target: Any, prefix: str = "") -> Q:
+    """Subscription or opt-out rows for every object (no entity) or for ``target``."""
+    q = Q(**{f"{prefix}entity_type__isnull": True})
+    if target is not None and getattr(target, "pk", None) is not None:
+        ct = ContentType.objects.get_for_model(target)
+        q |= Q(**{f"{prefix}entity_type": ct, f"{prefix}entity_id": str(target.pk)})
+    return q
 
 
 class EntityScopedModel(models.Model):
@@ -85,6 +96,16 @@ class Subscription(EntityScopedModel):
 
     def __str__(self) -> str:
         return f"{self.user} → {self.notification_type}"
+
+    @staticmethod
+    def switched_off_q(channel: str) -> Q:
+        """Subscriptions whose switch for ``channel`` is off."""
+        if channel == "in_app":
+            return Q(in_app_enabled=False)
+        if channel == "email":
+            return Q(email_enabled=False)
+        # other channels are on unless switched off by name in `channels`
+        return Q(channels__has_key=channel) & Q(**{f"channels__{channel}": False})
 
     def channel_enabled(self, channel: str) -> bool:
         if channel == "in_app":

@@ -22,7 +22,8 @@ from django.db import transaction
 from django.db.models import Q
 
 from .. import signals
-from ..audience import entity_q, only_active, switched_off_q
+from ..models.subscription import entity_q
+from ..tenancy import only_active
 
 logger = logging.getLogger("django_notify.rules")
 
@@ -238,7 +239,7 @@ def per_event_decisions(type_key: str, target: Any, channel: str = "in_app"):
     if on_q is not None:
         manual_off = Subscription.objects.filter(
             entity_q(target),
-            switched_off_q(channel),
+            Subscription.switched_off_q(channel),
             notification_type=type_key,
             created_by_rule=False,
         ).values("user_id")

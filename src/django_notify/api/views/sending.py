@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...sending import send, send_system, send_to_self
+from ...pipeline.entry_points import send, send_system, send_to_self
 from ..base import ApiView, operation
 from ..schema import AnyOf, Bool, DateTime, Enum, Exclusive, Id, JSONObject, List, Object, Str
 from ..serializers import PRIORITY_NAMES, SENT, notification_json

@@ -3,7 +3,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError
 
 from django_notify.conf import app_settings
-from django_notify.events import sweep
+from django_notify.pipeline.events import sweep
 
 
 class Command(BaseCommand):

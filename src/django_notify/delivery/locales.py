@@ -1,0 +1,45 @@
+"""Each recipient's language, time zone and quiet hours, for scheduling and rendering."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings as django_settings
+
+from ..models import RecipientSettings
+from ..tenancy import get_adapter
+from . import schedule
+
+logger = logging.getLogger("django_notify.delivery")
+
+
+def recipient_locales(user_ids: Iterable[Any]) -> dict[Any, tuple[str, str, tuple | None]]:
+    """user pk → (language, time zone, quiet hours): the user's settings row, then the
+    tenancy adapter's hook, then the project's LANGUAGE_CODE / TIME_ZONE."""
+    user_ids = list(user_ids)
+    from_adapter = get_adapter().get_recipient_locales(user_ids) or {}
+    rows = {r.user_id: r for r in RecipientSettings.objects.filter(user_id__in=user_ids)}
+    out = {}
+    for uid in user_ids:
+        row = rows.get(uid)
+        language, tz = from_adapter.get(uid, ("", ""))
+        if row is not None:
+            language = row.language or language
+            tz = row.timezone or tz
+        quiet = row.quiet_hours if row is not None else None
+        try:
+            schedule.as_zone(tz or django_settings.TIME_ZONE)
+        except (TypeError, ValueError):
+            # A row written around the validation must not stop the fan-out.
+            logger.warning("user %s has an unknown time zone %r; using TIME_ZONE", uid, tz)
+            tz = ""
+        if quiet is not None and quiet[0] == quiet[1]:
+            quiet = None
+        out[uid] = (
+            language or django_settings.LANGUAGE_CODE,
+            tz or django_settings.TIME_ZONE,
+            quiet,
+        )
+    return out

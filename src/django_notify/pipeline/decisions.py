@@ -1,0 +1,179 @@
+"""Stage 2, the decisions: for every recipient × channel, on or off, now or later.
+
+Taken before any row exists, from the type's channels and defaults, the recipients'
+preferences and their organization's defaults, subscriptions, required channels, quiet
+hours and digest frequencies (:func:`django_notify.delivery.preferences.decide` weighs
+them). A direct row whose recipient switched in-app off is born hidden (dismissed): it
+still exists, because the other channels deliver it and it is the audit record.
+
+Set-based: a fixed number of queries per group of rows sharing a type, priority, target
+and scope, whatever the number of recipients.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth import get_user_model
+
+from ..channels import channels as configured_channels
+from ..channels.registry import get_channel
+from ..conf import app_settings
+from ..delivery import ratelimit
+from ..delivery.locales import recipient_locales
+from ..delivery.preferences import Decision, decide
+from ..tenancy import get_adapter
+from ..types import NotificationType, Scope, notification_types
+from . import audience
+
+IN_APP = audience.IN_APP
+
+
+def candidate_channels(ntype: type[NotificationType] | None) -> list[str]:
+    """Configured channels the type can go out on, in-app aside."""
+    configured = set(configured_channels.keys())
+    names = ntype.channels if ntype is not None else app_settings.DEFAULT_CHANNELS
+    return [c for c in names if c != IN_APP and c in configured]
+
+
+def worth_a_row(ntype: type[NotificationType], reach: dict[str, set[Any]]) -> set[Any]:
+    """Users an event reaches only outside in-app who would really get something there
+    (a channel on after preferences): a hidden row with nothing to deliver is not made."""
+    elsewhere = {c: users for c, users in reach.items() if c != IN_APP}
+    candidates = set().union(*elsewhere.values()) - reach.get(IN_APP, set())
+    if not candidates:
+        return set()
+    channels = [c for c in candidate_channels(ntype) if c in elsewhere]
+    decisions = decide(
+        candidates,
+        ntype,
+        channels,
+        organizations=get_adapter().get_user_organizations(list(candidates)),
+        subscriptions={
+            (uid, c): False for c in channels for uid in candidates if uid not in elsewhere[c]
+        },
+    )
+    return {uid for (uid, _), d in decisions.items() if d.enabled}
+
+
+@dataclass
+class GroupDecisions:
+    """What was decided for rows sharing a type, priority, target and scope."""
+
+    rows: list[Any]
+    #: Per row (same order): the user pks it reaches.
+    members: list[list[Any]]
+    #: Channels that get a Delivery row per recipient (in-app is the row itself).
+    channels: list[str]
+    decisions: dict[tuple[Any, str], Decision] = field(default_factory=dict)
+    opted_out: set[Any] = field(default_factory=set)
+    addresses: dict[str, dict[Any, str]] = field(default_factory=dict)
+    locales: dict[Any, tuple[str, str, tuple | None]] = field(default_factory=dict)
+    #: (count, seconds) per user and type, or None; ``used`` counts what is already sent.
+    limit: tuple[int, int] | None = None
+    used: dict[tuple[Any, str], int] = field(default_factory=dict)
+    bypass: bool = False
+
+
+def decide_all(
+    rows: Sequence[Any], *, now: datetime, reach: dict[str, set[Any]] | None = None
+) -> list[GroupDecisions]:
+    """Decide for unsaved rows; hides (dismisses) the direct rows whose recipient has
+    in-app off. ``reach`` maps a channel to the users an event's subscriptions and rules
+    reach on it; anyone outside a channel's set has that channel off."""
+    groups: dict[tuple, list[Any]] = defaultdict(list)
+    for row in rows:
+        key = (row.target_content_type_id, row.target_object_id)
+        groups[(row.notification_type, row.priority, key, row.scope)].append(row)
+    decided = []
+    for group in groups.values():
+        found = _decide_group(group, now, reach)
+        if found is not None:
+            decided.append(found)
+    return decided
+
+
+def _organizations(group: GroupDecisions, user_ids, adapter) -> dict[Any, Any]:
+    """user pk → organization key for organization defaults. The rows already say it
+    (a direct row stores its recipient's organization, a team or organization broadcast
+    its own); only system broadcasts ask the adapter."""
+    found: dict[Any, Any] = {}
+    for row, members in zip(group.rows, group.members, strict=True):
+        if row.scope != Scope.SYSTEM:
+            for uid in members:
+                found[uid] = row.organization_key
+    rest = [uid for uid in user_ids if uid not in found]
+    if rest:
+        found.update(adapter.get_user_organizations(rest))
+    return found
+
+
+def _subscriptions(group, ntype, user_ids, decided, reach) -> dict[tuple[Any, str], bool]:
+    if reach is not None:
+        # An event's audience already weighed subscriptions, rule priorities and manual
+        # switches per channel: whoever a channel did not reach has it off.
+        return {
+            (uid, channel): False
+            for channel, reached in reach.items()
+            for uid in user_ids
+            if uid not in reached
+        }
+    if ntype is None:
+        return {}
+    first = group.rows[0]
+    target = first.target if first.target_content_type_id else None
+    return audience.subscription_switches(user_ids, first.notification_type, target, decided)
+
+
+def _decide_group(
+    rows: list[Any], now: datetime, reach: dict[str, set[Any]] | None
+) -> GroupDecisions | None:
+    first = rows[0]
+    ntype = notification_types.of(first)
+    channels = candidate_channels(ntype)
+    # A direct row of a typed notification honours the recipient's in-app switch too.
+    in_app = ntype is not None and first.scope == Scope.USER
+    if not channels and not in_app:
+        return None
+    group = GroupDecisions(rows=rows, members=[audience.members(r) for r in rows], channels=[])
+    user_ids = list(dict.fromkeys(uid for uids in group.members for uid in uids))
+    if not user_ids:
+        return None
+    # In-app is decided only where the type offers it; a type without it hides the row.
+    decided = [*channels, IN_APP] if in_app and IN_APP in ntype.channels else channels
+    group.decisions = decide(
+        user_ids,
+        ntype,
+        decided,
+        organizations=_organizations(group, user_ids, get_adapter()),
+        subscriptions=_subscriptions(group, ntype, user_ids, decided, reach),
+        default_channels=None if ntype is not None else app_settings.DEFAULT_CHANNELS,
+    )
+    if in_app:
+        for row in rows:
+            choice = group.decisions.get((row.recipient_id, IN_APP))
+            if choice is None or not choice.enabled:
+                row.dismissed_at = now
+    if not channels:
+        return None
+    group.channels = channels
+    wanted = {key for key, d in group.decisions.items() if d.enabled and key[1] != IN_APP}
+    if ntype is not None:
+        target = first.target if first.target_content_type_id else None
+        group.opted_out = audience.opted_out_users(user_ids, first.notification_type, target)
+    enabled_users = sorted({uid for uid, _ in wanted}, key=str)
+    users = list(get_user_model()._default_manager.filter(pk__in=enabled_users))
+    group.addresses = {c: get_channel(c).get_addresses(users) for c in channels}
+    group.locales = recipient_locales(enabled_users) if enabled_users else {}
+    group.limit = ratelimit.user_type_limit(ntype)
+    if group.limit and enabled_users:
+        group.used = ratelimit.recent_counts(
+            enabled_users, first.notification_type, channels, group.limit[1]
+        )
+    bypass_at = app_settings.BYPASS_PRIORITY
+    group.bypass = bypass_at is not None and first.priority >= bypass_at
+    return group

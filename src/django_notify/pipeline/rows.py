@@ -1,0 +1,264 @@
+"""Stage 3, the rows: notification rows built from one validated template, one per
+direct recipient and one per team, organization or system broadcast, then inserted in
+bulk.
+
+The content is validated once, on the template (:func:`build_template`); the clones
+share it. Targets are resolved here too: user ids and team keys are checked to exist,
+and a key the tenancy adapter cannot read is the caller's error, naming the field.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from .. import signals
+from ..conf import app_settings
+from ..tenancy import get_adapter
+from ..types import Origin, Priority, Scope, notification_types
+from ..validation import check_meta_data
+
+logger = logging.getLogger("django_notify.pipeline")
+
+#: Content fields every creation path accepts as keyword arguments.
+CONTENT_FIELDS = (
+    "description", "url", "action_url", "action_required", "priority", "meta_data",
+    "notification_type", "expires_at", "actor", "target",
+)  # fmt: skip
+#: Only trusted host code may backdate or postdate a row (a sender could otherwise pin
+#: theirs to the top of a team's feed).
+TRUSTED_FIELDS = ("created_at",)
+# Fields validated once on the template row; the rest are checked in bulk.
+_NOT_PER_ROW = ["recipient", "sender", "actor_content_type", "target_content_type", "scope"]
+
+
+def _pk(value: Any) -> Any:
+    return getattr(value, "pk", value)
+
+
+def _unique(values: Iterable[Any]) -> list[Any]:
+    seen: dict[Any, None] = {}
+    for value in values:
+        seen.setdefault(value, None)
+    return list(seen)
+
+
+def as_list(name: str, value: Any) -> list[Any]:
+    if isinstance(value, models.QuerySet):
+        return list(value.values_list("pk", flat=True))
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise ValidationError({name: f"{name} must be a list of ids or objects."})
+    return list(value)
+
+
+def resolve_user_ids(name: str, values: Iterable[Any]) -> list[Any]:
+    """Ids or user instances → existing user pks, in order, de-duplicated."""
+    pk_field = get_user_model()._meta.pk
+    ids = []
+    for value in values:
+        try:
+            ids.append(pk_field.to_python(_pk(value)))
+        except ValidationError:
+            raise ValidationError({name: f"{_pk(value)!r} is not a valid user id."}) from None
+    ids = _unique(ids)
+    found = set(get_user_model()._default_manager.filter(pk__in=ids).values_list("pk", flat=True))
+    missing = [str(i) for i in ids if i not in found]
+    if missing:
+        raise ValidationError({name: f"Unknown user id(s): {', '.join(missing[:10])}."})
+    return ids
+
+
+#: What an adapter may raise for a team key it cannot read ("¹", "abc" for an integer
+#: pk, a number past the column): the caller's bad input, not a server error.
+_BAD_KEY_ERRORS = (ValueError, TypeError, ValidationError, OverflowError)
+
+
+def resolve_team_keys(name: str, values: Iterable[Any]) -> tuple[list[str], dict[str, str]]:
+    """Team ids or instances → (keys, {key: organization key}); unknown teams refused,
+    and so is a key the adapter fails to read (a ``ValidationError`` naming ``name``)."""
+    adapter = get_adapter()
+    values = list(values)
+    try:
+        keys = _unique(str(adapter.team_key(v)) for v in values if v is not None)
+        orgs = {str(k): str(v) for k, v in adapter.get_team_organizations(keys).items()}
+    except _BAD_KEY_ERRORS as exc:
+        # Logged for the host (an adapter bug looks the same from here); the caller is
+        # told which values, not the adapter's internals.
+        logger.info("the tenancy adapter could not read %s %r", name, values, exc_info=True)
+        if isinstance(exc, ValidationError):
+            raise ValidationError({name: exc.messages}) from None
+        shown = ", ".join(str(getattr(v, "pk", v)) for v in values[:10])
+        raise ValidationError({name: f"Unknown or malformed team id(s): {shown}."}) from None
+    missing = [k for k in keys if k not in orgs]
+    if missing:
+        raise ValidationError({name: f"Unknown team id(s): {', '.join(missing[:10])}."})
+    return keys, orgs
+
+
+def chosen_targets(target_user, target_team, user_ids, team_ids) -> tuple[str, list[Any]]:
+    given = {
+        name: value
+        for name, value in (
+            ("target_user", target_user),
+            ("target_team", target_team),
+            ("user_ids", user_ids),
+            ("team_ids", team_ids),
+        )  # fmt: skip
+        if value is not None
+    }
+    if len(given) != 1:
+        names = ", ".join(given) or "none"
+        error = f"Give exactly one of target_user, target_team, user_ids or team_ids (got {names})."
+        raise ValidationError({name: error for name in given} or {"target_user": error})
+    name, value = given.popitem()
+    values = [value] if name in ("target_user", "target_team") else as_list(name, value)
+    if not values:
+        raise ValidationError({name: f"{name} must not be empty."})
+    return name, values
+
+
+def build_template(
+    model,
+    *,
+    title: str,
+    level_code: str | None = None,
+    trusted: bool = False,
+    limit_meta_data: bool = True,
+    **content,
+) -> models.Model:
+    """An unsaved row holding the shared content, validated once. ``meta_data`` must
+    hold finite numbers and (``limit_meta_data``) fit ``MAX_META_DATA_BYTES``."""
+    if "level" in content:
+        raise TypeError("The send functions take the level code as type=, not level=")
+    allowed = set(CONTENT_FIELDS) | (set(TRUSTED_FIELDS) if trusted else set())
+    unknown = sorted(set(content) - allowed)
+    if unknown:
+        raise TypeError(f"Unexpected keyword argument(s): {', '.join(unknown)}")
+    actor = content.pop("actor", None)
+    target = content.pop("target", None)
+    if content.get("meta_data") is None:
+        content["meta_data"] = {}
+    check_meta_data(content["meta_data"], limit_size=limit_meta_data)
+    if "priority" in content:
+        try:
+            content["priority"] = Priority.parse(content["priority"])
+        except ValueError as exc:
+            raise ValidationError({"priority": str(exc)}) from None
+    if content.get("created_at") is None:
+        content.pop("created_at", None)
+    row = model(title=title, level=level_code or app_settings.DEFAULT_LEVEL, **content)
+    for prefix, obj in (("actor", actor), ("target", target)):
+        if obj is not None:
+            if getattr(obj, "pk", None) is None:
+                raise ValidationError({prefix: f"{prefix} must be a saved model instance."})
+            setattr(row, f"{prefix}_content_type", ContentType.objects.get_for_model(obj))
+            setattr(row, f"{prefix}_object_id", str(obj.pk))
+    row.prepare()
+    row.clean_fields(exclude=_NOT_PER_ROW)
+    return row
+
+
+def clone(template, **target) -> models.Model:
+    data = {
+        f.attname: getattr(template, f.attname)
+        for f in template._meta.concrete_fields
+        if not f.primary_key
+    }
+    data.update(target)
+    if "sender" in target:
+        data.pop("sender_id", None)
+    row = type(template)(**data)
+    row._notify_prepared = True
+    return row
+
+
+def insert_rows(rows: Sequence[models.Model], *, created_by=None) -> list[models.Model]:
+    """Stage 3: bulk-insert the rows (the manager's ``bulk_create`` checks the sender
+    rules of rows not checked yet) and send ``notification_created`` for each."""
+    model = type(rows[0])
+    created = model._default_manager.bulk_create(rows, batch_size=app_settings.BULK_BATCH_SIZE)
+    if signals.notification_created.has_listeners(model):
+        for row in created:
+            signals.notification_created.send(sender=model, notification=row, created_by=created_by)
+    return created
+
+
+def user_rows(template, user_ids, origin, sender, orgs=None) -> list[models.Model]:
+    if orgs is None:
+        orgs = get_adapter().get_user_organizations(user_ids)
+    return [
+        clone(
+            template,
+            scope=Scope.USER,
+            origin=origin,
+            recipient_id=uid,
+            organization_key=str(orgs.get(uid) or ""),
+            sender=sender,
+            is_global=False,
+        )  # fmt: skip
+        for uid in user_ids
+    ]
+
+
+def team_rows(template, keys, team_orgs, origin, sender) -> list[models.Model]:
+    return [
+        clone(
+            template,
+            scope=Scope.TEAM,
+            origin=origin,
+            team_key=key,
+            organization_key=team_orgs[key],
+            sender=sender,
+            is_global=False,
+        )  # fmt: skip
+        for key in keys
+    ]
+
+
+def rows_for_targets(template, origin, sender, target_user, target_team, user_ids, team_ids):
+    name, values = chosen_targets(target_user, target_team, user_ids, team_ids)
+    if name in ("target_user", "user_ids"):
+        return user_rows(template, resolve_user_ids(name, values), origin, sender)
+    keys, team_orgs = resolve_team_keys(name, values)
+    return team_rows(template, keys, team_orgs, origin, sender)
+
+
+def system_rows(
+    model,
+    user_ids: list[Any],
+    type_key: str | None,
+    *,
+    title: str,
+    body: str = "",
+    level: str | None = None,
+    limit_meta_data: bool = True,
+    **content: Any,
+) -> list[models.Model]:
+    """System-originated direct rows (no sender) for ``user_ids``. A registered type's
+    level and priority apply unless the caller chose. ``limit_meta_data=False`` for the
+    ``meta_data`` event processing builds from an event's context: not a caller's, and
+    refusing it would fail the event on every attempt (non-finite numbers are refused
+    all the same)."""
+    if "description" in content:
+        raise TypeError("notify() takes body=, not description=")
+    if type_key and type_key in notification_types:
+        ntype = notification_types.get(type_key)
+        level = level or ntype.level
+        content.setdefault("priority", ntype.default_priority)
+    template = build_template(
+        model,
+        title=title,
+        level_code=level,
+        description=body,
+        notification_type=type_key,
+        trusted=True,
+        limit_meta_data=limit_meta_data,
+        **content,
+    )
+    return user_rows(template, user_ids, Origin.ORGANIZATION, None)
