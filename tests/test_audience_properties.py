@@ -51,8 +51,8 @@ from hypothesis import strategies as st
 
 import django_notify
 from django_notify import emit
-from django_notify.pipeline import audience
 from django_notify.models import Event, OptOut, Subscription
+from django_notify.pipeline import audience
 from django_notify.rules import DynamicCriterion, GroupCriterion, StaffCriterion, SubscriptionRule
 from django_notify.rules.sync import sync_type
 

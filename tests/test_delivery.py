@@ -524,8 +524,8 @@ def test_planning_is_set_based(make_user):
 
 def test_scheduled_send_waits_and_can_be_cancelled(make_user, django_capture_on_commit_callbacks):
     from django_notify import cancel, emit
-    from django_notify.pipeline.events import sweep as sweep_events
     from django_notify.models import Event
+    from django_notify.pipeline.events import sweep as sweep_events
 
     user = make_user(email="ada@example.com")
     later = timezone.now() + timedelta(hours=1)

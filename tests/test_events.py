@@ -11,8 +11,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from django_notify import NotRegistered, emit, signals
-from django_notify.pipeline.events import process_event, sweep
 from django_notify.models import Event, OptOut, Subscription
+from django_notify.pipeline.events import process_event, sweep
 
 TYPE = "team.joined"  # declared in tests/swapped/notifications.py
 

@@ -10,8 +10,8 @@ import pytest
 from django.db import connection, transaction
 
 from django_notify import emit, signals
-from django_notify.pipeline.events import process_event
 from django_notify.models import Event
+from django_notify.pipeline.events import process_event
 
 TYPE = "team.joined"  # declared in tests/swapped/notifications.py
 

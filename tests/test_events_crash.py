@@ -9,8 +9,8 @@ from django.contrib.contenttypes.models import ContentType
 
 import django_notify
 from django_notify import emit, signals
-from django_notify.pipeline.events import process_event, sweep
 from django_notify.models import Event
+from django_notify.pipeline.events import process_event, sweep
 from django_notify.rules import DynamicCriterion, SubscriptionRule
 
 TYPE = "team.joined"  # declared in tests/swapped/notifications.py

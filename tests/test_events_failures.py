@@ -10,8 +10,8 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from django_notify import NotificationType, emit, notification_types
-from django_notify.pipeline.events import error_text, process_event
 from django_notify.models import Event
+from django_notify.pipeline.events import error_text, process_event
 from django_notify.tenancy import Role
 
 BROKEN = "test.broken"

@@ -18,8 +18,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from django_notify.conf import app_settings
-from django_notify.pipeline.events import process_event
 from django_notify.models import Event, Subscription
+from django_notify.pipeline.events import process_event
 
 TYPE = "team.joined"  # declared in tests/swapped/notifications.py
 SUBSCRIBERS = 10_000

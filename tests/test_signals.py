@@ -177,8 +177,8 @@ def test_event_processed_once_after_processing_with_the_rows(
 def test_event_processed_not_sent_when_processing_fails_or_reaches_nobody(
     event_signals, make_user, Notification
 ):
-    from django_notify.pipeline.events import process_event, sweep
     from django_notify.models import Event
+    from django_notify.pipeline.events import process_event, sweep
 
     user = make_user()
     event = Event.objects.create(
