@@ -48,7 +48,7 @@ _EXPORTS = {
     "SendRefused": "django_notify.exceptions",
     "NotVisible": "django_notify.exceptions",
     "NotifyError": "django_notify.exceptions",
-    "sanitize_html": "django_notify.rendering",
+    "sanitize_html": "django_notify.sanitize",
 }
 
 __all__ = [*_EXPORTS, "__version__"]

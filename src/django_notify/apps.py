@@ -28,6 +28,10 @@ class DjangoNotifyConfig(AppConfig):
         # id raises AlreadyRegistered here, naming both definitions.
         autodiscover_modules("notifications")
         self._connect_rule_sync()
+        from .pipeline import entry_points
+
+        # What Notification.send and friends call (see loading.entry_points()).
+        self.entry_points = entry_points
         from .realtime.receivers import connect as connect_realtime
 
         connect_realtime()  # real-time push after commit (receivers carry dispatch_uids)

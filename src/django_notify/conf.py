@@ -99,8 +99,8 @@ DISPATCHERS = {
 
 #: Short names accepted by ``HTML_SANITIZER``; anything else is a dotted path.
 SANITIZERS = {
-    "bleach": "django_notify.rendering.bleach_sanitizer",
-    "nh3": "django_notify.rendering.nh3_sanitizer",
+    "bleach": "django_notify.sanitize.bleach_sanitizer",
+    "nh3": "django_notify.sanitize.nh3_sanitizer",
 }
 
 

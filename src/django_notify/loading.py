@@ -27,3 +27,11 @@ def get_notification_model():
         raise ImproperlyConfigured(
             f"{NOTIFICATION_MODEL_SETTING} refers to model {label!r} that has not been installed"
         ) from exc
+
+
+def entry_points():
+    """The write path's entry points (``send``, ``send_to_self``, ``send_system``,
+    ``notify``) as the app config holds them once Django is set up. The model layer
+    reaches the write path through this (``Notification.send``) without importing it:
+    the write path imports the models, not the other way round."""
+    return apps.get_app_config("django_notify").entry_points

@@ -33,6 +33,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .rates import parse_rate
 from .registry import AlreadyRegistered, Registry, describe
 from .tenancy import Role
 
@@ -232,8 +233,6 @@ class TypeRegistry(Registry[type[NotificationType]]):
         known = {t.category.key: t.category for t in self if isinstance(t.category, Category)}
         obj.category = _category(obj, known)
         if obj.rate_limit is not None:
-            from .delivery.ratelimit import parse_rate
-
             try:
                 parse_rate(obj.rate_limit)
             except ValueError as exc:

@@ -12,9 +12,15 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .. import read_state
 from ..conf import app_settings
+from ..exceptions import SendRefused
 from ..feed_keys import BROADCAST_ROWS, audience_key
+from ..loading import entry_points
+from ..policy import validate_notification
 from ..query import NotificationManager
+from ..sanitize import html_to_text, sanitize_html
+from ..tenancy import get_adapter
 from ..types import BROADCAST_SCOPES, Origin, Priority, Scope, validate_type_key
 from ..validation import check_meta_data
 
@@ -229,8 +235,6 @@ class AbstractNotification(models.Model):
         # The sender rules hold whatever the entry point: a row that breaks them is
         # never written, even through a plain save(), and editing a sent row cannot
         # retarget it past the rules either.
-        from ..policy import validate_notification
-
         self.prepare()
         if self._needs_sender_rules():
             validate_notification(self)
@@ -291,9 +295,6 @@ class AbstractNotification(models.Model):
 
     # --- validation -----------------------------------------------------------------
     def clean(self) -> None:
-        from ..exceptions import SendRefused
-        from ..policy import validate_notification
-
         super().clean()
         self.is_global = self.scope in (Scope.ORGANIZATION, Scope.SYSTEM)
         self._clean_target()
@@ -306,8 +307,6 @@ class AbstractNotification(models.Model):
 
     def _clean_target(self) -> None:
         """The fields a scope needs, named in the error (model forms, the admin)."""
-        from ..tenancy import get_adapter
-
         needs = {
             Scope.USER: ("recipient", self.recipient_id is not None),
             Scope.TEAM: ("team_key", bool(self.team_key)),
@@ -341,8 +340,6 @@ class AbstractNotification(models.Model):
                 self.organization_key = "" if org is None else str(org)
 
     def get_level_display(self) -> str:
-        from ..conf import app_settings
-
         return app_settings.LEVELS.get(self.level, self.level)
 
     #: Fields prepare() normalises or checks, and the fields it derives from them.
@@ -354,8 +351,6 @@ class AbstractNotification(models.Model):
         """What ``QuerySet.update(**values)`` may write: a new description sanitised with
         its text, links checked, and no targeting field (the sender rules need each row).
         ``ValidationError`` naming the fields otherwise."""
-        from ..rendering import html_to_text, sanitize_html
-
         values = dict(values)
         errors: dict[str, list] = {}
         for name in values:
@@ -394,8 +389,6 @@ class AbstractNotification(models.Model):
     def prepare(self) -> None:
         """Normalise the row before it is written: sanitise HTML, derive plain text and
         ``is_global``, and refuse unsafe links (also on a bare ``save()``)."""
-        from ..rendering import html_to_text, sanitize_html
-
         self.description = sanitize_html(self.description)
         self.description_text = html_to_text(self.description)
         self.is_global = self.scope in (Scope.ORGANIZATION, Scope.SYSTEM)
@@ -457,37 +450,25 @@ class AbstractNotification(models.Model):
     # --- per-user state ------------------------------------------------------------
     def mark_read(self, user) -> bool:
         """Mark read for ``user``. Returns whether anything changed."""
-        from ..read_state import mark_read
-
-        return mark_read(self, user)
+        return read_state.mark_read(self, user)
 
     def mark_unread(self, user) -> bool:
-        from ..read_state import mark_unread
-
-        return mark_unread(self, user)
+        return read_state.mark_unread(self, user)
 
     def dismiss(self, user) -> bool:
         """Hide from ``user``'s feed. Returns whether anything changed."""
-        from ..read_state import dismiss
-
-        return dismiss(self, user)
+        return read_state.dismiss(self, user)
 
     # --- the send API's creation paths ---------------------------------------------
     @classmethod
     def send(cls, sender, **kwargs):
         """Organization-scoped send; see :func:`django_notify.pipeline.entry_points.send`."""
-        from ..pipeline.entry_points import send
-
-        return send(sender, model=cls, **kwargs)
+        return entry_points().send(sender, model=cls, **kwargs)
 
     @classmethod
     def send_to_self(cls, sender, **kwargs):
-        from ..pipeline.entry_points import send_to_self
-
-        return send_to_self(sender, model=cls, **kwargs)
+        return entry_points().send_to_self(sender, model=cls, **kwargs)
 
     @classmethod
     def send_system(cls, sender, **kwargs):
-        from ..pipeline.entry_points import send_system
-
-        return send_system(sender, model=cls, **kwargs)
+        return entry_points().send_system(sender, model=cls, **kwargs)

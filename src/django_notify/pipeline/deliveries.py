@@ -15,8 +15,9 @@ from typing import Any
 
 from ..channels.registry import get_channel
 from ..conf import app_settings
-from ..delivery import ratelimit, schedule
+from ..delivery import schedule
 from ..models import Delivery, DeliveryStatus, Frequency
+from ..rates import describe_window
 from .decisions import GroupDecisions
 
 
@@ -76,7 +77,7 @@ def _group_deliveries(group: GroupDecisions, now: datetime) -> list[Delivery]:
                 elif limit is not None:
                     n = group.used.get((uid, channel), 0)
                     if n >= limit[0]:
-                        skip = f"rate limited: {limit[0]} per {ratelimit.describe_window(limit[1])}"
+                        skip = f"rate limited: {limit[0]} per {describe_window(limit[1])}"
                     group.used[(uid, channel)] = n + 1
                 if skip:
                     deliveries.append(

@@ -1,7 +1,8 @@
-"""Rendering: HTML sanitising (one function for every row) and the per-type × channel
-templates deliveries are rendered with."""
+"""Rendering: the per-type × channel templates deliveries are rendered with. The HTML
+sanitiser lives in :mod:`django_notify.sanitize` (rows are sanitised below this layer);
+its names are importable from here too, where settings have long named them."""
 
-from .sanitize import (
+from ..sanitize import (
     bleach_sanitizer,
     get_sanitizer,
     html_to_text,

@@ -38,8 +38,8 @@ from django.utils import timezone, translation
 from django.utils.safestring import mark_safe
 
 from ..conf import app_settings
+from ..sanitize import html_to_text, sanitize_html
 from .sandbox import DIGEST_VARIABLES, MESSAGE_VARIABLES, check_template, person, plain_context
-from .sanitize import html_to_text, sanitize_html
 
 PARTS = ("subject", "body", "html_body")
 _FILES = {"subject": "subject.txt", "body": "body.txt", "html_body": "body.html"}

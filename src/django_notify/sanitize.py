@@ -12,8 +12,8 @@ import html as _html
 import re
 from collections.abc import Callable
 
-from ..conf import app_settings
-from ..exceptions import NotifyConfigurationError
+from .conf import app_settings
+from .exceptions import NotifyConfigurationError
 
 Sanitizer = Callable[..., str]
 
