@@ -55,6 +55,8 @@ def _make_rows(model, n, make_user, make_team):
         extra = {}
         if model is Subscription and i % 3:
             extra = {"created_by_rule": True, "rule": rule if i % 3 == 1 else None}
+        if model is Subscription and i % 4 == 0:
+            extra["channels"] = {"email": False}
         if model is OptOut and i % 3 == 0:
             extra = {"until": timezone.now() - timedelta(hours=1)}
         model.objects.create(user=user, notification_type=TYPE, **entity, **extra)
@@ -77,7 +79,7 @@ def test_changelist_query_count_does_not_grow_with_rows(staff, model, make_user,
     [
         (Subscription, {"notification_type": TYPE}),
         (Subscription, {"created_by": "manual"}),
-        (Subscription, {"email_enabled__exact": "1", "in_app_enabled__exact": "1"}),
+        (Subscription, {"switched_off": "email"}),
         (Subscription, {"entity_type__isnull": "True"}),
         (Subscription, {"q": "user"}),
         (OptOut, {"notification_type": TYPE}),
@@ -123,7 +125,7 @@ def test_opt_out_active_column_and_filter(staff, make_user, make_team):
 def _subscription_data(user, **changes):
     return {
         "user": user.pk, "notification_type": TYPE, "entity_type": "", "entity_id": "",
-        "email_enabled": "on", "in_app_enabled": "on", "channels": "{}", **changes,
+        "channels": "{}", **changes,
     }  # fmt: skip
 
 

@@ -27,7 +27,7 @@ def client_admin(client, make_user):
 def _form(**criteria_forms):
     data = {
         "name": "Managers", "notification_type": TYPE, "priority": "5", "description": "",
-        "email_enabled": "on", "in_app_enabled": "on",
+        "channels": "{}",
         "criteria-TOTAL_FORMS": str(len(criteria_forms)), "criteria-INITIAL_FORMS": "0",
         "criteria-MIN_NUM_FORMS": "0", "criteria-MAX_NUM_FORMS": "1000",
     }  # fmt: skip

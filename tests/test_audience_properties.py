@@ -446,8 +446,8 @@ def _rows(**filters) -> list[tuple]:
 def _rule_subs() -> dict:
     rows = Subscription.objects.filter(
         notification_type=TYPE, created_by_rule=True, entity_type__isnull=True
-    ).values_list("user_id", "rule_id", "email_enabled", "in_app_enabled")
-    return {uid: (rule, email, in_app) for uid, rule, email, in_app in rows}
+    )
+    return {s.user_id: (s.rule_id, s.email_enabled, s.in_app_enabled) for s in rows}
 
 
 def _sync_and_check(w: World) -> None:

@@ -363,7 +363,7 @@ def seed_rules(teams: dict) -> int:
             defaults={
                 "notification_type": spec.notification_type,
                 "priority": spec.priority,
-                "email_enabled": spec.email_enabled,
+                "channels": {} if spec.email_enabled else {"email": False},
                 "description": spec.description,
             },
         )

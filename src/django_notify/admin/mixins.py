@@ -14,6 +14,8 @@ from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from ..channels import channels
+from ..models.switches import ChannelSwitches
 from ..validation import check_meta_data
 
 logger = logging.getLogger("django_notify.admin")
@@ -223,20 +225,32 @@ class EntityScopedAdminMixin(TypeSelectMixin):
         return str(obj.entity_type) if obj.entity_type_id else _("all (global)")
 
 
-class SubscriptionAdminForm(forms.ModelForm):
+class SwitchedOffListFilter(admin.SimpleListFilter):
+    """Subscriptions (or rules) with one channel switched off, for each configured channel."""
+
+    title = _("switched off")
+    parameter_name = "switched_off"
+
+    def lookups(self, request, model_admin):
+        return [(alias, alias) for alias in sorted(channels.keys())]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(ChannelSwitches.switched_off_q(self.value()))
+        return queryset
+
+
+class ChannelSwitchesForm(forms.ModelForm):
+    """For models with a channel switch map (subscriptions, rules)."""
+
     def clean_channels(self):
         # An emptied JSON box would otherwise store NULL in a NOT NULL column.
         value = self.cleaned_data.get("channels")
-        if value in (None, ""):
-            return {}
-        if not isinstance(value, dict) or not all(
-            isinstance(k, str) and isinstance(v, bool) for k, v in value.items()
-        ):
-            raise forms.ValidationError(
-                _('Give an object of channel names to true/false, e.g. {"slack": false}.'),
-                code="invalid_channels",
-            )
-        return value
+        return {} if value in (None, "") else value
+
+
+class SubscriptionAdminForm(ChannelSwitchesForm):
+    pass
 
 
 class SubscriptionAdminMixin(EntityScopedAdminMixin):
@@ -245,18 +259,22 @@ class SubscriptionAdminMixin(EntityScopedAdminMixin):
 
     form = SubscriptionAdminForm
     list_display = (
-        "user", "type_display", "entity_type_display", "entity_id", "email_enabled",
-        "in_app_enabled", "creation_method", "created_at",
+        "user", "type_display", "entity_type_display", "entity_id", "switched_off",
+        "creation_method", "created_at",
     )  # fmt: skip
     list_filter = (
         NotificationTypeListFilter,
         ("entity_type", admin.RelatedOnlyFieldListFilter),
-        "email_enabled",
-        "in_app_enabled",
+        SwitchedOffListFilter,
         CreationMethodListFilter,
     )
     list_select_related = ("user", "entity_type", "rule")
     readonly_fields = ("created_at", "created_by_rule", "rule")
+
+    @admin.display(description=_("switched off"))
+    def switched_off(self, obj) -> str:
+        off = sorted(alias for alias, on in (obj.channels or {}).items() if on is False)
+        return ", ".join(off) or "—"
 
     @admin.display(description=_("creation method"), ordering="created_by_rule")
     def creation_method(self, obj) -> str:

@@ -15,7 +15,12 @@ from polymorphic.admin import (
 from polymorphic.formsets import BasePolymorphicInlineFormSet
 
 from ..rules.models import RuleCriterion
-from .mixins import NotificationTypeListFilter, TypeSelectMixin
+from .mixins import (
+    ChannelSwitchesForm,
+    NotificationTypeListFilter,
+    SwitchedOffListFilter,
+    TypeSelectMixin,
+)
 
 
 def criterion_models() -> list[type[RuleCriterion]]:
@@ -58,7 +63,8 @@ class SubscriptionRuleAdminMixin(TypeSelectMixin, PolymorphicInlineSupportMixin)
         "name", "notification_type", "active", "priority", "criteria_count",
         "subscription_count", "updated_at",
     )  # fmt: skip
-    list_filter = ("active", NotificationTypeListFilter)
+    form = ChannelSwitchesForm
+    list_filter = ("active", NotificationTypeListFilter, SwitchedOffListFilter)
     search_fields = ("name", "description", "notification_type")
     ordering = ("notification_type", "-priority", "pk")
     inlines = (RuleCriterionInline,)

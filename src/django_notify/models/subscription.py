@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ..types import validate_type_key
+from .switches import ChannelSwitches
 
 
 def entity_pair_constraint(name: str) -> models.CheckConstraint:
@@ -63,13 +64,9 @@ class EntityScopedModel(models.Model):
             )
 
 
-class Subscription(EntityScopedModel):
+class Subscription(ChannelSwitches, EntityScopedModel):
     """A user wants events of a type (globally or for one object)."""
 
-    email_enabled = models.BooleanField(_("email enabled"), default=True)
-    in_app_enabled = models.BooleanField(_("in-app enabled"), default=True)
-    #: Switches for other channels by name, e.g. ``{"slack": false}``; absent = on.
-    channels = models.JSONField(_("other channels"), default=dict, blank=True)
     created_by_rule = models.BooleanField(_("created by a rule"), default=False)
     rule = models.ForeignKey(
         "django_notify.SubscriptionRule", on_delete=models.SET_NULL, null=True, blank=True,
@@ -96,23 +93,6 @@ class Subscription(EntityScopedModel):
 
     def __str__(self) -> str:
         return f"{self.user} → {self.notification_type}"
-
-    @staticmethod
-    def switched_off_q(channel: str) -> Q:
-        """Subscriptions whose switch for ``channel`` is off."""
-        if channel == "in_app":
-            return Q(in_app_enabled=False)
-        if channel == "email":
-            return Q(email_enabled=False)
-        # other channels are on unless switched off by name in `channels`
-        return Q(channels__has_key=channel) & Q(**{f"channels__{channel}": False})
-
-    def channel_enabled(self, channel: str) -> bool:
-        if channel == "in_app":
-            return self.in_app_enabled
-        if channel == "email":
-            return self.email_enabled
-        return bool(self.channels.get(channel, True))
 
 
 class OptOut(EntityScopedModel):

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from polymorphic.models import PolymorphicModel
 
+from ..models.switches import ChannelSwitches
 from ..tenancy import Role
 from ..types import validate_type_key
 from .registry import criteria, validate_params
@@ -39,7 +40,7 @@ def as_user_queryset(result: Any) -> models.QuerySet:
     return _users().filter(pk__in=[getattr(u, "pk", u) for u in result])
 
 
-class SubscriptionRule(models.Model):
+class SubscriptionRule(ChannelSwitches, models.Model):
     """Subscribes the users its criteria match to one notification type."""
 
     name = models.CharField(_("name"), max_length=200)
@@ -52,8 +53,6 @@ class SubscriptionRule(models.Model):
         _("priority"), default=0,
         help_text=_("Higher wins when several rules subscribe the same user to a type."),
     )  # fmt: skip
-    email_enabled = models.BooleanField(_("email enabled"), default=True)
-    in_app_enabled = models.BooleanField(_("in-app enabled"), default=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 

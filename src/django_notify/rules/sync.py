@@ -120,27 +120,20 @@ def sync_type(type_key: str) -> SyncCounts:
                         notification_type=type_key,
                         created_by_rule=True,
                         rule=rule,
-                        email_enabled=rule.email_enabled,
-                        in_app_enabled=rule.in_app_enabled,
+                        channels=dict(rule.channels or {}),
                     )  # fmt: skip
                 )
-            elif (sub.rule_id, sub.email_enabled, sub.in_app_enabled) != (
-                rule.pk,
-                rule.email_enabled,
-                rule.in_app_enabled,
-            ):
+            elif (sub.rule_id, sub.channels) != (rule.pk, rule.channels or {}):
+                # A rule-created subscription carries its rule's switches, all of them.
                 sub.rule_id = rule.pk
-                sub.email_enabled = rule.email_enabled
-                sub.in_app_enabled = rule.in_app_enabled
+                sub.channels = dict(rule.channels or {})
                 to_update.append(sub)
         for user_pk, sub in existing.items():
             if user_pk not in wanted or user_pk in manual:
                 to_delete.append(sub)
 
         created = Subscription.objects.bulk_create(to_create, batch_size=1000)
-        Subscription.objects.bulk_update(
-            to_update, ["rule", "email_enabled", "in_app_enabled"], batch_size=1000
-        )
+        Subscription.objects.bulk_update(to_update, ["rule", "channels"], batch_size=1000)
         Subscription.objects.filter(pk__in=[s.pk for s in to_delete]).delete()
         if created:
             signals.subscriptions_created_by_rule.send(
@@ -170,16 +163,6 @@ def sync_all() -> dict[str, SyncCounts]:
         )
     )
     return {key: sync_type(key) for key in sorted(keys)}
-
-
-def _rule_switch(rule, channel: str) -> bool:
-    """A rule's switch for ``channel`` (rules switch in-app and email; other channels
-    are on)."""
-    if channel == "in_app":
-        return rule.in_app_enabled
-    if channel == "email":
-        return rule.email_enabled
-    return True
 
 
 def per_event_decisions(type_key: str, target: Any, channel: str = "in_app"):
@@ -228,7 +211,7 @@ def per_event_decisions(type_key: str, target: Any, channel: str = "in_app"):
                     rule_id__in=above,
                 ).values("user_id")
                 decided &= ~Q(pk__in=outranked)
-            if _rule_switch(rule, channel):
+            if rule.channel_enabled(channel):
                 on_q = decided if on_q is None else on_q | decided
             else:
                 off_q = decided if off_q is None else off_q | decided
