@@ -17,7 +17,7 @@ from django_notify.rules import (
     StaffCriterion,
     SubscriptionRule,
 )
-from django_notify.rules.sync import sync_type
+from django_notify.rules.sync import sync_rule, sync_type
 from django_notify.tenancy import Role
 
 TYPE = "team.joined"
@@ -193,7 +193,7 @@ def test_opt_out_beats_a_rule_while_it_lasts(make_user, sync, Notification,
 def test_rule_without_criteria_is_a_clear_error(db):
     rule = _rule()
     with pytest.raises(ValidationError, match="at least one criterion"):
-        rule.sync()
+        sync_rule(rule)
     with pytest.raises(ValidationError):
         rule.full_clean()
     with pytest.raises(ValidationError) as info:

@@ -36,7 +36,7 @@ from django.db import models
 from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
-from django_notify.delivery.schedule import (
+from django_notify.schedule import (
     as_zone,
     deferred_until,
     digest_window,

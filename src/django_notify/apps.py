@@ -28,10 +28,13 @@ class DjangoNotifyConfig(AppConfig):
         # id raises AlreadyRegistered here, naming both definitions.
         autodiscover_modules("notifications")
         self._connect_rule_sync()
+        from .channels import channels
         from .pipeline import entry_points
 
-        # What Notification.send and friends call (see loading.entry_points()).
+        # What Notification.send and friends call, and the channels the models check
+        # aliases against (see loading.entry_points() and loading.configured_channels()).
         self.entry_points = entry_points
+        self.channels = channels
         from .realtime.receivers import connect as connect_realtime
 
         connect_realtime()  # real-time push after commit (receivers carry dispatch_uids)
@@ -42,8 +45,8 @@ class DjangoNotifyConfig(AppConfig):
         from django.apps import apps
         from django.db.models.signals import post_delete, post_save
 
+        from .models.rules import RuleCriterion, SubscriptionRule
         from .rules import receivers
-        from .rules.models import RuleCriterion, SubscriptionRule
 
         for signal in (post_save, post_delete):
             signal.connect(

@@ -13,6 +13,8 @@ from typing import Any
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from .priority import Priority
+
 SETTING_NAME = "DJANGO_NOTIFY"
 #: The flat setting that swaps the notification model (it has to be top level, like
 #: ``AUTH_USER_MODEL``, because Django's swapping reads a setting name).
@@ -94,7 +96,7 @@ BROKERS = {
 #: Short names accepted by ``DISPATCHER``; anything else is a dotted path.
 DISPATCHERS = {
     "inline": "django_notify.delivery.dispatch.InlineDispatcher",
-    "celery": "django_notify.delivery.dispatch.CeleryDispatcher",
+    "celery": "django_notify.delivery.tasks.CeleryDispatcher",
 }
 
 #: Short names accepted by ``HTML_SANITIZER``; anything else is a dotted path.
@@ -208,8 +210,6 @@ class AppSettings:
 
     @property
     def BYPASS_PRIORITY(self) -> int | None:  # noqa: N802
-        from .types import Priority
-
         value = self.get("BYPASS_PRIORITY")
         return None if value in (None, "") else int(Priority.parse(value))
 

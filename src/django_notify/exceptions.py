@@ -8,12 +8,16 @@ outside ``NotifyError`` so a broad ``except NotifyError`` cannot swallow them.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 
-if TYPE_CHECKING:
-    from .policy import Rule
+
+class RefusalReason(Protocol):
+    """What a refusal names: one of :class:`django_notify.policy.Rule`'s members."""
+
+    code: str
+    message: str
 
 
 class NotifyError(Exception):
@@ -23,7 +27,7 @@ class NotifyError(Exception):
 class SendRefused(NotifyError, PermissionDenied):
     """A sender rule refused a send. ``rule`` names the rule that refused it."""
 
-    def __init__(self, rule: Rule, detail: str = ""):
+    def __init__(self, rule: RefusalReason, detail: str = ""):
         self.rule = rule
         self.code = rule.code
         self.detail = detail

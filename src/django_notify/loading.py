@@ -29,9 +29,20 @@ def get_notification_model():
         ) from exc
 
 
+# The app config is where the layers meet: ready() hands it the write path and the
+# channel registry, and the model layer reaches them through these two functions.
+
+
 def entry_points():
     """The write path's entry points (``send``, ``send_to_self``, ``send_system``,
     ``notify``) as the app config holds them once Django is set up. The model layer
     reaches the write path through this (``Notification.send``) without importing it:
     the write path imports the models, not the other way round."""
     return apps.get_app_config("django_notify").entry_points
+
+
+def configured_channels():
+    """The channel registry, as the app config holds it once Django is set up. The
+    model layer validates channel aliases and finds the email channels through it
+    without importing the channels package, which sits above the models."""
+    return apps.get_app_config("django_notify").channels

@@ -26,6 +26,13 @@ from .types import ANYONE, STAFF, SYSTEM, Origin, Scope, notification_types
 logger = logging.getLogger("django_notify.policy")
 
 
+#: The fields that decide who a row addresses and under which rules it was sent. A
+#: saved row whose targeting changes is checked against the sender rules again.
+TARGETING_FIELDS = (
+    "scope", "recipient_id", "team_key", "organization_key", "origin", "sender_id", "is_global",
+)  # fmt: skip
+
+
 class Rule(enum.Enum):
     """Every rule, with a stable code (used in errors and the API) and its message."""
 

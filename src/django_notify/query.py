@@ -20,7 +20,9 @@ from django.db.models.expressions import RawSQL
 from django.db.models.query import ModelIterable
 from django.utils import timezone
 
-from . import read_state
+from . import policy, read_state
+from .models.delivery import MARKED_EMAILED, Delivery, DeliveryStatus
+from .policy import TARGETING_FIELDS
 from .tenancy import get_adapter
 from .types import Scope
 from .visibility import (
@@ -275,8 +277,6 @@ class NotificationQuerySet(models.QuerySet):
         are updated are sanitised and their links checked, and the sender rules are
         re-checked for rows whose targeting (scope, recipient, team, organization,
         origin, sender) changed."""
-        from .models.base import TARGETING_FIELDS
-
         objs = list(objs)
         fields = list(fields)
         names = {self.model._meta.get_field(name).attname for name in fields}
@@ -298,8 +298,6 @@ class NotificationQuerySet(models.QuerySet):
 
     def _check_senders(self, objs) -> None:
         """The sender rules for a batch of rows: one check per sender and origin."""
-        from . import policy
-
         groups: dict[tuple[Any, str], list[Any]] = {}
         for obj in objs:
             if obj.sender_id is not None:
@@ -326,6 +324,21 @@ class NotificationQuerySet(models.QuerySet):
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             return int(cursor.fetchone()[0])
+
+    def with_email_state(self, email_channels: list[str]) -> NotificationQuerySet:
+        """Annotate ``should_email`` (an email delivery was meant to go out: not skipped by
+        a preference) and ``is_emailed`` (every such delivery was sent or marked as
+        emailed), as two EXISTS subqueries over the Delivery rows of ``email_channels``
+        (the aliases of the channels that send email): no query per row."""
+        wanted = Delivery.objects.filter(
+            notification=models.OuterRef("pk"), channel__in=email_channels
+        ).exclude(Q(status=DeliveryStatus.SKIPPED) & ~Q(reason__startswith=MARKED_EMAILED))
+        unfinished = wanted.exclude(status=DeliveryStatus.SENT).exclude(
+            reason__startswith=MARKED_EMAILED
+        )
+        return self.annotate(
+            should_email=models.Exists(wanted), _email_unfinished=models.Exists(unfinished)
+        ).annotate(is_emailed=Q(should_email=True) & Q(_email_unfinished=False))
 
     def with_unread_count(self) -> NotificationQuerySet:
         """Annotate each row of a feed queryset with the user's total unread count

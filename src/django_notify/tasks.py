@@ -5,9 +5,8 @@ from .delivery.tasks import (  # noqa: F401
     beat_schedule,
     cleanup_task,
     deliver_task,
-    process_event_task,
     send_digest_task,
     send_digests_task,
     send_due_task,
-    sweep_events_task,
 )
+from .pipeline.tasks import process_event_task, sweep_events_task  # noqa: F401

@@ -33,36 +33,10 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .priority import Priority
 from .rates import parse_rate
 from .registry import AlreadyRegistered, Registry, describe
 from .tenancy import Role
-
-
-class Priority(models.IntegerChoices):
-    """Priorities. Stored as numbers so ``order_by("-priority")`` is meaningful."""
-
-    LOW = 10, _("Low")
-    NORMAL = 20, _("Normal")
-    HIGH = 30, _("High")
-    CRITICAL = 40, _("Critical")
-
-    @classmethod
-    def parse(cls, value: object) -> Priority:
-        """Accept a member, its number or its name (``"high"``); raise ``ValueError``."""
-        if isinstance(value, cls):
-            return value
-        if isinstance(value, str) and not value.isdigit():
-            try:
-                return cls[value.strip().upper()]
-            except KeyError:
-                pass
-        else:
-            try:
-                return cls(int(value))  # type: ignore[arg-type]
-            except (TypeError, ValueError):
-                pass
-        names = ", ".join(m.name.lower() for m in cls)
-        raise ValueError(f"{value!r} is not a priority; use one of {names}")
 
 
 class Scope(models.TextChoices):

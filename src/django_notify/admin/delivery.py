@@ -13,8 +13,9 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from ..delivery import state
-from ..models import Delivery, DeliveryStatus, WebhookEndpoint
+from ..models import CLAIMABLE_STATUSES, Delivery, DeliveryStatus, WebhookEndpoint
 from ..models.endpoint import validate_secrets
+from ..rendering.templates import preview
 
 
 class EmailStateListFilter(admin.SimpleListFilter):
@@ -125,8 +126,6 @@ class DeliveryAdminMixin:
 
     @admin.action(description=_("Cancel (mark skipped)"))
     def cancel(self, request, queryset):
-        from ..models import CLAIMABLE_STATUSES
-
         count = queryset.filter(status__in=CLAIMABLE_STATUSES, digest__isnull=True).update(
             status=DeliveryStatus.SKIPPED, reason=f"cancelled by {request.user}"[:200]
         )
@@ -254,8 +253,6 @@ class NotificationTemplateAdminMixin:
 
     @admin.display(description=_("preview"))
     def rendered_preview(self, obj) -> str:
-        from ..rendering.templates import preview
-
         if obj is None or not obj.pk:
             return _("Save to see a preview.")
         try:

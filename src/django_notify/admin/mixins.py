@@ -15,7 +15,11 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from ..channels import channels
+from ..conf import app_settings
+from ..models import OptOut
 from ..models.switches import ChannelSwitches
+from ..pipeline.events import process_event
+from ..types import notification_types
 from ..validation import check_meta_data
 
 logger = logging.getLogger("django_notify.admin")
@@ -92,8 +96,6 @@ def _type_label(notification_type) -> str:
 
 
 def _type_choices() -> list[tuple[str, str]]:
-    from ..types import notification_types
-
     return [("", "---------"), *notification_types.choices(_type_label)]
 
 
@@ -115,8 +117,6 @@ class NotificationTypeListFilter(admin.SimpleListFilter):
     parameter_name = "notification_type"
 
     def lookups(self, request, model_admin):
-        from ..types import notification_types
-
         return notification_types.choices(_type_label)
 
     def queryset(self, request, queryset):
@@ -148,8 +148,6 @@ class OptOutActiveListFilter(admin.SimpleListFilter):
         return [("yes", _("Yes")), ("no", _("No (expired)"))]
 
     def queryset(self, request, queryset):
-        from ..models import OptOut
-
         active = OptOut.active_q(timezone.now())
         if self.value() == "yes":
             return queryset.filter(active)
@@ -172,8 +170,6 @@ class EventFailureListFilter(admin.SimpleListFilter):
         ]
 
     def queryset(self, request, queryset):
-        from ..conf import app_settings
-
         failed = queryset.filter(status=queryset.model.Status.FAILED)
         most = app_settings.EVENT_MAX_ATTEMPTS
         if self.value() == "yes":
@@ -214,8 +210,6 @@ class EntityScopedAdminMixin(TypeSelectMixin):
 
     @admin.display(description=_("notification type"), ordering="notification_type")
     def type_display(self, obj) -> str:
-        from ..types import notification_types
-
         if obj.notification_type in notification_types:
             return _type_label(notification_types.get(obj.notification_type))
         return _("%(key)s (not registered)") % {"key": obj.notification_type}
@@ -372,8 +366,6 @@ class EventAdminMixin:
         """Process the selected pending or failed events now, each in its own
         transaction, regardless of ``EVENT_MAX_ATTEMPTS``. A failure is recorded on its
         event and reported; it never stops the others."""
-        from ..pipeline.events import process_event
-
         model = queryset.model
         due = [model.Status.PENDING, model.Status.FAILED]
         ids = list(queryset.filter(status__in=due).values_list("pk", flat=True))

@@ -7,6 +7,7 @@ from django.apps import apps
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from polymorphic.admin import (
     PolymorphicInlineSupportMixin,
@@ -14,7 +15,8 @@ from polymorphic.admin import (
 )
 from polymorphic.formsets import BasePolymorphicInlineFormSet
 
-from ..rules.models import RuleCriterion
+from ..models.rules import RuleCriterion
+from ..rules.sync import sync_type
 from .mixins import (
     ChannelSwitchesForm,
     NotificationTypeListFilter,
@@ -86,8 +88,6 @@ class SubscriptionRuleAdminMixin(TypeSelectMixin, PolymorphicInlineSupportMixin)
 
     @admin.display(description=_("criteria"), ordering="_criteria")
     def criteria_count(self, obj):
-        from django.utils.html import format_html
-
         kinds: dict[str, int] = {}
         for criterion in obj.criteria.all():
             name = str(criterion.polymorphic_ctype.model_class()._meta.verbose_name)
@@ -101,8 +101,6 @@ class SubscriptionRuleAdminMixin(TypeSelectMixin, PolymorphicInlineSupportMixin)
 
     @admin.action(description=_("Sync the selected rules' subscriptions now"))
     def sync_now(self, request, queryset):
-        from ..rules.sync import sync_type
-
         for key in sorted(set(queryset.values_list("notification_type", flat=True))):
             counts = sync_type(key)
             self.message_user(

@@ -12,7 +12,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 
 from ..conf import app_settings
-from ..rendering.sandbox import display_name
+from ..template_sandbox import display_name
 from ..types import Priority, Scope, notification_types
 from .schema import (
     Any_,

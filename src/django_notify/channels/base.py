@@ -86,6 +86,9 @@ class BaseChannel:
     #: Each recipient needs an address of their own (an email address); channels that
     #: post to one configured endpoint set this False.
     per_user_address: ClassVar[bool] = True
+    #: The channel sends email: its deliveries are what the admin's "should email" and
+    #: "emailed" columns and actions read.
+    sends_email: ClassVar[bool] = False
     #: Option names the constructor accepts (``OPTIONS`` keys), and the ones it requires.
     options: ClassVar[Mapping[str, Any]] = {}
     required_options: ClassVar[tuple[str, ...]] = ()

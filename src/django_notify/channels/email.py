@@ -48,6 +48,7 @@ def _smtp_code(exc: Exception) -> int | None:
 class EmailChannel(BaseChannel):
     label = "Email"
     supports_html = True
+    sends_email = True
     options = {
         # Django 6.1+: the alias of a settings.MAILERS entry; None is "default".
         "MAILER": None,

@@ -18,6 +18,7 @@ from django.utils.module_loading import import_string
 
 from .. import signals
 from ..conf import app_settings
+from ..loading import get_notification_model
 from .base import BaseChannel, Message
 
 logger = logging.getLogger("django_notify.channels.in_app")
@@ -43,8 +44,6 @@ def publish(notification_ids: Iterable[Any]) -> None:
     ids = list(notification_ids)
     if not ids:
         return
-    from ..loading import get_notification_model
-
     model = get_notification_model()
     try:
         signals.notification_published.send(sender=model, notification_ids=ids)

@@ -150,6 +150,11 @@ class ChannelRegistry(Registry[ChannelSpec]):
     def __iter__(self):
         return iter([spec for _, spec in self.items()])
 
+    def aliases_with(self, capability: str) -> list[str]:
+        """Aliases whose channel class has ``capability`` (a ``BaseChannel`` flag such
+        as ``"sends_email"``) set."""
+        return [alias for alias, spec in self.items() if getattr(spec.backend, capability, False)]
+
     def __len__(self) -> int:
         return len(self._configured())
 

@@ -78,9 +78,7 @@ def check_delivery(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         return []
     errors: list[CheckMessage] = []
     dispatcher = value("DISPATCHER")
-    target = import_setting(
-        DISPATCHER_IMPORT, "DISPATCHER", DISPATCHERS.get(dispatcher, dispatcher), errors
-    )
+    target = None
     if dispatcher == "celery":
         try:
             import celery  # noqa: F401
@@ -92,7 +90,13 @@ def check_delivery(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                     "pip install 'django-notify-kit[celery]'",
                 )
             )
-    elif target is not None and not isinstance(target, type):
+        else:
+            import_setting(DISPATCHER_IMPORT, "DISPATCHER", DISPATCHERS["celery"], errors)
+    else:
+        target = import_setting(
+            DISPATCHER_IMPORT, "DISPATCHER", DISPATCHERS.get(dispatcher, dispatcher), errors
+        )
+    if target is not None and not isinstance(target, type):
         errors.append(
             error(DISPATCHER_CLASS, f"{SETTING_NAME}['DISPATCHER'] must name a dispatcher class.")
         )

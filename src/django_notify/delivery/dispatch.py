@@ -26,11 +26,13 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from .. import signals
+from ..channels.registry import get_channel
 from ..conf import app_settings
 from ..exceptions import DeliveryCancelled, DeliveryError
 from ..loading import get_notification_model
 from ..models import CLAIMABLE_STATUSES, Delivery, DeliveryStatus, Digest, Frequency
 from ..registry import NotRegistered
+from . import messages
 
 logger = logging.getLogger("django_notify.delivery")
 
@@ -110,8 +112,6 @@ def record_failure(model, row, error: Exception) -> Outcome:
 def _send(channel_alias: str, build, model, row, signal_rows) -> Outcome:
     """Build the message, let ``pre_send`` veto it, send, record. Never raises for a
     delivery problem: the outcome is on the row."""
-    from ..channels.registry import get_channel
-
     try:
         channel = get_channel(channel_alias)
         message = build(channel)
@@ -171,8 +171,6 @@ def _failed(model, row, error: Exception, signal_rows) -> Outcome:
 
 def deliver(delivery_id: Any, *, now: datetime | None = None) -> Outcome | None:
     """Attempt one immediate delivery. ``None`` if it was not due or someone else has it."""
-    from . import messages
-
     now = now or timezone.now()
     if not claim(Delivery, delivery_id, now, frequency=Frequency.IMMEDIATE):
         return None
@@ -231,8 +229,6 @@ def collect_digests(*, now: datetime | None = None, limit: int = 1000) -> list[A
 
 
 def send_digest(digest_id: Any, *, now: datetime | None = None) -> Outcome | None:
-    from . import messages
-
     now = now or timezone.now()
     if not claim(Digest, digest_id, now):
         return None
@@ -291,22 +287,6 @@ class InlineDispatcher(BaseDispatcher):
                 send_digest(pk)
             except Exception:
                 logger.exception("inline digest %s failed", pk)
-
-
-class CeleryDispatcher(BaseDispatcher):
-    """One Celery task per delivery, carrying only its id."""
-
-    def dispatch(self, delivery_ids: Iterable[Any]) -> None:
-        from .tasks import deliver_task
-
-        for pk in delivery_ids:
-            deliver_task.apply_async((pk,))
-
-    def dispatch_digests(self, digest_ids: Iterable[Any]) -> None:
-        from .tasks import send_digest_task
-
-        for pk in digest_ids:
-            send_digest_task.apply_async((pk,))
 
 
 def get_dispatcher() -> BaseDispatcher:

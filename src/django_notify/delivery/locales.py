@@ -8,9 +8,9 @@ from typing import Any
 
 from django.conf import settings as django_settings
 
+from .. import schedule
 from ..models import RecipientSettings
 from ..tenancy import get_adapter
-from . import schedule
 
 logger = logging.getLogger("django_notify.delivery")
 

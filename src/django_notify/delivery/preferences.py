@@ -17,13 +17,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import time
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
 
+from ..channels import channels
+from ..channels.registry import get_channel
 from ..models import Frequency, NotificationPreference, OrganizationPreference, RecipientSettings
+from ..policy import role_of
+from ..tenancy import Role, get_adapter
 from ..types import NotificationType, notification_types
 
 #: Layer names, lowest precedence first (also the ``source`` of a decision).
@@ -180,8 +185,6 @@ def decide(
 
 
 def _channel_names(ntype: type[NotificationType]) -> list[str]:
-    from ..channels import channels
-
     configured = set(channels.keys())
     return [c for c in ntype.channels if c in configured]
 
@@ -189,8 +192,6 @@ def _channel_names(ntype: type[NotificationType]) -> list[str]:
 def get_preferences(user) -> dict[str, Any]:
     """Everything a preferences page shows: each registered type × channel with its
     effective switch and frequency (and where it came from), plus quiet hours."""
-    from ..tenancy import get_adapter
-
     org = get_adapter().get_user_organizations([user.pk]).get(user.pk)
     # Two queries for every type at once: the user's rows and the organization's.
     own = list(NotificationPreference.objects.filter(user=user))
@@ -291,9 +292,6 @@ def _normalise(data: Any) -> list[dict[str, Any]]:
 
 def validate_entries(data: Any, *, allow_required_off: bool = False) -> list[dict[str, Any]]:
     """Check every entry before anything is written; errors name ``preferences[i].field``."""
-    from ..channels import channels
-    from ..channels.registry import get_channel
-
     entries = _normalise(data)
     categories = {c.key for c in notification_types.categories()}
     errors: dict[str, list[str]] = {}
@@ -405,9 +403,6 @@ def reset_preferences(user, *, notification_type: str | None = None) -> int:
 
 
 def _require_org_admin(admin, organization: Any) -> str:
-    from ..policy import role_of
-    from ..tenancy import Role, get_adapter
-
     key = get_adapter().organization_key(organization)
     if getattr(admin, "is_superuser", False) or getattr(admin, "is_staff", False):
         return key
@@ -438,8 +433,6 @@ def reset_organization_defaults(admin, organization: Any) -> int:
 def update_recipient_settings(user, **fields: Any) -> RecipientSettings:
     """Set quiet hours (``quiet_hours_start``/``quiet_hours_end`` as ``datetime.time``
     or "HH:MM"), ``timezone`` and ``language``; validated, errors name the field."""
-    from datetime import time
-
     allowed = {"quiet_hours_start", "quiet_hours_end", "timezone", "language"}
     unknown = sorted(set(fields) - allowed)
     if unknown:

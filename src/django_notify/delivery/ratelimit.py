@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from ..conf import app_settings
 from ..exceptions import RateLimited
+from ..models import Delivery, DeliveryStatus
 from ..rates import describe_window, parse_rate
 
 LIMIT_NAMES = ("sender", "user_type")
@@ -87,8 +88,6 @@ def recent_counts(
     user_ids: Iterable[Any], type_key: str | None, channels: Iterable[str], window: timedelta
 ) -> dict[tuple[Any, str], int]:
     """Deliveries (not skipped) per (user, channel) of ``type_key`` within ``window``."""
-    from ..models import Delivery, DeliveryStatus
-
     rows = (
         Delivery.objects.filter(
             user__in=list(user_ids),

@@ -6,38 +6,25 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from ..models import CLAIMABLE_STATUSES, Delivery, DeliveryStatus, Frequency
+from ..channels import channels
+from ..models import CLAIMABLE_STATUSES, MARKED_EMAILED, Delivery, DeliveryStatus, Frequency
+from .dispatch import get_dispatcher
 
 #: Reason stored by "mark as emailed": counted as handled, never as sent.
-MARKED = "marked as emailed"
+MARKED = MARKED_EMAILED
 
 
 def email_channels() -> list[str]:
-    """Aliases of the configured channels whose backend sends email."""
-    from ..channels import channels
-    from ..channels.email import EmailChannel
-
-    return [alias for alias, spec in channels.items() if issubclass(spec.backend, EmailChannel)]
-
-
-def _wanted(channels: list[str]) -> QuerySet:
-    """Email deliveries that were meant to go out (a preference skip is not one)."""
-    return Delivery.objects.filter(notification=OuterRef("pk"), channel__in=channels).exclude(
-        Q(status=DeliveryStatus.SKIPPED) & ~Q(reason__startswith=MARKED)
-    )
+    """Aliases of the configured channels that send email."""
+    return channels.aliases_with("sends_email")
 
 
 def annotate_email_state(queryset: QuerySet) -> QuerySet:
-    """Add ``should_email`` and ``is_emailed`` as two EXISTS subqueries (no N+1)."""
-    channels = email_channels()
-    wanted = _wanted(channels)
-    unfinished = wanted.exclude(status=DeliveryStatus.SENT).exclude(reason__startswith=MARKED)
-    return queryset.annotate(
-        should_email=Exists(wanted), _email_unfinished=Exists(unfinished)
-    ).annotate(is_emailed=Q(should_email=True) & Q(_email_unfinished=False))
+    """Add ``should_email`` and ``is_emailed`` to a notification queryset (no N+1)."""
+    return queryset.with_email_state(email_channels())
 
 
 def mark_emailed(notification_ids: Iterable[Any], *, by: Any = None) -> int:
@@ -55,8 +42,6 @@ def send_now(deliveries: QuerySet) -> list[Any]:
     """Make these deliveries due now and dispatch them: dead ones get fresh attempts,
     scheduled ones (quiet hours, a digest window not yet collected) go out on their own.
     Rows already in a digest, sent or skipped are left alone. Returns the dispatched pks."""
-    from .dispatch import get_dispatcher
-
     rows = deliveries.filter(
         Q(status__in=CLAIMABLE_STATUSES) | Q(status=DeliveryStatus.DEAD), digest__isnull=True
     )

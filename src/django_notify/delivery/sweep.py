@@ -16,11 +16,21 @@ from typing import Any
 
 from django.apps import apps
 from django.db import connections, transaction
-from django.db.models import CASCADE, SET_NULL, Exists, OuterRef, Q
+from django.db.models import CASCADE, SET_NULL, Exists, OuterRef, Q, deletion, signals
 from django.utils import timezone
 
 from ..conf import SETTING_NAME, app_settings
-from ..models import CLAIMABLE_STATUSES, Delivery, DeliveryStatus, Digest, Frequency
+from ..exceptions import NotifyConfigurationError
+from ..loading import get_notification_model
+from ..models import (
+    CLAIMABLE_STATUSES,
+    Delivery,
+    DeliveryStatus,
+    Digest,
+    Event,
+    Frequency,
+    NotificationReceipt,
+)
 from .checks import retention_problems
 from .dispatch import collect_digests, get_dispatcher
 
@@ -114,10 +124,6 @@ def cleanup(*, now=None, batch_size: int | None = None) -> dict[str, int]:
     Raises ``NotifyConfigurationError`` for a ``RETENTION_DAYS`` the system check
     (``django_notify.E020``) rejects.
     """
-    from ..exceptions import NotifyConfigurationError
-    from ..loading import get_notification_model
-    from ..models import Event
-
     problems = retention_problems(app_settings.get("RETENTION_DAYS"))
     if problems:
         raise NotifyConfigurationError(" ".join(" ".join(p) for p in problems[:1]))
@@ -162,9 +168,6 @@ def cleanup(*, now=None, batch_size: int | None = None) -> dict[str, int]:
 def _report_key(model) -> str:
     """A model's key in ``cleanup()``'s counts: ``notifications`` for the (possibly
     swapped) notification model, the package's tables by name, others by label."""
-    from ..loading import get_notification_model
-    from ..models import Event, NotificationReceipt
-
     names = {
         get_notification_model(): "notifications",
         NotificationReceipt: "receipts",
@@ -233,8 +236,6 @@ def _deletion_plan(model) -> list[tuple[Any, Any, Any]] | None:
     """The relations to handle before a batch of ``model`` rows can be deleted with one
     plain DELETE, as (related model, foreign key, on_delete); ``None`` if that is not
     possible and ``QuerySet.delete()`` has to collect the batch."""
-    from django.db.models import deletion, signals
-
     if signals.pre_delete.has_listeners(model) or signals.post_delete.has_listeners(model):
         return None
     opts = model._meta

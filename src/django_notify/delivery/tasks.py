@@ -10,11 +10,14 @@ visibility timeout) waits in the database for the periodic sweep.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from celery import shared_task
 
 from ..conf import app_settings
+from .dispatch import BaseDispatcher, deliver, send_digest
+from .sweep import cleanup, send_digests, send_due
 
 TASK_OPTIONS = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": True}
 
@@ -28,8 +31,6 @@ def _requeue(task, pk: Any, outcome) -> None:
 
 @shared_task(name="django_notify.deliver", **TASK_OPTIONS)
 def deliver_task(delivery_id: Any) -> str | None:
-    from .dispatch import deliver
-
     outcome = deliver(delivery_id)
     _requeue(deliver_task, delivery_id, outcome)
     return outcome.status if outcome else None
@@ -37,8 +38,6 @@ def deliver_task(delivery_id: Any) -> str | None:
 
 @shared_task(name="django_notify.send_digest", **TASK_OPTIONS)
 def send_digest_task(digest_id: Any) -> str | None:
-    from .dispatch import send_digest
-
     outcome = send_digest(digest_id)
     _requeue(send_digest_task, digest_id, outcome)
     return outcome.status if outcome else None
@@ -46,40 +45,29 @@ def send_digest_task(digest_id: Any) -> str | None:
 
 @shared_task(name="django_notify.send_due", **TASK_OPTIONS)
 def send_due_task() -> dict[str, int]:
-    from .sweep import send_due
-
     return send_due()
 
 
 @shared_task(name="django_notify.send_digests", **TASK_OPTIONS)
 def send_digests_task() -> dict[str, int]:
-    from .sweep import send_digests
-
     return send_digests()
-
-
-@shared_task(name="django_notify.process_event", **TASK_OPTIONS)
-def process_event_task(event_id: Any) -> bool:
-    from ..pipeline.events import process_event
-
-    return process_event(event_id)
-
-
-@shared_task(name="django_notify.sweep_events", **TASK_OPTIONS)
-def sweep_events_task() -> dict[str, int]:
-    from datetime import timedelta
-
-    from ..pipeline.events import sweep
-
-    # Leave events committed in the last minute to their own on-commit processing.
-    return sweep(older_than=timedelta(seconds=60))
 
 
 @shared_task(name="django_notify.cleanup", **TASK_OPTIONS)
 def cleanup_task() -> dict[str, int]:
-    from .sweep import cleanup
-
     return cleanup()
+
+
+class CeleryDispatcher(BaseDispatcher):
+    """One Celery task per delivery, carrying only its id (``DISPATCHER = "celery"``)."""
+
+    def dispatch(self, delivery_ids: Iterable[Any]) -> None:
+        for pk in delivery_ids:
+            deliver_task.apply_async((pk,))
+
+    def dispatch_digests(self, digest_ids: Iterable[Any]) -> None:
+        for pk in digest_ids:
+            send_digest_task.apply_async((pk,))
 
 
 def beat_schedule(*, every_minute: float = 60.0) -> dict[str, dict[str, Any]]:

@@ -16,7 +16,10 @@ from django.core import signing
 from django.core.exceptions import ValidationError
 from django.urls import NoReverseMatch, reverse
 
+from ..conf import app_settings
 from ..rendering.templates import absolute_url
+from ..types import notification_types
+from .preferences import update_preferences
 
 SALT = "django_notify.unsubscribe"
 #: Links stay valid this long (seconds): an old email's link still works for a year.
@@ -46,8 +49,6 @@ def read_token(token: str) -> tuple[Any, list[str], str]:
 def url_for(user, type_keys: Iterable[str], channel: str) -> str:
     """The absolute link, or "" when the host has not included ``django_notify.urls`` or
     set ``SITE_URL`` (a List-Unsubscribe header must be an absolute URI)."""
-    from ..conf import app_settings
-
     if not app_settings.SITE_URL:
         return ""
     try:
@@ -59,9 +60,6 @@ def url_for(user, type_keys: Iterable[str], channel: str) -> str:
 
 def apply(token: str) -> tuple[Any, list[str], str]:
     """Switch the channel off for the token's types (required channels stay on)."""
-    from ..types import notification_types
-    from .preferences import update_preferences
-
     user, type_keys, channel = read_token(token)
     entries = [
         {"notification_type": key, "channel": channel, "enabled": False}

@@ -4,6 +4,9 @@ The ``email_enabled`` and ``in_app_enabled`` columns of subscriptions and subscr
 rules move into ``channels`` (``{"email": false, "in_app": false}``; a channel not named
 is on), where every other channel's switch already was. Reversible: going back restores
 the two columns from the map and leaves the other channels' switches in it.
+
+The columns are dropped in 0012: PostgreSQL refuses to alter a table in the transaction
+that just updated its rows (pending deferred-constraint triggers).
 """
 
 import django_notify.models.switches
@@ -64,8 +67,4 @@ class Migration(migrations.Migration):
         migrations.AddField(model_name="subscriptionrule", name="channels", field=SWITCHES),
         migrations.AlterField(model_name="subscription", name="channels", field=SWITCHES),
         migrations.RunPython(columns_to_map, map_to_columns, elidable=False),
-        migrations.RemoveField(model_name="subscription", name="email_enabled"),
-        migrations.RemoveField(model_name="subscription", name="in_app_enabled"),
-        migrations.RemoveField(model_name="subscriptionrule", name="email_enabled"),
-        migrations.RemoveField(model_name="subscriptionrule", name="in_app_enabled"),
     ]

@@ -1,17 +1,9 @@
-from ..rules.models import (  # the rules package keeps its models in this app
-    DynamicCriterion,
-    GroupCriterion,
-    OrganizationRoleCriterion,
-    PermissionCriterion,
-    RuleCriterion,
-    StaffCriterion,
-    SubscriptionRule,
-)
 from .alert import AlertType, PlatformAlert, Severity
 from .base import AbstractNotification
 from .delivery import (
     CLAIMABLE_STATUSES,
     FINAL_STATUSES,
+    MARKED_EMAILED,
     Delivery,
     DeliveryStatus,
     Digest,
@@ -22,6 +14,15 @@ from .event import Event
 from .notification import Notification
 from .preference import NotificationPreference, OrganizationPreference, RecipientSettings
 from .receipt import NotificationReceipt
+from .rules import (  # subscription rules and their criteria
+    DynamicCriterion,
+    GroupCriterion,
+    OrganizationRoleCriterion,
+    PermissionCriterion,
+    RuleCriterion,
+    StaffCriterion,
+    SubscriptionRule,
+)
 from .subscription import OptOut, Subscription
 from .template import NotificationTemplate
 from .token import ApiToken
@@ -33,6 +34,7 @@ __all__ = [
     "PlatformAlert",
     "Severity",
     "CLAIMABLE_STATUSES",
+    "MARKED_EMAILED",
     "FINAL_STATUSES",
     "Delivery",
     "DeliveryStatus",

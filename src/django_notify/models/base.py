@@ -16,8 +16,8 @@ from .. import read_state
 from ..conf import app_settings
 from ..exceptions import SendRefused
 from ..feed_keys import BROADCAST_ROWS, audience_key
-from ..loading import entry_points
-from ..policy import validate_notification
+from ..loading import configured_channels, entry_points
+from ..policy import TARGETING_FIELDS, validate_notification
 from ..query import NotificationManager
 from ..sanitize import html_to_text, sanitize_html
 from ..tenancy import get_adapter
@@ -63,13 +63,6 @@ def validate_level(value: str) -> None:
             code="invalid_level",
             params={"value": value, "known": known},
         )
-
-
-#: The fields that decide who a row addresses and under which rules it was sent. A
-#: saved row whose targeting changes is checked against the sender rules again.
-TARGETING_FIELDS = (
-    "scope", "recipient_id", "team_key", "organization_key", "origin", "sender_id", "is_global",
-)  # fmt: skip
 
 
 def validate_json_object(value) -> None:
@@ -413,14 +406,13 @@ class AbstractNotification(models.Model):
         return self.scope in BROADCAST_SCOPES
 
     # --- delivery state (the admin's should_email / is_emailed) -----------------------
-    # Read from the Delivery rows: annotate_email_state() puts both on a whole page in
+    # Read from the Delivery rows: with_email_state() puts both on a whole page in
     # two EXISTS subqueries (the setters take the annotation); otherwise one query.
     def _email_state(self) -> tuple[bool, bool]:
         state = self.__dict__.get("_notify_email_state")
         if state is None or None in state:
-            from ..delivery.state import annotate_email_state
-
-            row = annotate_email_state(type(self)._default_manager.filter(pk=self.pk))
+            email = configured_channels().aliases_with("sends_email")
+            row = type(self)._default_manager.filter(pk=self.pk).with_email_state(email)
             found = row.values_list("should_email", "is_emailed").first() or (False, False)
             state = self.__dict__["_notify_email_state"] = [bool(found[0]), bool(found[1])]
         return state[0], state[1]

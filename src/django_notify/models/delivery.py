@@ -38,6 +38,9 @@ class DeliveryStatus(models.TextChoices):
 
 
 #: Statuses a worker may claim (when ``next_attempt_at`` has come).
+#: Reason stored by the admin's "mark as emailed": counted as handled, never as sent.
+MARKED_EMAILED = "marked as emailed"
+
 CLAIMABLE_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.SCHEDULED, DeliveryStatus.FAILED)
 FINAL_STATUSES = (DeliveryStatus.SENT, DeliveryStatus.SKIPPED, DeliveryStatus.DEAD)
 

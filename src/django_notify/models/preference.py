@@ -9,12 +9,14 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from ..loading import configured_channels
+from ..schedule import validate_quiet_hours
+from ..types import notification_types, validate_type_key
 from .delivery import Frequency
 
 
 def validate_channel_alias(value: str) -> None:
-    from ..channels import channels
-
+    channels = configured_channels()
     if value not in channels:
         known = ", ".join(channels.keys()) or "none"
         raise ValidationError(
@@ -25,8 +27,6 @@ def validate_channel_alias(value: str) -> None:
 
 
 def validate_category_key(value: str) -> None:
-    from ..types import notification_types
-
     if value and value not in {c.key for c in notification_types.categories()}:
         known = ", ".join(c.key for c in notification_types.categories()) or "none"
         raise ValidationError(
@@ -58,8 +58,6 @@ class PreferenceFields(models.Model):
         abstract = True
 
     def clean(self) -> None:
-        from ..types import validate_type_key
-
         super().clean()
         if self.notification_type and self.category:
             raise ValidationError(
@@ -146,8 +144,6 @@ class RecipientSettings(models.Model):
 
     def clean(self) -> None:
         from django.conf import settings as django_settings
-
-        from ..delivery.schedule import validate_quiet_hours
 
         super().clean()
         validate_quiet_hours(

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from ..template_sandbox import compile_template, stored_template_variables
 from ..types import validate_type_key
 from .preference import validate_channel_alias
 
@@ -65,8 +66,6 @@ class NotificationTemplate(models.Model):
         super().save(*args, **kwargs)
 
     def clean(self) -> None:
-        from ..rendering.templates import compile_template, stored_template_variables
-
         super().clean()
         errors = {}
         variables = stored_template_variables(self.notification_type)

@@ -16,6 +16,8 @@ from django.conf import settings
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.views.generic import TemplateView
 
+from ..channels import channels
+from ..delivery.preferences import get_preferences
 from ..models import AlertType, Frequency, Severity
 from ..types import Priority, notification_types
 
@@ -91,7 +93,6 @@ class NotificationsPageView(LoginRequiredMixin, TemplateView):
 def channel_columns(types: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The channels any type is delivered on, with their label and digest support (read
     from the backend class, so no channel is built or opened to draw a table)."""
-    from ..channels import channels
 
     used = {name for row in types for name in row["channels"]}
     columns = []
@@ -165,8 +166,6 @@ class PreferencesPageView(LoginRequiredMixin, TemplateView):
     template_name = "django_notify/preferences_page.html"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        from ..delivery.preferences import get_preferences
-
         context = super().get_context_data(**kwargs)
         preferences = get_preferences(self.request.user)
         columns = channel_columns(preferences["types"])

@@ -13,9 +13,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from .. import schedule
 from ..channels.registry import get_channel
 from ..conf import app_settings
-from ..delivery import schedule
 from ..models import Delivery, DeliveryStatus, Frequency
 from ..rates import describe_window
 from .decisions import GroupDecisions

@@ -12,8 +12,8 @@ each of ``subject.txt``, ``body.txt`` and ``body.html`` is looked up on its own)
 Digests use the key ``digest`` the same way. Files are the host's trusted code and render
 with the project's template engine and the full context. Database rows are edited in the
 admin: they render in a sandboxed engine (no loaders) from plain values, are checked when
-saved (:mod:`.sandbox`), and their HTML is sanitised. Every render happens in the
-recipient's language and time zone.
+saved (:mod:`django_notify.template_sandbox`), and their HTML is sanitised. Every render
+happens in the recipient's language and time zone.
 
 The context (documented in docs/templates.md): ``notification``, ``recipient``,
 ``sender``, ``sender_name``, ``title``, ``body`` (sanitised HTML), ``text``, ``url``,
@@ -31,19 +31,27 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin
 
-from django.core.exceptions import ValidationError
-from django.template import Context, Engine, TemplateDoesNotExist, TemplateSyntaxError
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+from django.template import Context, TemplateDoesNotExist
 from django.template.loader import select_template
 from django.utils import timezone, translation
 from django.utils.safestring import mark_safe
 
 from ..conf import app_settings
+from ..loading import get_notification_model
+from ..models import NotificationTemplate
 from ..sanitize import html_to_text, sanitize_html
-from .sandbox import DIGEST_VARIABLES, MESSAGE_VARIABLES, check_template, person, plain_context
+from ..template_sandbox import (
+    DIGEST_KEY,
+    compile_template,
+    person,
+    plain_context,
+)
+from ..types import notification_types
 
 PARTS = ("subject", "body", "html_body")
 _FILES = {"subject": "subject.txt", "body": "body.txt", "html_body": "body.html"}
-DIGEST_KEY = "digest"
 
 
 @dataclass
@@ -51,67 +59,6 @@ class Rendered:
     subject: str
     text: str
     html: str
-
-
-#: Tag libraries built into database templates (so they need no ``{% load %}``, which the
-#: sandbox refuses). Registered as libraries too, so that a ``{% load i18n %}`` compiles and
-#: is then refused with a message saying why, rather than as an unknown library.
-_LIBRARIES = {
-    "i18n": "django.templatetags.i18n",
-    "l10n": "django.templatetags.l10n",
-    "tz": "django.templatetags.tz",
-}
-
-
-def _engine(autoescape: bool) -> Engine:
-    # debug=True keeps the line number of a syntax error for the admin's message.
-    return Engine(
-        autoescape=autoescape,
-        debug=True,
-        libraries=_LIBRARIES,
-        builtins=list(_LIBRARIES.values()),
-        loaders=[],
-    )
-
-
-_SANDBOX = {True: _engine(True), False: _engine(False)}
-
-
-def compile_template(
-    source: str,
-    *,
-    name: str = "body",
-    autoescape: bool | None = None,
-    variables: Iterable[str] | None = None,
-):
-    """Compile database template source; ``ValidationError`` naming the line if it does
-    not compile or, given the ``variables`` it may use, if the sandbox refuses it."""
-    if autoescape is None:
-        autoescape = name == "html_body"
-    try:
-        template = _SANDBOX[autoescape].from_string(source or "")
-    except TemplateSyntaxError as exc:
-        line = getattr(exc, "template_debug", {}).get("line")
-        where = f"line {line}: " if line else ""
-        raise ValidationError(
-            f"Template syntax error in {name}, {where}{exc}", code="template_syntax"
-        ) from None
-    if variables is not None:
-        check_template(template, name=name, variables=variables)
-    return template
-
-
-def stored_template_variables(type_key: str) -> frozenset[str]:
-    """The variables a database template for ``type_key`` may use: the documented ones
-    and the type's declared context variables."""
-    if type_key == DIGEST_KEY:
-        return DIGEST_VARIABLES
-    from ..types import notification_types
-
-    if type_key not in notification_types:
-        return MESSAGE_VARIABLES
-    ntype = notification_types.get(type_key)
-    return MESSAGE_VARIABLES | set(ntype.context) | set(ntype.optional_context)
 
 
 def absolute_url(path: str) -> str:
@@ -126,10 +73,6 @@ def absolute_url(path: str) -> str:
 
 def _db_template(type_key: str, channel: str, organization: str, language: str):
     """The most specific active row, in one query."""
-    from django.db.models import Q
-
-    from ..models import NotificationTemplate
-
     rows = NotificationTemplate.objects.filter(
         Q(organization_key="") | Q(organization_key=organization or ""),
         Q(language="") | Q(language=language or ""),
@@ -205,8 +148,6 @@ def render_parts(
 
 def notification_context(notification, recipient, *, url: str, unsubscribe_url: str = ""):
     """The documented context for one notification."""
-    from ..types import notification_types
-
     ntype = (
         notification_types.get(notification.notification_type)
         if notification.notification_type in notification_types
@@ -277,11 +218,6 @@ def preview(
     ``template`` is an unsaved NotificationTemplate (the form being edited); the type's
     declared context variables default to ``<name>`` placeholders.
     """
-    from django.contrib.auth import get_user_model
-
-    from ..loading import get_notification_model
-    from ..types import notification_types
-
     if type_key == DIGEST_KEY:
         model = get_notification_model()
         sample = [

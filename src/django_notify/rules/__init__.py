@@ -1,6 +1,7 @@
 """Subscription rules, polymorphic criteria and the criteria registry."""
 
-from .models import (
+from ..criteria_registry import criteria, validate_params
+from ..models.rules import (
     BUILTIN_CRITERIA,
     DynamicCriterion,
     GroupCriterion,
@@ -10,7 +11,6 @@ from .models import (
     StaffCriterion,
     SubscriptionRule,
 )
-from .registry import criteria, validate_params
 
 __all__ = [
     "BUILTIN_CRITERIA",

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from ..models import Subscription
+from ..models.rules import SubscriptionRule
 from .sync import schedule_sync
 
 
 def rule_changed(sender, instance, **kwargs) -> None:
-    from ..models import Subscription
-
     # The type the rule has now, and any type it subscribed people to before a change.
     previous = Subscription.objects.filter(rule_id=instance.pk).values_list(
         "notification_type", flat=True
@@ -16,8 +16,6 @@ def rule_changed(sender, instance, **kwargs) -> None:
 
 
 def criterion_changed(sender, instance, **kwargs) -> None:
-    from .models import SubscriptionRule
-
     type_key = (
         SubscriptionRule.objects.filter(pk=instance.rule_id)
         .values_list("notification_type", flat=True)

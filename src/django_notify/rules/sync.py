@@ -18,10 +18,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q
 
 from .. import signals
+from ..models import Subscription
+from ..models.rules import SubscriptionRule
 from ..models.subscription import entity_q
 from ..tenancy import only_active
 
@@ -53,8 +56,6 @@ def describe_rule_without_criteria(rule) -> str:
 def _ranked_rules(type_key: str) -> list:
     """The active rules of ``type_key`` with their criteria, highest priority first
     (ties: lowest pk)."""
-    from .models import SubscriptionRule
-
     return list(
         SubscriptionRule.objects.filter(notification_type=type_key, active=True)
         .prefetch_related("criteria")
@@ -84,8 +85,6 @@ def desired_subscriptions(type_key: str) -> dict[Any, Any]:
 
 def rules_without_criteria(type_key: str | None = None):
     """Active rules (of ``type_key``, or of every type) that have no criteria."""
-    from .models import SubscriptionRule
-
     rules = SubscriptionRule.objects.filter(active=True, criteria__isnull=True)
     if type_key is not None:
         rules = rules.filter(notification_type=type_key)
@@ -98,8 +97,6 @@ def sync_type(type_key: str) -> SyncCounts:
     Active rules without criteria are skipped with a warning naming them and listed in
     the result's ``rules_without_criteria``.
     """
-    from ..models import Subscription
-
     with transaction.atomic():
         wanted, bare = _desired(type_key)
         globals_ = Subscription.objects.select_for_update().filter(
@@ -151,11 +148,15 @@ def sync_type(type_key: str) -> SyncCounts:
     )
 
 
+def sync_rule(rule) -> SyncCounts:
+    """Validate ``rule`` (``ValidationError`` if, active, it has no criteria) and
+    re-evaluate the rules of its type now."""
+    rule.full_clean()
+    return sync_type(rule.notification_type)
+
+
 def sync_all() -> dict[str, SyncCounts]:
     """Sync every type that has rules or rule-created subscriptions."""
-    from ..models import Subscription
-    from .models import SubscriptionRule
-
     keys = set(SubscriptionRule.objects.values_list("notification_type", flat=True))
     keys |= set(
         Subscription.objects.filter(created_by_rule=True).values_list(
@@ -184,10 +185,6 @@ def per_event_decisions(type_key: str, target: Any, channel: str = "in_app"):
     per-event rule, whatever the number of users; nothing is evaluated when no rule of
     the type has per-event criteria.
     """
-    from django.contrib.auth import get_user_model
-
-    from ..models import Subscription
-
     users = get_user_model()._default_manager
     rules = [r for r in _ranked_rules(type_key) if r.criteria.all()]
     if not any(c.per_event for r in rules for c in r.criteria.all()):

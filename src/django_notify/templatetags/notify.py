@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ..conf import app_settings
 from ..loading import get_notification_model
+from ..models.base import validate_link
 from ..types import Priority
 
 register = template.Library()
@@ -208,8 +209,6 @@ def notify_safe_link(value: Any) -> str:
     The model refuses other links on save; this also covers rows written around it
     (``QuerySet.update``), since a ``javascript:`` href would run on click.
     """
-    from ..models.base import validate_link
-
     value = str(value or "")
     try:
         validate_link(value)

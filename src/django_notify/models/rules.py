@@ -19,10 +19,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from polymorphic.models import PolymorphicModel
 
-from ..models.switches import ChannelSwitches
-from ..tenancy import Role
+from ..criteria_registry import criteria, validate_params
+from ..tenancy import Role, get_adapter
 from ..types import validate_type_key
-from .registry import criteria, validate_params
+from .switches import ChannelSwitches
 
 
 def _users():
@@ -76,14 +76,6 @@ class SubscriptionRule(ChannelSwitches, models.Model):
             if criterion.per_event == per_event:
                 q |= Q(pk__in=as_user_queryset(criterion.matching_users(target)).values("pk"))
         return _users().filter(q)
-
-    def sync(self) -> dict[str, int]:
-        """Re-evaluate the rules of this rule's type now (raises if this active rule has
-        no criteria)."""
-        from .sync import sync_type
-
-        self.full_clean()
-        return sync_type(self.notification_type)
 
 
 class RuleCriterion(PolymorphicModel):
@@ -173,16 +165,12 @@ class OrganizationRoleCriterion(RuleCriterion):
         if not (self.role or self.team_key):
             raise ValidationError(_("Give a role, a team or both."))
         if self.team_key:
-            from ..tenancy import get_adapter
-
             if str(self.team_key) not in {
                 str(k) for k in get_adapter().get_team_organizations([self.team_key])
             }:
                 raise ValidationError({"team_key": _("Unknown team %s.") % self.team_key})
 
     def matching_users(self, target=None):
-        from ..tenancy import get_adapter
-
         adapter = get_adapter()
         users = _users().all()
         if self.role:

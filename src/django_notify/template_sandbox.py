@@ -23,9 +23,11 @@ from datetime import date, datetime, time
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.template import Template, defaulttags
+from django.template import Engine, Template, TemplateSyntaxError, defaulttags
 from django.template.base import FilterExpression, Node, TextNode, Variable, VariableNode
 from django.templatetags import i18n, l10n, tz
+
+from .types import notification_types
 
 _DEFAULT_TAGS = (
     "AutoEscapeControlNode CommentNode CycleNode FilterNode FirstOfNode ForNode IfChangedNode "
@@ -314,3 +316,67 @@ def _digest_item(item: Mapping[str, Any]) -> dict[str, Any]:
     if item.get("notification") is not None:
         out["notification"] = notification_values(item["notification"], url=item.get("url", ""))
     return out
+
+
+# --- compiling a stored template --------------------------------------------------------
+
+#: The type key digest templates are stored under.
+DIGEST_KEY = "digest"
+
+#: Tag libraries built into database templates (so they need no ``{% load %}``, which the
+#: sandbox refuses). Registered as libraries too, so that a ``{% load i18n %}`` compiles and
+#: is then refused with a message saying why, rather than as an unknown library.
+_LIBRARIES = {
+    "i18n": "django.templatetags.i18n",
+    "l10n": "django.templatetags.l10n",
+    "tz": "django.templatetags.tz",
+}
+
+
+def _engine(autoescape: bool) -> Engine:
+    # debug=True keeps the line number of a syntax error for the admin's message.
+    return Engine(
+        autoescape=autoescape,
+        debug=True,
+        libraries=_LIBRARIES,
+        builtins=list(_LIBRARIES.values()),
+        loaders=[],
+    )
+
+
+_SANDBOX = {True: _engine(True), False: _engine(False)}
+
+
+def compile_template(
+    source: str,
+    *,
+    name: str = "body",
+    autoescape: bool | None = None,
+    variables: Iterable[str] | None = None,
+):
+    """Compile database template source; ``ValidationError`` naming the line if it does
+    not compile or, given the ``variables`` it may use, if the sandbox refuses it."""
+    if autoescape is None:
+        autoescape = name == "html_body"
+    try:
+        template = _SANDBOX[autoescape].from_string(source or "")
+    except TemplateSyntaxError as exc:
+        line = getattr(exc, "template_debug", {}).get("line")
+        where = f"line {line}: " if line else ""
+        raise ValidationError(
+            f"Template syntax error in {name}, {where}{exc}", code="template_syntax"
+        ) from None
+    if variables is not None:
+        check_template(template, name=name, variables=variables)
+    return template
+
+
+def stored_template_variables(type_key: str) -> frozenset[str]:
+    """The variables a database template for ``type_key`` may use: the documented ones
+    and the type's declared context variables."""
+    if type_key == DIGEST_KEY:
+        return DIGEST_VARIABLES
+    if type_key not in notification_types:
+        return MESSAGE_VARIABLES
+    ntype = notification_types.get(type_key)
+    return MESSAGE_VARIABLES | set(ntype.context) | set(ntype.optional_context)

@@ -21,7 +21,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from ..registry import Registry
+from .registry import Registry
 
 _SIMPLE = {"str": str, "int": int, "float": (int, float), "bool": bool, "list": list,
            "dict": dict}  # fmt: skip
