@@ -263,5 +263,5 @@ def test_other_channel_switches(people):
     users, _ = people
     _subscribe(users[0], channels={"slack": False})
     _subscribe(users[1])
-    slack = set(subscribers(TYPE, channel="slack").values_list("user_id", flat=True))
+    slack = set(subscribers(TYPE, None, "slack").values_list("user_id", flat=True))
     assert slack == {users[1].pk}

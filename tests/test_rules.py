@@ -414,7 +414,7 @@ def test_per_event_resolution_is_set_based(criterion_functions, make_org, make_t
 
     def count():
         with CaptureQueriesContext(connection) as ctx:
-            resolve(TYPE, target=team)
+            resolve(TYPE, target=team, channel="in_app")
         return len(ctx.captured_queries)
 
     small = count()

@@ -86,12 +86,20 @@ class BaseChannel:
     #: Each recipient needs an address of their own (an email address); channels that
     #: post to one configured endpoint set this False.
     per_user_address: ClassVar[bool] = True
+    #: The notification row itself is the delivery (the feed reads it): the write path
+    #: writes no Delivery row for this channel and a broadcast stays one row. It decides
+    #: the channel per recipient only to hide a direct row born with the channel off,
+    #: and calls :meth:`announce` with the new rows' ids after the commit.
+    delivers_by_row: ClassVar[bool] = False
     #: The channel sends email: its deliveries are what the admin's "should email" and
     #: "emailed" columns and actions read.
     sends_email: ClassVar[bool] = False
     #: Option names the constructor accepts (``OPTIONS`` keys), and the ones it requires.
     options: ClassVar[Mapping[str, Any]] = {}
     required_options: ClassVar[tuple[str, ...]] = ()
+
+    def announce(self, notification_ids: list[Any]) -> None:
+        """New rows were committed (called for channels that ``delivers_by_row``)."""
 
     def __init__(self, alias: str, **options: Any):
         self.alias = alias

@@ -13,7 +13,6 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import transaction
 from django.utils.module_loading import import_string
 
 from .. import signals
@@ -29,6 +28,11 @@ class InAppChannel(BaseChannel):
     supports_html = True
     supports_digest = False
     per_user_address = False
+    delivers_by_row = True
+
+    def announce(self, notification_ids: list[Any]) -> None:
+        """Push the new rows to live clients (ids only)."""
+        publish(notification_ids)
 
     def build_payload(self, message: Message) -> list[Any]:
         return [message.notification.pk] if message.notification is not None else []
@@ -52,9 +56,3 @@ def publish(notification_ids: Iterable[Any]) -> None:
             import_string(path)(notification_ids=ids)
     except Exception:
         logger.exception("publishing %d notification(s) failed", len(ids))
-
-
-def publish_on_commit(notification_ids: Iterable[Any]) -> None:
-    ids = list(notification_ids)
-    if ids:
-        transaction.on_commit(lambda: publish(ids), robust=True)

@@ -150,6 +150,12 @@ class ChannelRegistry(Registry[ChannelSpec]):
     def __iter__(self):
         return iter([spec for _, spec in self.items()])
 
+    def row_channels(self) -> list[str]:
+        """The aliases whose channel delivers by the notification row itself (in-app).
+        The feed's rows are written whatever the configuration: with no such channel
+        configured, ``["in_app"]`` stands for them."""
+        return self.aliases_with("delivers_by_row") or ["in_app"]
+
     def aliases_with(self, capability: str) -> list[str]:
         """Aliases whose channel class has ``capability`` (a ``BaseChannel`` flag such
         as ``"sends_email"``) set."""

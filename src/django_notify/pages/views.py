@@ -98,7 +98,9 @@ def channel_columns(types: list[dict[str, Any]]) -> list[dict[str, Any]]:
     columns = []
     # In-app first (every type has it, and it is what this page's bell shows), then the
     # others by alias.
-    for alias, spec in sorted(channels.items(), key=lambda item: (item[0] != "in_app", item[0])):
+    # The channels that deliver by the row (in-app) first, then the others by alias.
+    by_row = set(channels.row_channels())
+    for alias, spec in sorted(channels.items(), key=lambda item: (item[0] not in by_row, item[0])):
         if alias in used:
             backend = spec.backend
             columns.append(

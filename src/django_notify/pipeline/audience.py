@@ -33,13 +33,11 @@ from ..rules.sync import per_event_decisions
 from ..tenancy import get_adapter, only_active
 from ..types import Scope
 
-IN_APP = "in_app"
-
 
 def subscribers(
     type_key: str,
-    target: Any = None,
-    channel: str = IN_APP,
+    target: Any,
+    channel: str,
     *,
     created_by_rule: bool | None = None,
 ):
@@ -52,7 +50,7 @@ def subscribers(
     return subs.exclude(Subscription.switched_off_q(channel)).values("user_id")
 
 
-def subscribed_q(type_key: str, target: Any = None, channel: str = IN_APP) -> Q:
+def subscribed_q(type_key: str, target: Any, channel: str) -> Q:
     """Users (a ``Q`` on the user model) that subscriptions and rules reach on
     ``channel`` for an event of ``type_key`` on ``target``: manual subscribers ∪ rule
     subscribers a higher-priority per-event rule did not switch off ∪ the users
@@ -83,7 +81,7 @@ def resolve(
     target: Any = None,
     recipients: Iterable[Any] = (),
     extra: Any = None,
-    channel: str = IN_APP,
+    channel: str,
 ) -> list[Any]:
     """The user pks an event of ``type_key`` on ``target`` notifies on ``channel``,
     sorted: one query (after the rules and their criteria are read).
@@ -106,13 +104,17 @@ def resolve(
     return list(chosen.order_by("pk").values_list("pk", flat=True))
 
 
-def event_reach(event: Any, ntype: Any, channels: Iterable[str]) -> dict[str, set[Any]]:
-    """Channel → the users an event reaches on it. A subscriber with in-app off but
-    email on is still in the audience: their row is born hidden and the email goes out."""
+def event_reach(
+    event: Any, ntype: Any, channels: Iterable[str], row_channels: list[str]
+) -> dict[str, set[Any]]:
+    """Channel → the users an event reaches on it, for the type's ``channels`` that are
+    configured (``row_channels``, the in-app ones, when it offers none). A subscriber
+    with in-app off but email on is still in the audience: their row is born hidden and
+    the email goes out."""
     extra = ntype.default_audience(event)
     if extra is not None and not hasattr(extra, "query"):
         extra = list(extra)  # read once, used for every channel
-    offered = [c for c in ntype.channels if c in set(channels)] or [IN_APP]
+    offered = [c for c in ntype.channels if c in set(channels)] or row_channels
     return {
         channel: set(
             resolve(

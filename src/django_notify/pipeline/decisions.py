@@ -30,21 +30,28 @@ from ..tenancy import get_adapter
 from ..types import NotificationType, Scope, notification_types
 from . import audience
 
-IN_APP = audience.IN_APP
-
 
 def candidate_channels(ntype: type[NotificationType] | None) -> list[str]:
-    """Configured channels the type can go out on, in-app aside."""
+    """Configured channels the type can go out on that get Delivery rows (the ones that
+    deliver by the row itself, in-app, aside)."""
+    by_row = set(configured_channels.row_channels())
     configured = set(configured_channels.keys())
     names = ntype.channels if ntype is not None else app_settings.DEFAULT_CHANNELS
-    return [c for c in names if c != IN_APP and c in configured]
+    return [c for c in names if c not in by_row and c in configured]
+
+
+def reached_by_row(reach: dict[str, set[Any]]) -> set[Any]:
+    """Users an event reaches on a channel that delivers by the row (in-app)."""
+    by_row = configured_channels.row_channels()
+    return set().union(*(users for c, users in reach.items() if c in by_row))
 
 
 def worth_a_row(ntype: type[NotificationType], reach: dict[str, set[Any]]) -> set[Any]:
     """Users an event reaches only outside in-app who would really get something there
     (a channel on after preferences): a hidden row with nothing to deliver is not made."""
-    elsewhere = {c: users for c, users in reach.items() if c != IN_APP}
-    candidates = set().union(*elsewhere.values()) - reach.get(IN_APP, set())
+    by_row = configured_channels.row_channels()
+    elsewhere = {c: users for c, users in reach.items() if c not in by_row}
+    candidates = set().union(*elsewhere.values()) - reached_by_row(reach)
     if not candidates:
         return set()
     channels = [c for c in candidate_channels(ntype) if c in elsewhere]
@@ -144,7 +151,8 @@ def _decide_group(
     if not user_ids:
         return None
     # In-app is decided only where the type offers it; a type without it hides the row.
-    decided = [*channels, IN_APP] if in_app and IN_APP in ntype.channels else channels
+    by_row = [c for c in configured_channels.row_channels() if in_app and c in ntype.channels]
+    decided = [*channels, *by_row]
     group.decisions = decide(
         user_ids,
         ntype,
@@ -155,13 +163,17 @@ def _decide_group(
     )
     if in_app:
         for row in rows:
-            choice = group.decisions.get((row.recipient_id, IN_APP))
-            if choice is None or not choice.enabled:
+            shown = any(
+                group.decisions[(row.recipient_id, c)].enabled
+                for c in by_row
+                if (row.recipient_id, c) in group.decisions
+            )
+            if not shown:
                 row.dismissed_at = now
     if not channels:
         return None
     group.channels = channels
-    wanted = {key for key, d in group.decisions.items() if d.enabled and key[1] != IN_APP}
+    wanted = {key for key, d in group.decisions.items() if d.enabled and key[1] in channels}
     if ntype is not None:
         target = first.target if first.target_content_type_id else None
         group.opted_out = audience.opted_out_users(user_ids, first.notification_type, target)

@@ -35,7 +35,7 @@ from ..models import Event
 from ..types import notification_types
 from ..validation import non_finite_path
 from . import audience
-from .decisions import worth_a_row
+from .decisions import reached_by_row, worth_a_row
 from .request import WriteRequest
 from .rows import system_rows
 from .write import write
@@ -154,8 +154,10 @@ def _render(ntype, event, template: str, fallback: str, *, html: bool = False) -
 
 def _build_notifications(event) -> list[Any]:
     ntype = notification_types.get(event.notification_type)
-    reach = audience.event_reach(event, ntype, configured_channels.keys())
-    chosen = reach.get(audience.IN_APP, set()) | worth_a_row(ntype, reach)
+    reach = audience.event_reach(
+        event, ntype, configured_channels.keys(), configured_channels.row_channels()
+    )
+    chosen = reached_by_row(reach) | worth_a_row(ntype, reach)
     user_ids = sorted(chosen, key=lambda pk: (str(type(pk)), pk))
     if not user_ids:
         return []
