@@ -28,7 +28,7 @@ from django_notify.models import (
     PlatformAlert,
     RecipientSettings,
 )
-from django_notify.policy import Rule
+from django_notify.policy import SenderRule
 from tests.test_api_support import Api, assert_error_shape, check_against_document, url
 
 pytest_plugins = ["tests.test_api_support"]
@@ -678,7 +678,7 @@ def test_send_to_teams_users_and_the_organization(ada, world, api_for):
     response = ada.post(url("api-send"), {"title": "t", "user_ids": [world.bob.pk, world.ada.pk]})
     assert len(response.json()["results"]) == 2
     response = ada.post(url("api-send"), {"title": "everyone", "is_global": True})
-    assert_error_shape(response, 403, Rule.ORG_GLOBAL_ADMIN_ONLY.code)
+    assert_error_shape(response, 403, SenderRule.ORG_GLOBAL_ADMIN_ONLY.code)
     admin = api_for(world.admin)
     response = admin.post(url("api-send"), {"title": "everyone", "is_global": True,
                                             "meta_data": {"team_name": "all"}})  # fmt: skip
@@ -688,12 +688,12 @@ def test_send_to_teams_users_and_the_organization(ada, world, api_for):
 @pytest.mark.parametrize(
     "who, body, rule",
     [
-        ("light", {"target_user": "bob"}, Rule.LIGHT_USER_SELF_ONLY),
-        ("light", {"target_team": "team"}, Rule.LIGHT_USER_NO_TEAMS),
-        ("ada", {"target_user": "eve"}, Rule.ORG_SAME_ORGANIZATION_USER),
-        ("ada", {"target_team": "other_team"}, Rule.ORG_SAME_ORGANIZATION_TEAM),
-        ("ada", {"user_ids": ["bob", "eve"]}, Rule.ORG_SAME_ORGANIZATION_USER),
-        ("admin", {"target_user": "eve"}, Rule.ORG_SAME_ORGANIZATION_USER),
+        ("light", {"target_user": "bob"}, SenderRule.LIGHT_USER_SELF_ONLY),
+        ("light", {"target_team": "team"}, SenderRule.LIGHT_USER_NO_TEAMS),
+        ("ada", {"target_user": "eve"}, SenderRule.ORG_SAME_ORGANIZATION_USER),
+        ("ada", {"target_team": "other_team"}, SenderRule.ORG_SAME_ORGANIZATION_TEAM),
+        ("ada", {"user_ids": ["bob", "eve"]}, SenderRule.ORG_SAME_ORGANIZATION_USER),
+        ("admin", {"target_user": "eve"}, SenderRule.ORG_SAME_ORGANIZATION_USER),
     ],
 )
 def test_sender_rules_refuse_with_their_code_and_message(
@@ -754,8 +754,8 @@ def test_send_to_self(ada, world):
 
 def test_send_system(world, api_for):
     response = api_for(world.ada).post(url("api-send-system"), {"title": "t", "is_global": True})
-    error = assert_error_shape(response, 403, Rule.SYSTEM_STAFF_ONLY.code)
-    assert error["message"] == Rule.SYSTEM_STAFF_ONLY.message
+    error = assert_error_shape(response, 403, SenderRule.SYSTEM_STAFF_ONLY.code)
+    assert error["message"] == SenderRule.SYSTEM_STAFF_ONLY.message
     staff = api_for(world.staff)
     response = staff.post(
         url("api-send-system"),
@@ -1001,7 +1001,7 @@ def test_a_user_without_an_organization_sees_system_rows_only(api_for, world):
     data = api_for(loner).get(url("api-list")).json()
     assert [n["title"] for n in data["results"]] == ["for everyone"]
     response = api_for(loner).post(url("api-send-to-self"), {"title": "me"})
-    assert_error_shape(response, 403, Rule.ORG_SENDER_MEMBER.code)
+    assert_error_shape(response, 403, SenderRule.ORG_SENDER_MEMBER.code)
 
 
 @pytest.mark.parametrize(

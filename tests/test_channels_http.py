@@ -124,7 +124,7 @@ def recording_backend():
 @pytest.mark.usefixtures("allow_loopback")
 def test_signature_verifies_with_the_reference_library(server, channels, user):
     endpoint = endpoint_for(server.url())
-    result = channels().send(make_message(user, endpoint))
+    result = channels().deliver(make_message(user, endpoint))
 
     [request] = server.requests
     payload = Webhook(endpoint.secrets[0]).verify(request.body, request.headers)
@@ -141,7 +141,7 @@ def test_signature_verifies_with_the_reference_library(server, channels, user):
 def test_two_signatures_during_a_rotation_each_verify(server, channels, user):
     new, old = generate_secret(), generate_secret()
     endpoint = endpoint_for(server.url(), secrets=[new, old])
-    channels().send(make_message(user, endpoint))
+    channels().deliver(make_message(user, endpoint))
 
     [request] = server.requests
     assert len(request.headers["webhook-signature"].split(" ")) == 2
@@ -156,9 +156,9 @@ def test_webhook_id_is_stable_across_attempts_and_the_timestamp_is_not(server, c
     endpoint = endpoint_for(server.url())
     channel = channels()
     message = make_message(user, endpoint)
-    channel.send(message)
+    channel.deliver(message)
     time.sleep(1.02 - time.time() % 1)  # cross a second boundary
-    channel.send(message)
+    channel.deliver(message)
 
     first, second = server.requests
     assert first.headers["webhook-id"] == second.headers["webhook-id"] == message.idempotency_key
@@ -175,7 +175,7 @@ def test_only_message_data_leaves_the_process(server, channels, user):
     )[0]
     endpoint = endpoint_for(server.url())
     message = make_message(user, endpoint, notification=notification, data={"safe": True})
-    channels().send(message)
+    channels().deliver(message)
 
     [request] = server.requests
     body = request.json()
@@ -188,11 +188,11 @@ def test_only_message_data_leaves_the_process(server, channels, user):
 def test_an_endpoint_without_a_secret_is_refused_unless_unsigned_is_allowed(server, channels, user):
     endpoint = endpoint_for(server.url(), secrets=[])
     with pytest.raises(DeliveryError) as exc:
-        channels().send(make_message(user, endpoint))
+        channels().deliver(make_message(user, endpoint))
     assert exc.value.reason == "no signing secret" and not exc.value.retryable
     assert server.connections == 0
 
-    channels(ALLOW_UNSIGNED=True).send(make_message(user, endpoint))
+    channels(ALLOW_UNSIGNED=True).deliver(make_message(user, endpoint))
     [request] = server.requests
     assert "webhook-signature" not in request.headers
     assert request.headers["webhook-id"]
@@ -205,7 +205,7 @@ def test_2xx_is_success_with_a_short_record(server, channels, user):
         "/hook", 202, body="x" * 5000, headers={"X-Request-Id": "r-1", "Set-Cookie": "a=b"}
     )
     endpoint = endpoint_for(server.url())
-    result = channels().send(make_message(user, endpoint))
+    result = channels().deliver(make_message(user, endpoint))
 
     assert result.response["status_code"] == 202
     assert len(result.response["body"]) == 1000
@@ -221,7 +221,7 @@ def test_5xx_and_408_are_retryable(server, channels, user, status):
     server.respond("/hook", status, body="boom")
     endpoint = endpoint_for(server.url())
     with pytest.raises(RetryableDeliveryError) as exc:
-        channels().send(make_message(user, endpoint))
+        channels().deliver(make_message(user, endpoint))
     assert exc.value.response["status_code"] == status
     assert exc.value.response["body"] == "boom"
     assert exc.value.retry_after is None
@@ -233,7 +233,7 @@ def test_retry_after_in_seconds_is_honoured(server, channels, user, status):
     server.respond("/hook", status, headers={"Retry-After": "120"})
     endpoint = endpoint_for(server.url())
     with pytest.raises(RetryableDeliveryError) as exc:
-        channels().send(make_message(user, endpoint))
+        channels().deliver(make_message(user, endpoint))
     assert exc.value.retry_after == 120
     assert exc.value.response["headers"]["retry-after"] == "120"
 
@@ -244,7 +244,7 @@ def test_retry_after_as_an_http_date_is_honoured(server, channels, user):
     server.respond("/hook", 429, headers={"Retry-After": format_datetime(when, usegmt=True)})
     endpoint = endpoint_for(server.url())
     with pytest.raises(RetryableDeliveryError) as exc:
-        channels().send(make_message(user, endpoint))
+        channels().deliver(make_message(user, endpoint))
     assert 85 <= exc.value.retry_after <= 90
 
 
@@ -264,7 +264,7 @@ def test_redirects_are_not_followed(server, channels, user):
     server.respond("/hook", 301, headers={"Location": server.url("/elsewhere")})
     endpoint = endpoint_for(server.url())
     with pytest.raises(DeliveryError) as exc:
-        channels().send(make_message(user, endpoint))
+        channels().deliver(make_message(user, endpoint))
     assert not exc.value.retryable
     assert exc.value.reason == "redirect"
     assert "redirects are not followed" in str(exc.value)
@@ -277,14 +277,14 @@ def test_410_disables_the_endpoint(server, channels, user):
     endpoint = endpoint_for(server.url())
     channel = channels()
     with pytest.raises(EndpointGone) as exc:
-        channel.send(make_message(user, endpoint))
+        channel.deliver(make_message(user, endpoint))
     assert not exc.value.retryable
     endpoint.refresh_from_db()
     assert not endpoint.is_active
     assert endpoint.disabled_reason == "410 Gone" and endpoint.disabled_at is not None
 
     with pytest.raises(DeliveryError) as exc:
-        channel.send(make_message(user, endpoint))
+        channel.deliver(make_message(user, endpoint))
     assert exc.value.reason == "endpoint disabled"
     assert len(server.requests) == 1
 
@@ -295,7 +295,7 @@ def test_other_4xx_are_permanent(server, channels, user, status):
     server.respond("/hook", status)
     endpoint = endpoint_for(server.url())
     with pytest.raises(DeliveryError) as exc:
-        channels().send(make_message(user, endpoint))
+        channels().deliver(make_message(user, endpoint))
     assert not exc.value.retryable and exc.value.reason == f"http {status}"
     endpoint.refresh_from_db()
     assert endpoint.is_active
@@ -307,7 +307,7 @@ def test_a_timeout_is_retryable(server, channels, user):
     endpoint = endpoint_for(server.url())
     started = time.monotonic()
     with pytest.raises(RetryableDeliveryError) as exc:
-        channels(TIMEOUT=0.3).send(make_message(user, endpoint))
+        channels(TIMEOUT=0.3).deliver(make_message(user, endpoint))
     assert time.monotonic() - started < 0.9
     assert exc.value.reason == "timeout"
 
@@ -316,7 +316,7 @@ def test_a_timeout_is_retryable(server, channels, user):
 def test_connection_refused_is_retryable(channels, user):
     endpoint = endpoint_for(f"http://127.0.0.1:{closed_port()}/hook")
     with pytest.raises(RetryableDeliveryError) as exc:
-        channels().send(make_message(user, endpoint))
+        channels().deliver(make_message(user, endpoint))
     assert exc.value.reason == "connection failed"
 
 
@@ -325,7 +325,7 @@ def test_one_connection_is_reused_across_sends(server, channels, user):
     endpoint = endpoint_for(server.url())
     channel = channels()
     for _ in range(3):
-        channel.send(make_message(user, endpoint))
+        channel.deliver(make_message(user, endpoint))
     assert len(server.requests) == 3
     assert server.connections == 1
 
@@ -334,7 +334,7 @@ def test_one_connection_is_reused_across_sends(server, channels, user):
 def test_loopback_is_refused_at_connect_time_without_the_allow_list(server, channels, user):
     endpoint = endpoint_for(server.url())
     with pytest.raises(DeliveryError) as exc:
-        channels().send(make_message(user, endpoint))
+        channels().deliver(make_message(user, endpoint))
     assert exc.value.reason == "blocked address" and not exc.value.retryable
     assert server.connections == 0 and server.requests == []
 
@@ -389,7 +389,7 @@ def test_an_unresolvable_name_fails_closed(recording_backend, channels, user):
     channel = channels()
     channel.network_backend_class = recording_backend
     with pytest.raises(RetryableDeliveryError) as exc:
-        channel.send(make_message(user, endpoint))
+        channel.deliver(make_message(user, endpoint))
     assert exc.value.reason == "dns failure"
     assert "not connecting" in str(exc.value)
     assert recording_backend.opened == []
@@ -403,7 +403,7 @@ def test_the_allow_list_takes_names_addresses_and_networks(
         endpoint = endpoint_for(server.url(host="localhost"))
         channel = channels()
         channel.network_backend_class = recording_backend
-        channel.send(make_message(user, endpoint))
+        channel.deliver(make_message(user, endpoint))
     assert len(server.requests) == 1
     # The socket went to the address that was checked, not to a second lookup.
     assert recording_backend.opened == ["127.0.0.1"]
@@ -473,13 +473,13 @@ def test_tls_verifies_the_host_name_while_connecting_to_the_checked_address(
     ):
         channel = channels(VERIFY=cert)
         channel.network_backend_class = recording_backend
-        channel.send(make_message(user, endpoint_for(server.url(host="localhost"))))
+        channel.deliver(make_message(user, endpoint_for(server.url(host="localhost"))))
         assert recording_backend.opened == ["127.0.0.1"]
         assert server.requests[0].sni == "localhost"
 
         # The certificate names localhost only: by address, verification must fail.
         with pytest.raises(RetryableDeliveryError) as exc:
-            channel.send(make_message(user, endpoint_for(server.url(host="127.0.0.1"))))
+            channel.deliver(make_message(user, endpoint_for(server.url(host="127.0.0.1"))))
         assert "CERTIFICATE_VERIFY_FAILED" in str(exc.value)
         assert len(server.requests) == 1
 
@@ -531,16 +531,16 @@ def test_the_url_option_becomes_a_shared_endpoint_row(server, channels, make_use
     assert channel.get_addresses([first]) == {first.pk: pk}
     assert WebhookEndpoint.objects.count() == 1
 
-    channel.send(make_message(first, address=pk))
+    channel.deliver(make_message(first, address=pk))
     Webhook(secret).verify(server.requests[0].body, server.requests[0].headers)
 
     server.respond("/hook", 410)
     with pytest.raises(EndpointGone):
-        channel.send(make_message(first, address=pk))
+        channel.deliver(make_message(first, address=pk))
     # The disabled row keeps standing for the URL: deliveries fail visibly, not silently.
     assert channel.get_addresses([first]) == {first.pk: pk}
     with pytest.raises(DeliveryError) as exc:
-        channel.send(make_message(first, address=pk))
+        channel.deliver(make_message(first, address=pk))
     assert exc.value.reason == "endpoint disabled"
     assert len(server.requests) == 2
 
@@ -548,7 +548,7 @@ def test_the_url_option_becomes_a_shared_endpoint_row(server, channels, make_use
 @pytest.mark.django_db
 def test_an_unknown_endpoint_is_refused(channels, user):
     with pytest.raises(DeliveryError) as exc:
-        channels().send(make_message(user, address="999999"))
+        channels().deliver(make_message(user, address="999999"))
     assert exc.value.reason == "unknown endpoint"
 
 
@@ -595,7 +595,7 @@ def test_slack_blocks_escape_control_characters(server, channels, user):
         text="Body <https://evil.example|click> & more",
         url="https://app.example.com/jobs/42",
     )
-    channels(SlackChannel, alias="slack").send(message)
+    channels(SlackChannel, alias="slack").deliver(message)
 
     body = server.requests[0].json()
     header, section, context, actions = body["blocks"]
@@ -619,7 +619,7 @@ def test_slack_digest_lists_the_notifications(server, channels, user):
     endpoint = endpoint_for(server.url(), alias="slack", secrets=[])
     rows = notify([user], title="A <b>") + notify([user], title="B & C")
     message = make_message(user, endpoint, notifications=rows, subject="Your digest")
-    channels(SlackChannel, alias="slack").send(message)
+    channels(SlackChannel, alias="slack").deliver(message)
     section = server.requests[0].json()["blocks"][1]
     assert section["text"]["text"] == "• A &lt;b&gt;\n• B &amp; C"
 
@@ -640,7 +640,7 @@ def test_slack_error_answers(server, channels, user, status, body, error, gone):
     server.respond("/hook", status, body=body)
     endpoint = endpoint_for(server.url(), alias="slack", secrets=[])
     with pytest.raises(error) as exc:
-        channels(SlackChannel, alias="slack").send(make_message(user, endpoint))
+        channels(SlackChannel, alias="slack").deliver(make_message(user, endpoint))
     assert type(exc.value) is error
     assert body in str(exc.value) or str(status) in str(exc.value)
     endpoint.refresh_from_db()
@@ -653,7 +653,7 @@ def test_teams_posts_an_adaptive_card(server, channels, user):
     server.respond("/hook", 202, body="")
     endpoint = endpoint_for(server.url(), alias="teams", secrets=[])
     message = make_message(user, endpoint, url="https://app.example.com/jobs/42")
-    result = channels(TeamsChannel, alias="teams").send(message)
+    result = channels(TeamsChannel, alias="teams").deliver(message)
     assert result.response["status_code"] == 202
 
     body = server.requests[0].json()
@@ -678,7 +678,7 @@ def test_teams_posts_an_adaptive_card(server, channels, user):
 def test_teams_message_card_option(server, channels, user):
     endpoint = endpoint_for(server.url(), alias="teams", secrets=[])
     message = make_message(user, endpoint, url="https://app.example.com/jobs/42")
-    channels(TeamsChannel, alias="teams", FORMAT="message_card").send(message)
+    channels(TeamsChannel, alias="teams", FORMAT="message_card").deliver(message)
     card = server.requests[0].json()
     assert card["@type"] == "MessageCard"
     assert card["@context"] == "https://schema.org/extensions"
@@ -695,6 +695,6 @@ def test_teams_message_card_option(server, channels, user):
 @pytest.mark.usefixtures("allow_loopback")
 def test_teams_without_a_url_has_no_actions(server, channels, user):
     endpoint = endpoint_for(server.url(), alias="teams", secrets=[])
-    channels(TeamsChannel, alias="teams").send(make_message(user, endpoint))
+    channels(TeamsChannel, alias="teams").deliver(make_message(user, endpoint))
     card = server.requests[0].json()["attachments"][0]["content"]
     assert "actions" not in card

@@ -7,8 +7,8 @@ import pytest
 from django.core.checks import run_checks
 from django.test import override_settings
 
-from django_notify import AlreadyRegistered, NotRegistered, get_channel
-from django_notify.channels import BaseChannel, Message, SendResult, channels
+from django_notify import AlreadyRegistered, NotRegistered
+from django_notify.channels import BaseChannel, Message, TransmitResult, channels, get_channel
 from django_notify.exceptions import NotifyConfigurationError
 
 OK = {"CHANNELS": {"outbox": {"BACKEND": "locmem"}}}
@@ -139,7 +139,7 @@ class Shout(BaseChannel):
         return {"said": payload}
 
     def parse_response(self, response, message):
-        return SendResult(response=response)
+        return TransmitResult(response=response)
 
 
 def test_channels_registered_at_run_time():
@@ -149,7 +149,7 @@ def test_channels_registered_at_run_time():
         channel = get_channel("shout")
         assert get_channel("shout") is channel  # built once
         message = Message(subject="hi", text="", recipient=None, address="", idempotency_key="k")
-        assert channel.send(message).response == {"said": "HI"}
+        assert channel.deliver(message).response == {"said": "HI"}
         with pytest.raises(AlreadyRegistered, match="registered twice"):
             channels.register("shout", Shout, options={"LOUD": False})
         with pytest.raises(NotifyConfigurationError, match="unknown option"):
@@ -170,7 +170,7 @@ def test_the_console_channel_writes_the_message():
             address="",
             idempotency_key="k1",
         )
-        get_channel("console-test").send(message)
+        get_channel("console-test").deliver(message)
     finally:
         channels.unregister("console-test")
     assert "Subject: Disk full" in stream.getvalue() and "Look at /var" in stream.getvalue()

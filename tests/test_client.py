@@ -30,7 +30,7 @@ from django_notify.client import (
     UserRef,
 )
 from django_notify.models import ApiToken, PlatformAlert
-from django_notify.policy import Rule
+from django_notify.policy import SenderRule
 
 pytest_plugins = ["tests.test_api_support"]
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -122,9 +122,9 @@ def test_send_api_system_and_rules(world, connect):
     assert system.scope == "system" and system.level_label == "Important"
     with pytest.raises(SendRefused) as refused:
         connect(world.ada).Notification.send_system(type="IM", title="x", is_global=True)
-    assert refused.value.rule == Rule.SYSTEM_STAFF_ONLY.code
+    assert refused.value.rule == SenderRule.SYSTEM_STAFF_ONLY.code
     assert refused.value.status == 403
-    assert refused.value.message == Rule.SYSTEM_STAFF_ONLY.message
+    assert refused.value.message == SenderRule.SYSTEM_STAFF_ONLY.message
     with pytest.raises(SendRefused) as refused:
         connect(world.light).Notification.send(title="x", target_user=world.bob.pk)
     assert refused.value.rule == "light_user.self_only"

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.test import override_settings
 from django.utils import translation
 
-from django_notify import notify, preview
+from django_notify import notify
 from django_notify.delivery import unsubscribe
 from django_notify.models import (
     Delivery,
@@ -18,6 +18,7 @@ from django_notify.models import (
     NotificationTemplate,
     RecipientSettings,
 )
+from django_notify.rendering.templates import preview
 
 
 @pytest.fixture

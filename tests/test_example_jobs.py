@@ -276,7 +276,7 @@ def test_role_choices_follow_the_seed():
 def test_status_change_emails_whoever_switched_email_on(
     account_manager_rule, job, people, django_capture_on_commit_callbacks, mailoutbox
 ):
-    from django_notify import update_preferences
+    from django_notify.delivery.preferences import update_preferences
     from django_notify.models import Delivery
 
     people["am"].email = "am@acme.test"

@@ -34,3 +34,22 @@ def test_send_read_dismiss(make_org, make_user, make_team, Notification):
         assert exc.code == "organization.global_admin_only"
     else:
         raise AssertionError
+
+
+def test_the_root_exports_the_curated_names_and_each_resolves():
+    import django_notify
+
+    expected = {
+        "get_notification_model", "register", "NotificationType", "notification_types",
+        "Category", "Priority", "Scope", "Origin", "criteria",
+        "emit", "cancel", "notify", "send", "send_to_self", "send_system",
+        "BaseChannel",
+        "NotifyError", "SendRefused", "SenderRule", "RateLimited", "NotVisible",
+        "DeliveryError", "RetryableDeliveryError", "DeliveryCancelled", "NotRegistered",
+        "AlreadyRegistered",
+    }  # fmt: skip
+    assert set(django_notify.__all__) == expected | {"__version__"}
+    for name in expected:
+        assert getattr(django_notify, name) is not None, name
+    # The criteria registry, not a module of the same name.
+    assert callable(django_notify.criteria.register)

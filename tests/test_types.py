@@ -7,10 +7,10 @@ from django_notify import (
     Category,
     NotificationType,
     NotRegistered,
-    Registry,
     notification_types,
     notify,
 )
+from django_notify.registry import Registry
 
 
 @pytest.fixture

@@ -9,46 +9,41 @@ from typing import Any
 
 __version__ = "0.1.0.dev0"
 
+#: The names a host needs, by the module that defines them: setting up and declaring
+#: types, the write path's entry points, the channel base class, and what a caller
+#: catches. Everything else is imported from its module (``django_notify.tenancy``,
+#: ``django_notify.delivery.preferences``, ``django_notify.channels`` …).
 _EXPORTS = {
+    # set-up and types
     "get_notification_model": "django_notify.loading",
-    "notify": "django_notify.pipeline.entry_points",
+    "register": "django_notify.types",
+    "NotificationType": "django_notify.types",
+    "notification_types": "django_notify.types",
+    "Category": "django_notify.types",
+    "Priority": "django_notify.priority",
+    "Scope": "django_notify.types",
+    "Origin": "django_notify.types",
+    "criteria": "django_notify.criteria_registry",
+    # the write path
     "emit": "django_notify.pipeline.events",
     "cancel": "django_notify.pipeline.events",
-    "BaseChannel": "django_notify.channels.base",
-    "get_channel": "django_notify.channels.registry",
-    "RateLimited": "django_notify.exceptions",
-    "DeliveryError": "django_notify.exceptions",
-    "RetryableDeliveryError": "django_notify.exceptions",
-    "DeliveryCancelled": "django_notify.exceptions",
-    "get_preferences": "django_notify.delivery.preferences",
-    "update_preferences": "django_notify.delivery.preferences",
-    "reset_preferences": "django_notify.delivery.preferences",
-    "update_organization_defaults": "django_notify.delivery.preferences",
-    "reset_organization_defaults": "django_notify.delivery.preferences",
-    "update_recipient_settings": "django_notify.delivery.preferences",
-    "preview": "django_notify.rendering.templates",
-    "criteria": "django_notify.criteria_registry",
+    "notify": "django_notify.pipeline.entry_points",
     "send": "django_notify.pipeline.entry_points",
     "send_to_self": "django_notify.pipeline.entry_points",
     "send_system": "django_notify.pipeline.entry_points",
-    "Priority": "django_notify.priority",
-    "NotificationType": "django_notify.types",
-    "Category": "django_notify.types",
-    "register": "django_notify.types",
-    "notification_types": "django_notify.types",
-    "Registry": "django_notify.registry",
-    "AlreadyRegistered": "django_notify.registry",
-    "NotRegistered": "django_notify.registry",
-    "Scope": "django_notify.types",
-    "Origin": "django_notify.types",
-    "Role": "django_notify.tenancy",
-    "TenancyAdapter": "django_notify.tenancy",
-    "get_adapter": "django_notify.tenancy",
-    "Rule": "django_notify.policy",
-    "SendRefused": "django_notify.exceptions",
-    "NotVisible": "django_notify.exceptions",
+    # delivery backends
+    "BaseChannel": "django_notify.channels.base",
+    # what callers catch
     "NotifyError": "django_notify.exceptions",
-    "sanitize_html": "django_notify.sanitize",
+    "SendRefused": "django_notify.exceptions",
+    "SenderRule": "django_notify.policy",
+    "RateLimited": "django_notify.exceptions",
+    "NotVisible": "django_notify.exceptions",
+    "DeliveryError": "django_notify.exceptions",
+    "RetryableDeliveryError": "django_notify.exceptions",
+    "DeliveryCancelled": "django_notify.exceptions",
+    "NotRegistered": "django_notify.registry",
+    "AlreadyRegistered": "django_notify.registry",
 }
 
 __all__ = [*_EXPORTS, "__version__"]

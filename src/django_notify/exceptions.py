@@ -14,7 +14,7 @@ from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 
 
 class RefusalReason(Protocol):
-    """What a refusal names: one of :class:`django_notify.policy.Rule`'s members."""
+    """What a refusal names: one of :class:`django_notify.policy.SenderRule`'s members."""
 
     code: str
     message: str

@@ -33,7 +33,7 @@ TARGETING_FIELDS = (
 )  # fmt: skip
 
 
-class Rule(enum.Enum):
+class SenderRule(enum.Enum):
     """Every rule, with a stable code (used in errors and the API) and its message."""
 
     SENDER_ACTIVE = ("sender.active", "The sender must be an active, authenticated user.")
@@ -85,7 +85,7 @@ class Rule(enum.Enum):
 
 
 @dataclass
-class Audience:
+class Addressees:
     """What one send addresses: the union of its rows' targets."""
 
     origin: str = Origin.ORGANIZATION
@@ -120,67 +120,69 @@ def role_of(user, adapter=None) -> Role:
         return Role.LIGHT_USER
 
 
-def check(sender, audience: Audience) -> None:
-    """Raise :class:`SendRefused` if ``sender`` may not send to ``audience``."""
+def check(sender, addressees: Addressees) -> None:
+    """Raise :class:`SendRefused` if ``sender`` may not send to ``addressees``."""
     if sender is None:
         return
     if not getattr(sender, "is_authenticated", False) or not sender.is_active:
-        raise SendRefused(Rule.SENDER_ACTIVE)
+        raise SendRefused(SenderRule.SENDER_ACTIVE)
     adapter = get_adapter()
-    for type_key in sorted(audience.type_keys):
+    for type_key in sorted(addressees.type_keys):
         check_type(sender, type_key, adapter)
-    if audience.origin == Origin.SYSTEM or audience.system_global:
+    if addressees.origin == Origin.SYSTEM or addressees.system_global:
         if not is_staff(sender):
-            raise SendRefused(Rule.SYSTEM_STAFF_ONLY)
+            raise SendRefused(SenderRule.SYSTEM_STAFF_ONLY)
         return  # system scope is exempt from the organization rules
 
     org = adapter.get_organization_id(sender)
     if org is None:
-        raise SendRefused(Rule.ORG_SENDER_MEMBER, "the sender has no organization")
+        raise SendRefused(SenderRule.ORG_SENDER_MEMBER, "the sender has no organization")
     org = str(org)
-    foreign_orgs = audience.organization_keys - {org}
+    foreign_orgs = addressees.organization_keys - {org}
     if foreign_orgs:
-        raise SendRefused(Rule.ORG_SENDER_MEMBER, f"organization {sorted(foreign_orgs)[0]}")
+        raise SendRefused(SenderRule.ORG_SENDER_MEMBER, f"organization {sorted(foreign_orgs)[0]}")
 
-    others = set(audience.user_ids) - {sender.pk}
+    others = set(addressees.user_ids) - {sender.pk}
     if others:
         orgs = adapter.get_user_organizations(others)
         outside = sorted(str(u) for u in others if str(orgs.get(u)) != org)
         if outside:
-            raise SendRefused(Rule.ORG_SAME_ORGANIZATION_USER, f"user {outside[0]}")
-    if audience.team_keys:
+            raise SendRefused(SenderRule.ORG_SAME_ORGANIZATION_USER, f"user {outside[0]}")
+    if addressees.team_keys:
         team_orgs = {str(k): str(v) for k, v in adapter.get_team_organizations(
-            audience.team_keys).items()}  # fmt: skip
-        outside = sorted(t for t in audience.team_keys if team_orgs.get(t) != org)
+            addressees.team_keys).items()}  # fmt: skip
+        outside = sorted(t for t in addressees.team_keys if team_orgs.get(t) != org)
         if outside:
-            raise SendRefused(Rule.ORG_SAME_ORGANIZATION_TEAM, f"team {outside[0]}")
+            raise SendRefused(SenderRule.ORG_SAME_ORGANIZATION_TEAM, f"team {outside[0]}")
     # A hand-made direct or team row whose stored organization is not the sender's.
-    foreign_sources = audience.source_organization_keys - {org}
+    foreign_sources = addressees.source_organization_keys - {org}
     if foreign_sources:
-        raise SendRefused(Rule.ORG_SENDER_MEMBER, f"organization {sorted(foreign_sources)[0]}")
+        raise SendRefused(
+            SenderRule.ORG_SENDER_MEMBER, f"organization {sorted(foreign_sources)[0]}"
+        )
 
     role = role_of(sender, adapter)
     if is_staff(sender) or role == Role.ORG_ADMIN:
         return
-    if audience.organization_keys:
-        raise SendRefused(Rule.ORG_GLOBAL_ADMIN_ONLY)
+    if addressees.organization_keys:
+        raise SendRefused(SenderRule.ORG_GLOBAL_ADMIN_ONLY)
     if role == Role.LIGHT_USER:
-        if audience.team_keys:
-            raise SendRefused(Rule.LIGHT_USER_NO_TEAMS)
+        if addressees.team_keys:
+            raise SendRefused(SenderRule.LIGHT_USER_NO_TEAMS)
         if others:
-            raise SendRefused(Rule.LIGHT_USER_SELF_ONLY)
+            raise SendRefused(SenderRule.LIGHT_USER_SELF_ONLY)
         return
     # DEV_USER.
     accessible = as_key_set(adapter.get_accessible_team_ids(sender))
-    denied_teams = sorted(audience.team_keys - accessible)
+    denied_teams = sorted(addressees.team_keys - accessible)
     if denied_teams:
-        raise SendRefused(Rule.DEV_USER_ACCESSIBLE_TEAMS, f"team {denied_teams[0]}")
+        raise SendRefused(SenderRule.DEV_USER_ACCESSIBLE_TEAMS, f"team {denied_teams[0]}")
     if others:
         reachable_teams = accessible | as_key_set(adapter.get_team_ids(sender))
         reachable = {str(u) for u in adapter.get_team_member_ids(reachable_teams)}
         denied = sorted(str(u) for u in others if str(u) not in reachable)
         if denied:
-            raise SendRefused(Rule.DEV_USER_TEAM_MEMBERS, f"user {denied[0]}")
+            raise SendRefused(SenderRule.DEV_USER_TEAM_MEMBERS, f"user {denied[0]}")
 
 
 def check_type(sender, type_key: str, adapter=None) -> None:
@@ -193,7 +195,7 @@ def check_type(sender, type_key: str, adapter=None) -> None:
     if senders == ANYONE:
         return
     if senders == SYSTEM:
-        raise SendRefused(Rule.TYPE_SYSTEM_ONLY, f"type {type_key}")
+        raise SendRefused(SenderRule.TYPE_SYSTEM_ONLY, f"type {type_key}")
     if callable(senders):
         allowed = bool(senders(sender, ntype))
     elif senders == STAFF:
@@ -204,31 +206,31 @@ def check_type(sender, type_key: str, adapter=None) -> None:
             bool(wanted - {STAFF}) and role_of(sender, adapter).value in wanted
         )
     if not allowed:
-        raise SendRefused(Rule.TYPE_SENDER_NOT_ALLOWED, f"type {type_key}")
+        raise SendRefused(SenderRule.TYPE_SENDER_NOT_ALLOWED, f"type {type_key}")
 
 
-def audience_of(rows: Iterable[Any]) -> Audience:
-    """The audience a batch of unsaved rows addresses (all rows share one origin)."""
-    audience = Audience()
+def addressees_of(rows: Iterable[Any]) -> Addressees:
+    """The addressees a batch of unsaved rows addresses (all rows share one origin)."""
+    addressees = Addressees()
     for row in rows:
-        audience.origin = row.origin
+        addressees.origin = row.origin
         if row.notification_type:
-            audience.type_keys.add(row.notification_type)
+            addressees.type_keys.add(row.notification_type)
         if row.scope == Scope.USER:
-            audience.user_ids.add(row.recipient_id)
+            addressees.user_ids.add(row.recipient_id)
         elif row.scope == Scope.TEAM:
-            audience.team_keys.add(str(row.team_key))
+            addressees.team_keys.add(str(row.team_key))
         if row.scope in (Scope.USER, Scope.TEAM) and row.organization_key:
-            audience.source_organization_keys.add(str(row.organization_key))
+            addressees.source_organization_keys.add(str(row.organization_key))
         elif row.scope == Scope.ORGANIZATION:
-            audience.organization_keys.add(str(row.organization_key))
+            addressees.organization_keys.add(str(row.organization_key))
         elif row.scope == Scope.SYSTEM:
-            audience.system_global = True
-    return audience
+            addressees.system_global = True
+    return addressees
 
 
 def validate_notification(notification) -> None:
     """Model-level enforcement: the row's sender may send it."""
     if notification.sender_id is None:
         return
-    check(notification.sender, audience_of([notification]))
+    check(notification.sender, addressees_of([notification]))

@@ -260,7 +260,7 @@ class NotificationQuerySet(models.QuerySet):
         created = super().bulk_create(objs, *args, **kwargs)
         for obj in created:
             obj._notify_senders_checked = False
-            obj._remember_targeting()  # as from_db() does: later edits are compared to it
+            obj.remember_targeting()  # later edits are compared with what was inserted
         return created
 
     def check_senders(self, objs) -> None:
@@ -293,7 +293,7 @@ class NotificationQuerySet(models.QuerySet):
         plain = models.QuerySet(model=self.model, using=self._db)
         updated = plain.bulk_update(objs, fields, *args, **kwargs)
         for obj in objs:
-            obj._remember_targeting(names)
+            obj.remember_targeting(names)
         return updated
 
     def _check_senders(self, objs) -> None:
@@ -308,7 +308,7 @@ class NotificationQuerySet(models.QuerySet):
         )
         for (sender_id, _), rows in groups.items():
             sender = rows[0].sender if sender_id not in uncached else senders.get(sender_id)
-            policy.check(sender, policy.audience_of(rows))
+            policy.check(sender, policy.addressees_of(rows))
 
     # --- counts and bulk state --------------------------------------------------------
     def unread_count(self, user) -> int:

@@ -1,6 +1,6 @@
 """Delivery channels: the interface, the registry and the built-in backends."""
 
-from .base import BaseChannel, Message, SendResult
+from .base import BaseChannel, Message, TransmitResult
 from .registry import ChannelRegistry, ChannelSpec, channels, get_channel
 
 __all__ = [
@@ -8,7 +8,7 @@ __all__ = [
     "ChannelRegistry",
     "ChannelSpec",
     "Message",
-    "SendResult",
+    "TransmitResult",
     "channels",
     "get_channel",
 ]

@@ -65,7 +65,7 @@ class Message:
 
 
 @dataclass
-class SendResult:
+class TransmitResult:
     """What a channel reports after a successful send; stored on the delivery row."""
 
     response: dict[str, Any] = field(default_factory=dict)
@@ -149,7 +149,7 @@ class BaseChannel:
 
     # --- sending: a final template method ------------------------------------------
     @final
-    def send(self, message: Message) -> SendResult:
+    def deliver(self, message: Message) -> TransmitResult:
         """Deliver one message (or one digest). Raise a ``DeliveryError`` on failure."""
         payload = self.build_payload(message)
         response = self.transmit(payload, message)
@@ -163,6 +163,6 @@ class BaseChannel:
         """Send the payload; return the provider's raw response."""
         raise NotImplementedError(f"{type(self).__name__} must implement transmit()")
 
-    def parse_response(self, response: Any, message: Message) -> SendResult:
-        """Turn the raw response into a :class:`SendResult`, or raise."""
-        return SendResult(response=response if isinstance(response, dict) else {})
+    def parse_response(self, response: Any, message: Message) -> TransmitResult:
+        """Turn the raw response into a :class:`TransmitResult`, or raise."""
+        return TransmitResult(response=response if isinstance(response, dict) else {})

@@ -6,7 +6,7 @@ import sys
 import threading
 from typing import Any
 
-from .base import BaseChannel, Message, SendResult
+from .base import BaseChannel, Message, TransmitResult
 
 
 class ConsoleChannel(BaseChannel):
@@ -39,5 +39,5 @@ class ConsoleChannel(BaseChannel):
             stream.flush()
         return {"written": len(payload)}
 
-    def parse_response(self, response: dict, message: Message) -> SendResult:
-        return SendResult(response=response)
+    def parse_response(self, response: dict, message: Message) -> TransmitResult:
+        return TransmitResult(response=response)

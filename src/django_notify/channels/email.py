@@ -29,7 +29,7 @@ from django.utils.module_loading import import_string
 
 from ..conf import app_settings
 from ..exceptions import DeliveryError, NotifyConfigurationError, RetryableDeliveryError
-from .base import BaseChannel, Message, SendResult
+from .base import BaseChannel, Message, TransmitResult
 
 #: Django 6.1+ names its email backends in ``settings.MAILERS`` and hands them out through
 #: ``django.core.mail.mailers``; ``get_connection()`` and ``EMAIL_BACKEND`` are deprecated
@@ -163,5 +163,5 @@ class EmailChannel(BaseChannel):
             raise DeliveryError("the email backend reported the message as not sent")
         return {"message_id": payload.extra_headers["Message-ID"], "sent": sent}
 
-    def parse_response(self, response: dict, message: Message) -> SendResult:
-        return SendResult(response=response, provider_id=response.get("message_id", ""))
+    def parse_response(self, response: dict, message: Message) -> TransmitResult:
+        return TransmitResult(response=response, provider_id=response.get("message_id", ""))

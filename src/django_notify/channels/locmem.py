@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..exceptions import DeliveryError, NotifyConfigurationError, RetryableDeliveryError
-from .base import BaseChannel, Message, SendResult
+from .base import BaseChannel, Message, TransmitResult
 
 #: Every message sent through a locmem channel, oldest first.
 outbox: list[Message] = []
@@ -55,5 +55,5 @@ class LocmemChannel(BaseChannel):
         outbox.append(payload)
         return {"outbox_index": len(outbox) - 1}
 
-    def parse_response(self, response: dict, message: Message) -> SendResult:
-        return SendResult(response=response)
+    def parse_response(self, response: dict, message: Message) -> TransmitResult:
+        return TransmitResult(response=response)

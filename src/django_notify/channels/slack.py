@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from ..exceptions import DeliveryError, EndpointGone, RetryableDeliveryError
-from .base import Message, SendResult
+from .base import Message, TransmitResult
 from .http.answers import HttpResponse, parse_retry_after
 from .http.cards import DIGEST_ITEMS, is_absolute, message_facts
 from .http.channel import HttpChannel
@@ -104,7 +104,7 @@ class SlackChannel(HttpChannel):
         }
         return json.dumps(payload, ensure_ascii=False).encode()
 
-    def parse_response(self, response: HttpResponse, message: Message) -> SendResult:
+    def parse_response(self, response: HttpResponse, message: Message) -> TransmitResult:
         # Slack answers "ok", or an error code as the plain-text body (usually with a 4xx,
         # occasionally with a 200). Other bodies are left to the status code.
         body = response.body.strip()

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..exceptions import NotifyConfigurationError, RetryableDeliveryError
 from ..types import Priority
-from .base import Message, SendResult
+from .base import Message, TransmitResult
 from .http.answers import HttpResponse
 from .http.cards import DIGEST_ITEMS, is_absolute, message_facts
 from .http.channel import HttpChannel
@@ -131,7 +131,7 @@ class TeamsChannel(HttpChannel):
             payload = self.adaptive_card(message)
         return json.dumps(payload, ensure_ascii=False).encode()
 
-    def parse_response(self, response: HttpResponse, message: Message) -> SendResult:
+    def parse_response(self, response: HttpResponse, message: Message) -> TransmitResult:
         # Connectors answered throttling with a 200 whose body reports Teams' 429.
         if (
             self.config["FORMAT"] == "message_card"

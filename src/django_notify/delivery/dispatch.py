@@ -141,7 +141,7 @@ def _send(channel_alias: str, build, model, row, signal_rows) -> Outcome:
         error = DeliveryError(f"{type(exc).__name__}: {exc}", reason="pre_send receiver error")
         return _failed(model, row, error, signal_rows)
     try:
-        result = channel.send(message)
+        result = channel.deliver(message)
     except Exception as exc:  # DeliveryError subclasses say whether to retry; others do
         return _failed(model, row, exc, signal_rows)
     record_sent(model, row, result.response)

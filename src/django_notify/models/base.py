@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from model_utils import FieldTracker
 
 from .. import read_state
 from ..conf import app_settings
@@ -221,6 +222,18 @@ class AbstractNotification(models.Model):
             ),
         ]
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # Every concrete notification model, the package's and a host's swapped one,
+        # tracks its targeting fields with django-model-utils' FieldTracker. A tracker
+        # declared on an abstract model is not inherited, so each subclass gets its own
+        # (abstract ones are never prepared, so theirs stays unused).
+        tracker = FieldTracker(fields=TARGETING_FIELDS)
+        tracker.contribute_to_class(cls, "targeting_tracker")
+        # The class holds it until class_prepared finalizes it (the signal's reference
+        # to it is weak).
+        cls.targeting_tracker = tracker
+
     def __str__(self) -> str:
         return self.title
 
@@ -233,54 +246,52 @@ class AbstractNotification(models.Model):
             validate_notification(self)
         super().save(*args, **kwargs)
         self._notify_prepared = False
-        self._remember_targeting()
+        self._notify_stored = True  # the tracker now holds what was written
 
-    # --- remembering the targeting as loaded ---------------------------------------
+    # --- what the targeting was when loaded -----------------------------------------
     @classmethod
     def from_db(cls, *args, **kwargs):
         # *args/**kwargs: Django 6.1 passes a fetch_mode argument as well.
         instance = super().from_db(*args, **kwargs)
-        instance._remember_targeting()
+        instance._notify_stored = True
         return instance
 
     def refresh_from_db(self, using=None, fields=None, *args, **kwargs) -> None:
         super().refresh_from_db(using, fields, *args, **kwargs)
+        self.remember_targeting(fields)
+
+    def remember_targeting(self, fields=None) -> None:
+        """The targeting now on the row is what the database holds (after a bulk write or
+        a reload). ``fields``: only those (names or attnames); an unsaved change to
+        another targeting field stays a change."""
         if fields is None:
-            self._remember_targeting()
+            self.targeting_tracker.set_saved_fields()
         else:
-            # Only what was reloaded: an unsaved change to another field stays a change.
             names = set()
             for name in fields:
                 try:
                     names.add(self._meta.get_field(name).attname)
                 except FieldDoesNotExist:
                     pass
-            self._remember_targeting(names)
-
-    def _remember_targeting(self, names=None) -> None:
-        # Read __dict__, not getattr(): a deferred field must not cost a query here.
-        loaded = {} if names is None else dict(getattr(self, "_notify_loaded_targeting", {}))
-        for name in TARGETING_FIELDS:
-            if (names is None or name in names) and name in self.__dict__:
-                loaded[name] = self.__dict__[name]
-        self._notify_loaded_targeting = loaded
+            tracked = [name for name in TARGETING_FIELDS if name in names]
+            if tracked:
+                self.targeting_tracker.set_saved_fields(fields=tracked)
+        self._notify_stored = True
 
     def changed_targeting(self) -> list[str]:
-        """Targeting fields (attnames) that differ from what was loaded from the database.
+        """Targeting fields (attnames) that differ from what the database holds.
 
-        Empty for an unsaved row. A field that was deferred when the row was loaded and
-        has a value now counts as changed (it cannot be compared).
+        Empty for an unsaved row. A field deferred when the row was loaded and set since
+        is compared with the database (one query). A row that claims to be saved but was
+        neither loaded nor written here (``_state.adding`` forced off) counts every
+        targeting field as changed.
         """
         if self._state.adding:
             return []
-        loaded = getattr(self, "_notify_loaded_targeting", None)
-        if loaded is None:  # e.g. a row built with pk= and _state.adding forced off
+        if not getattr(self, "_notify_stored", False):
             return list(TARGETING_FIELDS)
-        return [
-            name
-            for name in TARGETING_FIELDS
-            if name in self.__dict__ and (name not in loaded or loaded[name] != self.__dict__[name])
-        ]
+        tracker = self.targeting_tracker
+        return [name for name in TARGETING_FIELDS if tracker.has_changed(name)]
 
     def _needs_sender_rules(self) -> bool:
         """New rows, and saved rows whose audience, origin or sender changed."""

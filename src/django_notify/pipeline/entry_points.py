@@ -33,7 +33,7 @@ from .write import write
 
 def _require_sender(sender) -> None:
     if sender is None or not getattr(sender, "is_authenticated", False):
-        raise policy.SendRefused(policy.Rule.SENDER_ACTIVE)
+        raise policy.SendRefused(policy.SenderRule.SENDER_ACTIVE)
 
 
 def send(
@@ -68,7 +68,7 @@ def send(
         org = get_adapter().get_organization_id(sender)
         if org is None:
             raise policy.SendRefused(
-                policy.Rule.ORG_SENDER_MEMBER, "the sender has no organization"
+                policy.SenderRule.ORG_SENDER_MEMBER, "the sender has no organization"
             )
         rows = [
             clone(
@@ -128,7 +128,7 @@ def send_system(
     _require_sender(sender)
     model = model or get_notification_model()
     # Refuse before looking anything up: non-staff learn nothing about targets.
-    policy.check(sender, policy.Audience(origin=Origin.SYSTEM))
+    policy.check(sender, policy.Addressees(origin=Origin.SYSTEM))
     template = build_template(
         model, title=title, level_code=type, description=description, meta_data=meta_data, **content
     )

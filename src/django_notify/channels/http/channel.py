@@ -21,7 +21,7 @@ from ...exceptions import (
 from ...models.endpoint import WebhookEndpoint
 from ...network import validate_endpoint_url
 from ...tenancy import get_adapter
-from ..base import BaseChannel, Message, SendResult
+from ..base import BaseChannel, Message, TransmitResult
 from .answers import HttpResponse, parse_retry_after
 from .endpoints import (
     active_endpoints,
@@ -249,7 +249,7 @@ class HttpChannel(BaseChannel):
         raw = b"".join(chunks)[:MAX_RESPONSE_BYTES]
         return raw.decode(response.encoding or "utf-8", errors="replace")
 
-    def parse_response(self, response: HttpResponse, message: Message) -> SendResult:
+    def parse_response(self, response: HttpResponse, message: Message) -> TransmitResult:
         """2xx → sent; everything else raises, retryable or not (see the docs' table)."""
         status = response.status_code
         record = response.record()
@@ -280,7 +280,7 @@ class HttpChannel(BaseChannel):
             )
         raise DeliveryError(f"{name} answered {status}", reason=f"http {status}", response=record)
 
-    def success(self, response: HttpResponse, message: Message) -> SendResult:
+    def success(self, response: HttpResponse, message: Message) -> TransmitResult:
         headers = response.headers
         provider_id = headers.get("x-request-id") or headers.get("request-id") or ""
-        return SendResult(response=response.record(), provider_id=provider_id[:200])
+        return TransmitResult(response=response.record(), provider_id=provider_id[:200])

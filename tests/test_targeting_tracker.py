@@ -1,0 +1,47 @@
+"""Notification rows track their targeting with django-model-utils' FieldTracker: every
+concrete notification model has one (the swapped test model too), and what counts as a
+change is a difference from what the database holds."""
+
+from __future__ import annotations
+
+import pytest
+from django.apps import apps
+from model_utils.tracker import FieldInstanceTracker
+
+from django_notify import SendRefused
+from django_notify.models import AbstractNotification
+from django_notify.policy import TARGETING_FIELDS
+from django_notify.tenancy import Role
+
+pytestmark = pytest.mark.django_db
+
+
+def test_every_concrete_notification_model_has_a_targeting_tracker():
+    concrete = [
+        m for m in apps.get_models() if issubclass(m, AbstractNotification)
+    ]  # the package's, and the swapped test app's
+    assert concrete
+    for model in concrete:
+        tracker = model().targeting_tracker
+        assert isinstance(tracker, FieldInstanceTracker), model
+        assert set(tracker.fields) == set(TARGETING_FIELDS)
+
+
+def test_a_deferred_field_set_to_its_stored_value_is_no_change(make_org, make_user, Notification):
+    light = make_user(Role.LIGHT_USER, make_org())
+    [row] = Notification.send_to_self(light, title="note")
+    row = Notification.objects.only("title").get(pk=row.pk)
+    row.recipient_id = light.pk  # the value it already has: compared, not assumed
+    assert row.changed_targeting() == []
+    row.save()
+
+
+def test_a_row_forced_out_of_adding_counts_everything_as_changed(make_org, make_user, Notification):
+    light = make_user(Role.LIGHT_USER, make_org())
+    stranger = make_user(Role.DEV_USER, make_org())
+    [row] = Notification.send_to_self(light, title="note")
+    forged = Notification(pk=row.pk, title="x", scope="user", recipient=stranger, sender=light)
+    forged._state.adding = False
+    assert forged.changed_targeting() == list(TARGETING_FIELDS)
+    with pytest.raises(SendRefused):
+        forged.save()
