@@ -8,7 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from django_notify.delivery.preferences import decide, get_preferences
+from django_notify.delivery.decide import decide
+from django_notify.delivery.preferences import get_preferences
 from django_notify.models import NotificationPreference, OrganizationPreference
 from django_notify.types import notification_types
 

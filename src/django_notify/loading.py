@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import swapper
 from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 
 from .conf import NOTIFICATION_MODEL_SETTING
+from .exceptions import NotifyConfigurationError
 
 
 def notification_model_label() -> str:
@@ -46,3 +50,22 @@ def configured_channels():
     model layer validates channel aliases and finds the email channels through it
     without importing the channels package, which sits above the models."""
     return apps.get_app_config("django_notify").channels
+
+
+def load_class(value: Any, *, base: type, setting: str, base_name: str | None = None) -> type:
+    """The class a setting names: ``value`` is a dotted path or the class itself, and must
+    be a subclass of ``base``. ``NotifyConfigurationError`` naming ``setting`` otherwise.
+    The one place a configured dotted path becomes a class."""
+    if isinstance(value, str):
+        try:
+            value_class = import_string(value)
+        except ImportError as exc:
+            raise NotifyConfigurationError(
+                f"{setting} = {value!r} cannot be imported: {exc}"
+            ) from exc
+    else:
+        value_class = value
+    if not (isinstance(value_class, type) and issubclass(value_class, base)):
+        name = base_name or base.__name__
+        raise NotifyConfigurationError(f"{setting} = {value!r} is not a {name} subclass")
+    return value_class

@@ -22,7 +22,7 @@ from django.db import connections, models
 from django.db.models.functions import Cast
 
 from .conf import app_settings
-from .exceptions import NotifyConfigurationError
+from .loading import load_class
 from .validation import MAX_ID, ascii_int
 
 
@@ -263,19 +263,7 @@ class DefaultTenancyAdapter(TenancyAdapter):
 
 @lru_cache(maxsize=8)
 def _load(path: str) -> TenancyAdapter:
-    from django.utils.module_loading import import_string
-
-    try:
-        cls = import_string(path)
-    except ImportError as exc:
-        raise NotifyConfigurationError(
-            f'DJANGO_NOTIFY["TENANCY_ADAPTER"] = {path!r} cannot be imported: {exc}'
-        ) from exc
-    if not (isinstance(cls, type) and issubclass(cls, TenancyAdapter)):
-        raise NotifyConfigurationError(
-            f'DJANGO_NOTIFY["TENANCY_ADAPTER"] = {path!r} is not a TenancyAdapter subclass'
-        )
-    return cls()
+    return load_class(path, base=TenancyAdapter, setting='DJANGO_NOTIFY["TENANCY_ADAPTER"]')()
 
 
 def get_adapter() -> TenancyAdapter:

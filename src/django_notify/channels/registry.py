@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.signals import setting_changed
-from django.utils.module_loading import import_string
 
 from ..conf import SETTING_NAME, app_settings
 from ..exceptions import NotifyConfigurationError
+from ..loading import load_class
 from ..registry import AlreadyRegistered, NotRegistered, Registry, describe
 from .base import BaseChannel
 
@@ -53,16 +53,10 @@ def load_backend(alias: str, backend: Any) -> type[BaseChannel]:
     """A ``BACKEND`` value (class, short name or dotted path) → the channel class."""
     where = f'{SETTING_NAME}["CHANNELS"][{alias!r}]["BACKEND"]'
     if isinstance(backend, str):
-        path = BACKENDS.get(backend, backend)
-        try:
-            backend = import_string(path)
-        except ImportError as exc:
-            raise NotifyConfigurationError(f"{where} = {path!r} cannot be imported: {exc}") from exc
-    if not (isinstance(backend, type) and issubclass(backend, BaseChannel)):
-        raise NotifyConfigurationError(
-            f"{where} must name a django_notify.channels.BaseChannel subclass, got {backend!r}"
-        )
-    return backend
+        backend = BACKENDS.get(backend, backend)
+    return load_class(
+        backend, base=BaseChannel, setting=where, base_name="django_notify.channels.BaseChannel"
+    )
 
 
 def spec_from_setting(alias: str, config: Any) -> ChannelSpec:

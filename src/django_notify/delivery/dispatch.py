@@ -23,13 +23,12 @@ from typing import Any
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from .. import signals
 from ..channels.registry import get_channel
 from ..conf import app_settings
 from ..exceptions import DeliveryCancelled, DeliveryError
-from ..loading import get_notification_model
+from ..loading import get_notification_model, load_class
 from ..models import CLAIMABLE_STATUSES, Delivery, DeliveryStatus, Digest, Frequency
 from ..registry import NotRegistered
 from . import messages
@@ -290,7 +289,8 @@ class InlineDispatcher(BaseDispatcher):
 
 
 def get_dispatcher() -> BaseDispatcher:
-    return import_string(app_settings.DISPATCHER)()
+    setting = 'DJANGO_NOTIFY["DISPATCHER"]'
+    return load_class(app_settings.DISPATCHER, base=BaseDispatcher, setting=setting)()
 
 
 def dispatch_on_commit(delivery_ids: Iterable[Any]) -> None:

@@ -2,7 +2,7 @@
 
 Taken before any row exists, from the type's channels and defaults, the recipients'
 preferences and their organization's defaults, subscriptions, required channels, quiet
-hours and digest frequencies (:func:`django_notify.delivery.preferences.decide` weighs
+hours and digest frequencies (:func:`django_notify.delivery.decide.decide` weighs
 them). A direct row whose recipient switched in-app off is born hidden (dismissed): it
 still exists, because the other channels deliver it and it is the audit record.
 
@@ -24,8 +24,8 @@ from ..channels import channels as configured_channels
 from ..channels.registry import get_channel
 from ..conf import app_settings
 from ..delivery import ratelimit
+from ..delivery.decide import Decision, decide
 from ..delivery.locales import recipient_locales
-from ..delivery.preferences import Decision, decide
 from ..tenancy import get_adapter
 from ..types import NotificationType, Scope, notification_types
 from . import audience

@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import threading
 
-from django.utils.module_loading import import_string
-
 from ...conf import app_settings
-from ...exceptions import NotifyConfigurationError
+from ...loading import load_class
 from .base import QUEUE_LIMIT, Broker, BrokerUnavailable, Listener
 from .in_process import InProcessBroker
 from .redis import RedisBroker
@@ -48,17 +46,8 @@ def get_broker() -> Broker:
     with _brokers_lock:
         broker = _brokers.get(key)
         if broker is None:
-            try:
-                cls = import_string(path)
-            except ImportError as exc:
-                raise NotifyConfigurationError(
-                    f'DJANGO_NOTIFY["REALTIME_BROKER"] = {path!r} cannot be imported: {exc}'
-                ) from exc
-            if not (isinstance(cls, type) and issubclass(cls, Broker)):
-                raise NotifyConfigurationError(
-                    f'DJANGO_NOTIFY["REALTIME_BROKER"] = {path!r} is not a Broker subclass'
-                )
-            broker = cls()
+            setting = 'DJANGO_NOTIFY["REALTIME_BROKER"]'
+            broker = load_class(path, base=Broker, setting=setting)()
             # Redis pub/sub ignores the database number: two sites sharing a server
             # keep apart by prefix (REALTIME_CHANNEL_PREFIX).
             broker.channel_prefix = app_settings.REALTIME_CHANNEL_PREFIX
