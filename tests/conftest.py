@@ -8,6 +8,7 @@ from hypothesis import settings as hypothesis_settings
 
 from django_notify import get_notification_model
 from django_notify.tenancy import Role
+from tests.support.notify_settings import NotifySettings
 
 _seq = itertools.count(1)
 
@@ -42,13 +43,23 @@ def require_postgres():
 
 
 @pytest.fixture
+def notify_settings():
+    """Merges keys into ``DJANGO_NOTIFY`` for the rest of the test:
+    ``notify_settings(SITE_URL="")``, ``notify_settings.update({...})``
+    (tests/support/notify_settings.py; ``notify_override`` is the block/decorator form)."""
+    overrides = NotifySettings()
+    yield overrides
+    overrides.restore()
+
+
+@pytest.fixture
 def Notification():
     return get_notification_model()
 
 
 @pytest.fixture
 def make_org(db):
-    from organizations.models import Organization
+    from tests.testapp.models import Organization
 
     def make(name=None):
         return Organization.objects.create(name=name or f"org{next(_seq)}")
@@ -58,7 +69,7 @@ def make_org(db):
 
 @pytest.fixture
 def make_user(db, make_org):
-    from organizations.models import Membership
+    from tests.testapp.models import Membership
 
     def make(role=Role.DEV_USER, org=None, *, staff=False, superuser=False, active=True, **kw):
         user = get_user_model().objects.create_user(
@@ -78,7 +89,7 @@ def make_user(db, make_org):
 
 @pytest.fixture
 def make_team(db):
-    from organizations.models import Team
+    from tests.testapp.models import Team
 
     def make(org, members=(), shared_with=(), name=None):
         team = Team.objects.create(organization=org, name=name or f"team{next(_seq)}")

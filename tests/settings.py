@@ -12,7 +12,7 @@ SECRET_KEY = "tests-only"
 DEBUG = False
 USE_TZ = True
 TIME_ZONE = "UTC"
-ROOT_URLCONF = "tests.urls"
+ROOT_URLCONF = "tests.support.urls"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 INSTALLED_APPS = [
@@ -23,6 +23,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "polymorphic",
     "django_notify",
+    # The package's tests' own tenancy and types.
+    "tests.testapp",
+    # The example project's apps, for tests/example_project only (the package's tests
+    # never import them).
     "organizations",
     "jobs",
     "tests.swapped",
@@ -71,7 +75,7 @@ TEMPLATES = [
 STATIC_URL = "/static/"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DJANGO_NOTIFY = {
-    "TENANCY_ADAPTER": "organizations.tenancy.OrganizationsTenancyAdapter",
+    "TENANCY_ADAPTER": "tests.testapp.tenancy.TestTenancyAdapter",
     "CHANNELS": {"outbox": {"BACKEND": "locmem"}},
     "SITE_URL": "https://notify.example",
 }

@@ -1,6 +1,6 @@
-"""Models for the model-signal hook tests (tests/test_hooks.py): an announcement that
-notifies everyone, and a job with a status, like the example project's
-``job.status_changed`` type."""
+"""Models for the model-signal hook tests (tests/types/test_hooks.py): an announcement that
+notifies everyone, and a job with a status, like the test app's
+``task.status_changed`` type (tests/testapp/notifications.py)."""
 
 from django.conf import settings
 from django.db import models

@@ -1,0 +1,65 @@
+"""The benchmark suite (benchmarks/run.py) runs end to end at its small size.
+
+A smoke test of the harness, not of speed: it checks that every figure was measured for
+both packages (a query count and a positive median) and that django-notify's unread count
+is one query. No timing is asserted. Runs in the ``bench`` tox env (``pytest -m bench``);
+it creates the benchmark virtualenvs (PyPI) on first use.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.run import pg_answers
+
+pytestmark = pytest.mark.bench
+
+ROOT = Path(__file__).resolve().parents[2]
+FIGURES = (
+    "unread_count",
+    "feed_rows",
+    "feed_related",
+    "unread_count_view",
+    "unread_list_view",
+    "mark_all_read",
+)
+
+
+def test_small_benchmark_run(tmp_path):
+    dbs = ["sqlite"]
+    if pg_answers():
+        dbs.append("postgres")
+    elif os.environ.get("NOTIFY_REQUIRE_SERVICES") == "1":
+        pytest.fail("NOTIFY_REQUIRE_SERVICES=1 but PostgreSQL does not answer")
+    # The run's own subprocesses pick their settings; never hand them ours.
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--size", "small"]
+    cmd += ["--rounds", "1", "--db", ",".join(dbs), "--out", str(tmp_path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
+    assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+
+    report = json.loads((tmp_path / "small.json").read_text())
+    assert report["databases"] == [db for db in ("postgres", "sqlite") if db in dbs]
+    assert not report["failures"]
+    for name in FIGURES:
+        for db in dbs:
+            for side in ("notify", "dn"):
+                cell = report["figures"][name][db][side]
+                where = f"{name} on {db} for {side}"
+                assert cell["error"] is None, f"{where}: {cell['error']}"
+                assert isinstance(cell["queries"], int), where
+                assert cell["queries"] >= 1, where
+                assert cell["median_ms"] > 0, where
+                assert cell["repetitions"] > 0, where
+    for db in dbs:
+        assert report["figures"]["unread_count"][db]["notify"]["queries"] == 1, db
+    # Both packages did the same work on the same data.
+    for name in ("unread_count", "feed_rows", "mark_all_read"):
+        for db in dbs:
+            cells = report["figures"][name][db]
+            assert cells["notify"]["result"] == cells["dn"]["result"], (name, db)
+    assert (tmp_path / "small.md").read_text().count("| `") == len(FIGURES)
