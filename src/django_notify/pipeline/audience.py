@@ -27,6 +27,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.utils import timezone
 
+from ..id_lists import in_ids
 from ..models import OptOut, Subscription
 from ..models.subscription import entity_q
 from ..rules.sync import per_event_decisions
@@ -160,7 +161,7 @@ def subscription_switches(
     """(user, channel) → the user's subscription switch for the type; a subscription
     scoped to ``target`` beats a global one. Users without a subscription are absent."""
     found: dict[tuple[Any, str], tuple[int, bool]] = {}
-    subs = _subscriptions(type_key, target).filter(user_id__in=user_ids)
+    subs = _subscriptions(type_key, target).filter(in_ids("user_id", user_ids))
     for sub in subs:
         rank = 0 if sub.entity_type_id is None else 1
         for channel in channels:
@@ -173,5 +174,5 @@ def subscription_switches(
 def opted_out_users(user_ids: list[Any], type_key: str, target: Any) -> set[Any]:
     """Those of ``user_ids`` with an active opt-out for the type (globally or on
     ``target``): the same opt-outs :func:`resolve` subtracts from an event's audience."""
-    outs = opted_out(type_key, target).filter(user_id__in=user_ids)
+    outs = opted_out(type_key, target).filter(in_ids("user_id", user_ids))
     return set(outs.values_list("user_id", flat=True))

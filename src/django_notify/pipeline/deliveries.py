@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from .. import schedule
+from .. import bulk_insert, schedule
 from ..channels.registry import get_channel
 from ..conf import app_settings
 from ..models import Delivery, DeliveryStatus, Frequency
@@ -111,7 +111,7 @@ def write_deliveries(groups: Iterable[GroupDecisions], now: datetime) -> list[De
     deliveries = [d for group in groups for d in _group_deliveries(group, now)]
     if not deliveries:
         return []
-    return Delivery.objects.bulk_create(deliveries, batch_size=app_settings.BULK_BATCH_SIZE)
+    return bulk_insert.insert(Delivery, deliveries, batch_size=app_settings.BULK_BATCH_SIZE)
 
 
 def due_now(deliveries: Iterable[Delivery]) -> list[Any]:

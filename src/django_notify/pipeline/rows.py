@@ -20,6 +20,7 @@ from django.db import models
 
 from .. import signals
 from ..conf import app_settings
+from ..id_lists import in_ids
 from ..tenancy import get_adapter
 from ..types import Origin, Priority, Scope, notification_types
 from ..validation import check_meta_data
@@ -67,7 +68,8 @@ def resolve_user_ids(name: str, values: Iterable[Any]) -> list[Any]:
         except ValidationError:
             raise ValidationError({name: f"{_pk(value)!r} is not a valid user id."}) from None
     ids = _unique(ids)
-    found = set(get_user_model()._default_manager.filter(pk__in=ids).values_list("pk", flat=True))
+    users = get_user_model()._default_manager.filter(in_ids("pk", ids))
+    found = set(users.values_list("pk", flat=True))
     missing = [str(i) for i in ids if i not in found]
     if missing:
         raise ValidationError({name: f"Unknown user id(s): {', '.join(missing[:10])}."})
