@@ -109,16 +109,21 @@ def _statement(model, fields, objs, connection, returning: bool) -> tuple[str, l
             params.append(field.get_db_prep_save(first, connection))
         else:
             select.append(_column(field, connection, len(varying)))
-            varying.append((field, [_json_value(field, v, connection) for v in values]))
+            if connection.vendor == "postgresql" and _is_json(field, connection):
+                # The document itself (not the driver's adapter), read back with ->.
+                encoder = field.encoder
+                carried = [
+                    None if v is None else json.loads(json.dumps(v, cls=encoder)) for v in values
+                ]
+            else:
+                carried = [field.get_db_prep_save(v, connection) for v in values]
+            varying.append((field, carried))
     columns = ", ".join(qn(f.column) for f in fields)
     table = qn(model._meta.db_table)
     rows = [list(row) for row in zip(*(values for _field, values in varying), strict=True)]
     if not rows:
         rows = [[] for _ in objs]  # every row alike: one empty element per row
-    sql = (
-        f"INSERT INTO {table} ({columns}) SELECT {', '.join(select)} "
-        f"FROM {_source(connection)}"
-    )
+    sql = f"INSERT INTO {table} ({columns}) SELECT {', '.join(select)} FROM {_source(connection)}"
     params.append(json.dumps(rows, allow_nan=False, default=str))
     if returning:
         sql += f" RETURNING {qn(model._meta.pk.column)}"
@@ -133,14 +138,6 @@ def _constant(field, connection) -> str:
     return "%s"
 
 
-def _json_value(field, value, connection) -> Any:
-    """The value as the JSON array carries it: what the database stores (prepared by the
-    field), or for a JSON column on PostgreSQL the document itself."""
-    if connection.vendor == "postgresql" and _is_json(field, connection):
-        return None if value is None else json.loads(json.dumps(value, cls=field.encoder))
-    return field.get_db_prep_save(value, connection)
-
-
 def _is_json(field, connection) -> bool:
     return field.cast_db_type(connection) in ("jsonb", "json")
 
@@ -150,7 +147,7 @@ def _column(field, connection, index: int) -> str:
         if _is_json(field, connection):
             return f'("j"."value" -> {index})'
         return f'CAST("j"."value" ->> {index} AS {field.cast_db_type(connection)})'
-    return f"json_extract(\"j\".\"value\", '$[{index}]')"
+    return f'json_extract("j"."value", \'$[{index}]\')'
 
 
 def _source(connection) -> str:
