@@ -20,7 +20,10 @@ with this one file copied next to it::
 
 ``token`` defaults to the ``DJANGO_NOTIFY_TOKEN`` environment variable. Make one with
 ``manage.py notify_create_token <username>``. Errors raise :class:`ClientError`
-subclasses carrying the API's ``status``, ``code``, ``message`` and ``fields``.
+subclasses carrying the API's ``status``, ``code``, ``message`` and ``fields``; they are
+named for the HTTP answer (``Forbidden``, ``TooManyRequests``) so that they never share a
+name with the package's in-process exceptions (``SendRefused``, ``RateLimited``), and the
+records the API returns are ``NotificationRecord`` and ``AlertRecord``, not the models.
 """
 
 from __future__ import annotations
@@ -36,19 +39,19 @@ from datetime import date, datetime
 from typing import Any, TypeVar, overload
 
 __all__ = [
-    "Alert",
+    "AlertRecord",
     "BadRequest",
     "Client",
     "ClientError",
+    "Forbidden",
     "MethodNotAllowed",
     "NotAuthenticated",
     "NotFound",
-    "Notification",
+    "NotificationRecord",
     "ObjectRef",
-    "PermissionDenied",
-    "RateLimited",
-    "SendRefused",
+    "SendForbidden",
     "ServerError",
+    "TooManyRequests",
     "TransportError",
     "UserRef",
 ]
@@ -103,11 +106,11 @@ class NotAuthenticated(ClientError):
     """401: no token, or an unknown, revoked or expired one."""
 
 
-class PermissionDenied(ClientError):
+class Forbidden(ClientError):
     """403: not allowed (e.g. a staff-only endpoint)."""
 
 
-class SendRefused(PermissionDenied):
+class SendForbidden(Forbidden):
     """403 from a send: a sender rule refused it. ``rule`` is its code, e.g.
     ``"light_user.self_only"``; ``message`` is the rule's explanation."""
 
@@ -124,7 +127,7 @@ class MethodNotAllowed(ClientError):
     """405: the server does not offer this method here (a client/server version gap)."""
 
 
-class RateLimited(ClientError):
+class TooManyRequests(ClientError):
     """429: over the sender rate limit. ``retry_after`` is seconds to wait (None if the
     server could not say, e.g. when the batch alone is over the limit)."""
 
@@ -144,11 +147,11 @@ class ServerError(ClientError):
 _BY_STATUS: dict[int, type[ClientError]] = {
     400: BadRequest,
     401: NotAuthenticated,
-    403: PermissionDenied,
+    403: Forbidden,
     404: NotFound,
     405: MethodNotAllowed,
     413: BadRequest,
-    429: RateLimited,
+    429: TooManyRequests,
 }
 
 
@@ -162,7 +165,7 @@ def _error_for(status: int, body: bytes, headers: Mapping[str, str]) -> ClientEr
         code, message, fields = f"http_{status}", f"HTTP {status} from the server.", {}
     cls = _BY_STATUS.get(status, ServerError if status >= 500 else ClientError)
     if status == 403 and code not in _GENERIC_403:
-        cls = SendRefused
+        cls = SendForbidden
     return cls(message, status=status, code=code, fields=fields, headers=headers)
 
 
@@ -195,7 +198,7 @@ def _ref(cls, data: Any):
 
 
 @dataclass(eq=False)
-class Notification:
+class NotificationRecord:
     """One notification as the API shows it to you (``is_read`` is your read state)."""
 
     id: int
@@ -238,7 +241,7 @@ class Notification:
         return cls(**values, extra=extra, _api=api)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Notification) and other.id == self.id
+        return isinstance(other, NotificationRecord) and other.id == self.id
 
     def __hash__(self) -> int:
         return hash(("notification", self.id))
@@ -263,7 +266,7 @@ class Notification:
         """Hide it from your feed; True if it was not dismissed yet."""
         return bool(self._client()._post(f"notifications/{self.id}/dismiss/")["changed"])
 
-    def refresh(self) -> Notification:
+    def refresh(self) -> NotificationRecord:
         """Read it again from the server (NotFound once dismissed or expired)."""
         fresh = self._client().get(self.id)
         for name in self.__dataclass_fields__:
@@ -273,7 +276,7 @@ class Notification:
 
 
 @dataclass(eq=False)
-class Alert:
+class AlertRecord:
     """A platform alert (staff only)."""
 
     id: int
@@ -306,12 +309,12 @@ class Alert:
         return cls(**values, extra=extra, _api=api)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Alert) and other.id == self.id
+        return isinstance(other, AlertRecord) and other.id == self.id
 
     def __hash__(self) -> int:
         return hash(("alert", self.id))
 
-    def resolve(self, notes: str = "") -> Alert:
+    def resolve(self, notes: str = "") -> AlertRecord:
         """Resolve it with ``notes`` (resolving twice changes nothing)."""
         if self._api is None:
             raise RuntimeError("This alert was not fetched through a Client.")
@@ -418,7 +421,8 @@ def _json_value(value: Any) -> Any:
 
 
 class NotificationAPI:
-    """``client.Notification``: the ``Notification`` class methods, against the API."""
+    """``client.Notification``: the ``Notification`` class methods, against the API; it
+    answers with :class:`NotificationRecord` objects."""
 
     def __init__(self, client: Client):
         self._client = client
@@ -426,10 +430,10 @@ class NotificationAPI:
     def _post(self, path: str, body: Mapping[str, Any] | None = None) -> Any:
         return self._client.post(path, body)
 
-    def _make(self, data: Mapping[str, Any]) -> Notification:
-        return Notification.from_json(data, self)
+    def _make(self, data: Mapping[str, Any]) -> NotificationRecord:
+        return NotificationRecord.from_json(data, self)
 
-    def _sent(self, path: str, body: dict[str, Any]) -> list[Notification]:
+    def _sent(self, path: str, body: dict[str, Any]) -> list[NotificationRecord]:
         body = {k: _json_value(v) for k, v in body.items() if v is not None}
         return [self._make(n) for n in self._post(path, body)["results"]]
 
@@ -447,7 +451,7 @@ class NotificationAPI:
         meta_data: Mapping[str, Any] | None = None,
         is_global: bool | None = None,
         **content: Any,
-    ) -> list[Notification]:
+    ) -> list[NotificationRecord]:
         """Organization-scoped: exactly one of ``target_user``, ``target_team``,
         ``user_ids``, ``team_ids`` or ``is_global=True``. One notification per resolved
         target. Other keywords: ``url``, ``action_url``, ``action_required``,
@@ -473,7 +477,7 @@ class NotificationAPI:
         description: str | None = None,
         meta_data: Mapping[str, Any] | None = None,
         **content: Any,
-    ) -> list[Notification]:
+    ) -> list[NotificationRecord]:
         """A notification for yourself only."""
         return self._sent(
             "notifications/send-to-self/",
@@ -496,7 +500,7 @@ class NotificationAPI:
         team_ids: Iterable[Any] | None = None,
         meta_data: Mapping[str, Any] | None = None,
         **content: Any,
-    ) -> list[Notification]:
+    ) -> list[NotificationRecord]:
         """System scope (staff and superusers): everyone (``is_global=True`` or no
         targets), or the given users/teams in any organization."""
         return self._sent(
@@ -523,7 +527,7 @@ class NotificationAPI:
         priority: str | Iterable[str] | None = None,
         since: datetime | str | None = None,
         page_size: int | None = None,
-    ) -> Pages[Notification]:
+    ) -> Pages[NotificationRecord]:
         """Your feed, newest first, fetched lazily page by page. ``notification_type``
         is the registered type key (the API's ``type`` parameter); ``level`` the level
         code; ``priority`` one name or several."""
@@ -535,13 +539,13 @@ class NotificationAPI:
         params = {k: v for k, v in params.items() if v is not None}
         return Pages(lambda p: self._client.get("notifications/", p), params, self._make)
 
-    def all(self) -> Pages[Notification]:
+    def all(self) -> Pages[NotificationRecord]:
         return self.filter()
 
-    def get(self, id: int) -> Notification:  # noqa: A002
+    def get(self, id: int) -> NotificationRecord:  # noqa: A002
         return self._make(self._client.get(f"notifications/{int(id)}/"))
 
-    def recent(self, limit: int = 10) -> list[Notification]:
+    def recent(self, limit: int = 10) -> list[NotificationRecord]:
         """The latest ``limit`` notifications (the bell's dropdown)."""
         answer = self._client.get("notifications/recent/", {"limit": limit})
         return [self._make(n) for n in answer["results"]]
@@ -571,13 +575,13 @@ class NotificationAPI:
 
 
 class AlertAPI:
-    """``client.Alert``: platform alerts, for staff tokens."""
+    """``client.Alert``: platform alerts, for staff tokens, as :class:`AlertRecord` objects."""
 
     def __init__(self, client: Client):
         self._client = client
 
-    def _record(self, data: Mapping[str, Any]) -> Alert:
-        return Alert.from_json(data, self)
+    def _record(self, data: Mapping[str, Any]) -> AlertRecord:
+        return AlertRecord.from_json(data, self)
 
     def raise_alert(
         self,
@@ -590,7 +594,7 @@ class AlertAPI:
         affected_systems: Iterable[str] = (),
         affected_organizations: Iterable[Any] = (),
         meta_data: Mapping[str, Any] | None = None,
-    ) -> tuple[Alert, bool]:
+    ) -> tuple[AlertRecord, bool]:
         """Open an alert or count another occurrence of the open one; (alert, created)."""
         body: dict[str, Any] = {
             "alert_type": alert_type, "severity": severity, "title": title,
@@ -611,7 +615,7 @@ class AlertAPI:
         severity: str | None = None,
         alert_type: str | None = None,
         page_size: int | None = None,
-    ) -> Pages[Alert]:
+    ) -> Pages[AlertRecord]:
         params = {
             "resolved": resolved, "severity": severity, "alert_type": alert_type,
             "limit": page_size,

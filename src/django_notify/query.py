@@ -20,7 +20,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.query import ModelIterable
 from django.utils import timezone
 
-from . import policy, read_state
+from . import bulk_insert, policy, read_state
 from .models.delivery import MARKED_EMAILED, Delivery, DeliveryStatus
 from .policy import TARGETING_FIELDS
 from .tenancy import get_adapter
@@ -257,7 +257,13 @@ class NotificationQuerySet(models.QuerySet):
             if not getattr(obj, "_notify_prepared", False):
                 obj.prepare()
         self._check_senders([o for o in objs if not getattr(o, "_notify_senders_checked", False)])
-        created = super().bulk_create(objs, *args, **kwargs)
+        if not args and set(kwargs) <= {"batch_size"}:
+            # The fan-out case: one INSERT … SELECT per chunk, shared values sent once.
+            created = bulk_insert.insert(
+                self.model, objs, using=self.db, batch_size=kwargs.get("batch_size")
+            )
+        else:
+            created = super().bulk_create(objs, *args, **kwargs)
         for obj in created:
             obj._notify_senders_checked = False
             obj.remember_targeting()  # later edits are compared with what was inserted

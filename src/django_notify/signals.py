@@ -30,7 +30,9 @@ subscriptions_created_by_rule = Signal()
 #: A rule sync removed subscriptions. kwargs: ``notification_type``, ``subscriptions``.
 subscriptions_removed_by_rule = Signal()
 
-#: New notification rows committed (for real-time push). kwargs: ``notification_ids``.
+#: New notification rows committed (for real-time push). kwargs: ``notification_ids``,
+#: and ``notifications``: the rows themselves when the sender holds them (empty
+#: otherwise), so a receiver can route them without reading them again.
 notification_published = Signal()
 
 #: A delivery is about to be sent (inside the sending worker). Raise

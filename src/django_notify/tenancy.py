@@ -22,6 +22,7 @@ from django.db import connections, models
 from django.db.models.functions import Cast
 
 from .conf import app_settings
+from .id_lists import in_ids
 from .loading import load_class
 from .validation import MAX_ID, ascii_int
 
@@ -230,7 +231,7 @@ class DefaultTenancyAdapter(TenancyAdapter):
 
     def get_user_organizations(self, user_ids):
         org = app_settings.DEFAULT_ORGANIZATION
-        found = get_user_model()._default_manager.filter(pk__in=list(user_ids))
+        found = get_user_model()._default_manager.filter(in_ids("pk", user_ids))
         return {pk: org for pk in found.values_list("pk", flat=True)}
 
     def get_team_organizations(self, team_ids):

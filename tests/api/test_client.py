@@ -17,13 +17,13 @@ from django_notify.client import (
     BadRequest,
     Client,
     ClientError,
+    Forbidden,
     NotAuthenticated,
     NotFound,
-    Notification,
+    NotificationRecord,
     ObjectRef,
-    PermissionDenied,
-    RateLimited,
-    SendRefused,
+    SendForbidden,
+    TooManyRequests,
     TransportError,
     UserRef,
 )
@@ -82,7 +82,7 @@ def test_send_api_examples(world, connect):
         type="IN", title="Dataset ready", description="The dataset finished loading.",
         target_user=world.bob.pk,
     )  # fmt: skip
-    assert isinstance(sent, Notification)
+    assert isinstance(sent, NotificationRecord)
     assert (sent.title, sent.type, sent.scope) == ("Dataset ready", "IN", "user")
     assert sent.sender == UserRef(id=world.ada.pk, name="ada")
     assert isinstance(sent.created_at, datetime) and sent.created_at.tzinfo is not None
@@ -119,15 +119,15 @@ def test_send_api_system_and_rules(world, connect):
         description="Platform maintenance starts at 22:00 UTC.", is_global=True,
     )  # fmt: skip
     assert system.scope == "system" and system.level_label == "Important"
-    with pytest.raises(SendRefused) as refused:
+    with pytest.raises(SendForbidden) as refused:
         connect(world.ada).Notification.send_system(type="IM", title="x", is_global=True)
     assert refused.value.rule == SenderRule.SYSTEM_STAFF_ONLY.code
     assert refused.value.status == 403
     assert refused.value.message == SenderRule.SYSTEM_STAFF_ONLY.message
-    with pytest.raises(SendRefused) as refused:
+    with pytest.raises(SendForbidden) as refused:
         connect(world.light).Notification.send(title="x", target_user=world.bob.pk)
     assert refused.value.rule == "light_user.self_only"
-    assert isinstance(refused.value, PermissionDenied)
+    assert isinstance(refused.value, Forbidden)
     assert get_notification_model().objects.filter(title="x").count() == 0
 
 
@@ -225,16 +225,16 @@ def test_errors_carry_status_code_message_and_fields(world, connect, site):
     with pytest.raises(NotAuthenticated) as anonymous:
         Client(site, token="dn_revoked").Notification.unread_count()
     assert anonymous.value.status == 401
-    with pytest.raises(PermissionDenied) as denied:
+    with pytest.raises(Forbidden) as denied:
         api.Alert.stats()
-    assert denied.value.code == "permission_denied" and not isinstance(denied.value, SendRefused)
+    assert denied.value.code == "permission_denied" and not isinstance(denied.value, SendForbidden)
 
 
 def test_rate_limited_carries_retry_after(world, connect):
     api = connect(world.ada)
     with notify_override(RATE_LIMITS={"sender": "1/minute"}):
         api.Notification.send_to_self(title="one")
-        with pytest.raises(RateLimited) as limited:
+        with pytest.raises(TooManyRequests) as limited:
             api.Notification.send_to_self(title="two")
     assert limited.value.status == 429 and limited.value.code == "rate_limited"
     assert 1 <= limited.value.retry_after <= 60
@@ -305,3 +305,16 @@ def test_preferences(world, connect):
         api.update_preferences(timezone="Mars/Olympus")
     assert list(bad.value.fields) == ["timezone"]
     assert api.openapi()["openapi"] == "3.1.0"
+
+
+def test_the_clients_names_never_shadow_the_packages():
+    """A script importing both the package and the client never gets two classes of one
+    name: the client's errors are named for the HTTP answer and its records say so."""
+    import django_notify
+    import django_notify.exceptions
+
+    shared = set(client_module.__all__) & (
+        set(django_notify.__all__) | set(dir(django_notify.exceptions))
+    )
+    assert shared == set()
+    assert client_module.SendForbidden.__mro__[1] is client_module.Forbidden

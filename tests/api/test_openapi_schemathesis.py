@@ -16,6 +16,7 @@ import os
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis.config import SchemathesisConfig
 
 from django_notify import notify, send, send_system
 from django_notify.api.openapi import build_document
@@ -24,7 +25,16 @@ from django_notify.models import ApiToken, NotificationTemplate, PlatformAlert
 
 pytest_plugins = ["tests.support.api"]
 
-schema = schemathesis.openapi.from_dict(build_document())
+#: A request the fuzzer makes invalid may also be too large: the API answers it with 413
+#: (``too_large``, documented), which schemathesis does not count as a rejection unless
+#: told. The rest of its defaults stay.
+_REJECTIONS = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429"]
+schema = schemathesis.openapi.from_dict(
+    build_document(),
+    config=SchemathesisConfig.from_dict(
+        {"checks": {"negative_data_rejection": {"expected-statuses": _REJECTIONS}}}
+    ),
+)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -55,6 +65,15 @@ def server(live_server, world):
     return live_server.url + "/notifications/api", {"Authorization": f"Bearer {key}"}, ids
 
 
+def _without_transport_headers(case) -> None:
+    """The fuzzer may write a Host header; a host Django's ALLOWED_HOSTS refuses is
+    answered by the site's own 400 page before any API view runs, which is the host
+    project's answer, not the API's."""
+    for name in list(case.headers or {}):
+        if name.lower() == "host":
+            del case.headers[name]
+
+
 def _point_at_real_rows(case, ids) -> None:
     pk = (case.path_parameters or {}).get("pk")
     # Only a valid pk is swapped (half of them): an invalid one is the point of its case.
@@ -73,6 +92,7 @@ def _point_at_real_rows(case, ids) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_real_answers_conform_to_the_document(case, server):
     base_url, headers, ids = server
+    _without_transport_headers(case)
     _point_at_real_rows(case, ids)
     case.call_and_validate(
         base_url=base_url,

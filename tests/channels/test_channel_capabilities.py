@@ -27,8 +27,8 @@ class BoardChannel(BaseChannel):
     delivers_by_row = True
     per_user_address = False
 
-    def announce(self, notification_ids):
-        ANNOUNCED.append(list(notification_ids))
+    def announce(self, notifications):
+        ANNOUNCED.append([row.pk for row in notifications])
 
     def build_payload(self, message):  # pragma: no cover - never called for it
         raise AssertionError("a row channel is never sent a Delivery")

@@ -45,3 +45,39 @@ def test_a_row_forced_out_of_adding_counts_everything_as_changed(make_org, make_
     assert forged.changed_targeting() == list(TARGETING_FIELDS)
     with pytest.raises(SendRefused):
         forged.save()
+
+
+def test_a_deferred_field_changed_before_it_was_read_is_a_change(make_org, make_user, Notification):
+    org = make_org()
+    light = make_user(Role.LIGHT_USER, org)
+    other = make_user(Role.LIGHT_USER, org)
+    [row] = Notification.send_to_self(light, title="note")
+    row = Notification.objects.only("title").get(pk=row.pk)
+    row.recipient_id = other.pk  # never read: the stored value is fetched to compare
+    assert row.changed_targeting() == ["recipient_id"]
+    assert row.targeting_tracker.previous("recipient_id") == light.pk
+
+
+def test_loading_rows_does_not_walk_the_deferred_fields_per_tracked_field(
+    make_org, make_user, Notification, monkeypatch
+):
+    """The stock wrapper asks get_deferred_fields() (a walk over every field) on each
+    get and set of a tracked field, about 15 walks per row loaded; loaded fields skip
+    it, so a page of rows costs at most one walk per row."""
+    light = make_user(Role.LIGHT_USER, make_org())
+    for n in range(20):
+        Notification.send_to_self(light, title=f"note {n}")
+    calls = []
+    original = Notification.get_deferred_fields
+
+    def counted(self):
+        calls.append(self.pk)
+        return original(self)
+
+    monkeypatch.setattr(Notification, "get_deferred_fields", counted)
+    rows = list(Notification.objects.visible_to(light).prefetch_related(None)[:20])
+    assert len(rows) == 20
+    assert len(calls) <= len(rows)
+    assert all(row.changed_targeting() == [] for row in rows)
+    rows[0].scope = "team"
+    assert rows[0].changed_targeting() == ["scope"]

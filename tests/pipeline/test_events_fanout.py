@@ -31,6 +31,8 @@ OTHER_QUERIES = 32
 
 def _insert_batches(model, n: int) -> int:
     """How many INSERTs bulk_create needs for ``n`` rows of ``model`` on this backend."""
+    if connection.vendor in ("postgresql", "sqlite"):  # one INSERT … SELECT per batch
+        return math.ceil(n / app_settings.BULK_BATCH_SIZE)
     fields = [f for f in model._meta.concrete_fields if not f.primary_key and not f.generated]
     backend_cap = connection.ops.bulk_batch_size(fields, [model()] * n)
     return math.ceil(n / max(1, min(app_settings.BULK_BATCH_SIZE, backend_cap)))

@@ -23,7 +23,8 @@ ones.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, final
 
@@ -98,8 +99,9 @@ class BaseChannel:
     options: ClassVar[Mapping[str, Any]] = {}
     required_options: ClassVar[tuple[str, ...]] = ()
 
-    def announce(self, notification_ids: list[Any]) -> None:
-        """New rows were committed (called for channels that ``delivers_by_row``)."""
+    def announce(self, notifications: Sequence[Any]) -> None:
+        """New rows were committed (called for channels that ``delivers_by_row``, with
+        the saved rows: route from them rather than reading them again)."""
 
     def __init__(self, alias: str, **options: Any):
         self.alias = alias
@@ -139,6 +141,17 @@ class BaseChannel:
 
     def __exit__(self, *exc_info: Any) -> None:
         self.close()
+
+    @contextmanager
+    def batch(self) -> Iterator[BaseChannel]:
+        """Several messages in a row from this thread (the dispatcher wraps each batch of
+        deliveries in it), for resources worth holding for a batch but not for the life
+        of the instance: the registry shares one instance between threads and keeps it
+        open for as long as the configuration stands, so :meth:`open` is the wrong
+        place for a connection a server times out or a client cannot share (SMTP). The
+        email channel holds one mail connection through it; the HTTP channels' pool
+        already lives as long as the instance. The default does nothing."""
+        yield self
 
     # --- addresses --------------------------------------------------------------------
     def get_addresses(self, users: Iterable[Any]) -> dict[Any, str]:

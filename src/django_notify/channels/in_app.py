@@ -10,7 +10,7 @@ created the row (a web request or a Celery worker).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.utils.module_loading import import_string
@@ -30,9 +30,9 @@ class InAppChannel(BaseChannel):
     per_user_address = False
     delivers_by_row = True
 
-    def announce(self, notification_ids: list[Any]) -> None:
-        """Push the new rows to live clients (ids only)."""
-        publish(notification_ids)
+    def announce(self, notifications: Sequence[Any]) -> None:
+        """Push the new rows to live clients (ids only, routed from the rows)."""
+        publish([row.pk for row in notifications], notifications=notifications)
 
     def build_payload(self, message: Message) -> list[Any]:
         return [message.notification.pk] if message.notification is not None else []
@@ -42,15 +42,19 @@ class InAppChannel(BaseChannel):
         return {"published": payload}
 
 
-def publish(notification_ids: Iterable[Any]) -> None:
-    """Announce new rows to live clients, ids only. Never raises: the feed is the source
-    of truth and a client that missed a push catches up on its next read."""
+def publish(notification_ids: Iterable[Any], *, notifications: Sequence[Any] = ()) -> None:
+    """Announce new rows to live clients, ids only. ``notifications``: the rows, when the
+    caller holds them, so receivers route without reading them again. Never raises: the
+    feed is the source of truth and a client that missed a push catches up on its next
+    read."""
     ids = list(notification_ids)
     if not ids:
         return
     model = get_notification_model()
     try:
-        signals.notification_published.send(sender=model, notification_ids=ids)
+        signals.notification_published.send(
+            sender=model, notification_ids=ids, notifications=list(notifications)
+        )
         path = app_settings.REALTIME_PUBLISHER
         if path:
             import_string(path)(notification_ids=ids)

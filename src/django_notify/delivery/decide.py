@@ -25,6 +25,7 @@ from typing import Any
 
 from django.db.models import Q
 
+from ..id_lists import in_ids
 from ..models import Frequency, NotificationPreference, OrganizationPreference
 from ..types import NotificationType
 
@@ -38,7 +39,6 @@ LAYERS = (
     "user: category",
     "user: type",
 )
-_CHUNK = 900  # keeps IN lists under SQLite's parameter limit
 
 
 @dataclass(frozen=True)
@@ -81,11 +81,6 @@ def merge(
     return Decision(enabled, frequency, source, required, on_by_default)
 
 
-def _chunks(items: list[Any]) -> Iterable[list[Any]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
-
-
 def _scope_q(ntype: type[NotificationType] | None) -> Q:
     """Rows for every type, the type's category, or the type itself."""
     q = Q(notification_type="", category="")
@@ -124,7 +119,7 @@ def decide(
     subscriptions: Mapping[tuple[Any, str], bool] | None = None,
     default_channels: Iterable[str] | None = None,
 ) -> dict[tuple[Any, str], Decision]:
-    """Decisions for every user × channel, in two queries.
+    """Decisions for every user × channel, in two queries whatever the number of users.
 
     ``organizations`` maps user pk → organization key (for organization defaults);
     ``subscriptions`` maps (user pk, channel) → the user's subscription switch.
@@ -152,12 +147,11 @@ def decide(
                 row.enabled,
                 row.frequency,
             )
-    for chunk in _chunks(user_ids):
-        for row in NotificationPreference.objects.filter(
-            _scope_q(ntype), user_id__in=chunk, channel__in=channels
-        ):
-            key = ("user", row.user_id, row.channel)
-            layers.setdefault(key, {})[layer_of(row, "user")] = (row.enabled, row.frequency)
+    for row in NotificationPreference.objects.filter(
+        _scope_q(ntype), in_ids("user_id", user_ids), channel__in=channels
+    ):
+        key = ("user", row.user_id, row.channel)
+        layers.setdefault(key, {})[layer_of(row, "user")] = (row.enabled, row.frequency)
 
     decisions = {}
     for uid in user_ids:

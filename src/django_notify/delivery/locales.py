@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings as django_settings
 
 from .. import schedule
+from ..id_lists import in_ids
 from ..models import RecipientSettings
 from ..tenancy import get_adapter
 
@@ -20,7 +21,7 @@ def recipient_locales(user_ids: Iterable[Any]) -> dict[Any, tuple[str, str, tupl
     tenancy adapter's hook, then the project's LANGUAGE_CODE / TIME_ZONE."""
     user_ids = list(user_ids)
     from_adapter = get_adapter().get_recipient_locales(user_ids) or {}
-    rows = {r.user_id: r for r in RecipientSettings.objects.filter(user_id__in=user_ids)}
+    rows = {r.user_id: r for r in RecipientSettings.objects.filter(in_ids("user_id", user_ids))}
     out = {}
     for uid in user_ids:
         row = rows.get(uid)

@@ -11,7 +11,6 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from model_utils import FieldTracker
 
 from .. import read_state
 from ..conf import app_settings
@@ -24,6 +23,7 @@ from ..sanitize import html_to_text, sanitize_html
 from ..tenancy import get_adapter
 from ..types import BROADCAST_SCOPES, Origin, Priority, Scope, validate_type_key
 from ..validation import check_meta_data
+from .tracking import TargetingTracker
 
 URL_MAX_LENGTH = 500
 _SAFE_URL_SCHEMES = ("http://", "https://", "mailto:")
@@ -225,10 +225,11 @@ class AbstractNotification(models.Model):
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         # Every concrete notification model, the package's and a host's swapped one,
-        # tracks its targeting fields with django-model-utils' FieldTracker. A tracker
+        # tracks its targeting fields with django-model-utils' FieldTracker (with a fast
+        # path for loaded fields, see .tracking). A tracker
         # declared on an abstract model is not inherited, so each subclass gets its own
         # (abstract ones are never prepared, so theirs stays unused).
-        tracker = FieldTracker(fields=TARGETING_FIELDS)
+        tracker = TargetingTracker(fields=TARGETING_FIELDS)
         tracker.contribute_to_class(cls, "targeting_tracker")
         # The class holds it until class_prepared finalizes it (the signal's reference
         # to it is weak).

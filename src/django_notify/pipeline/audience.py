@@ -27,11 +27,18 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.utils import timezone
 
+from ..id_lists import in_ids
 from ..models import OptOut, Subscription
 from ..models.subscription import entity_q
 from ..rules.sync import per_event_decisions
 from ..tenancy import get_adapter, only_active
 from ..types import Scope
+
+
+def _subscriptions(type_key: str, target: Any):
+    """Subscriptions to ``type_key``, global or on ``target``: what both an event's
+    audience and a send's channel switches read."""
+    return Subscription.objects.filter(entity_q(target), notification_type=type_key)
 
 
 def subscribers(
@@ -44,7 +51,7 @@ def subscribers(
     """User pks subscribed to ``type_key`` (globally or on ``target``) with ``channel`` on,
     as a one-column queryset (a subquery, never a list in memory). ``created_by_rule``
     narrows it to rule-created (True) or manual (False) subscriptions."""
-    subs = Subscription.objects.filter(entity_q(target), notification_type=type_key)
+    subs = _subscriptions(type_key, target)
     if created_by_rule is not None:
         subs = subs.filter(created_by_rule=created_by_rule)
     return subs.exclude(Subscription.switched_off_q(channel)).values("user_id")
@@ -154,9 +161,7 @@ def subscription_switches(
     """(user, channel) → the user's subscription switch for the type; a subscription
     scoped to ``target`` beats a global one. Users without a subscription are absent."""
     found: dict[tuple[Any, str], tuple[int, bool]] = {}
-    subs = Subscription.objects.filter(
-        entity_q(target), notification_type=type_key, user_id__in=user_ids
-    )
+    subs = _subscriptions(type_key, target).filter(in_ids("user_id", user_ids))
     for sub in subs:
         rank = 0 if sub.entity_type_id is None else 1
         for channel in channels:
@@ -168,11 +173,6 @@ def subscription_switches(
 
 def opted_out_users(user_ids: list[Any], type_key: str, target: Any) -> set[Any]:
     """Those of ``user_ids`` with an active opt-out for the type (globally or on
-    ``target``)."""
-    outs = OptOut.objects.filter(
-        entity_q(target),
-        OptOut.active_q(timezone.now()),
-        notification_type=type_key,
-        user_id__in=user_ids,
-    )
+    ``target``): the same opt-outs :func:`resolve` subtracts from an event's audience."""
+    outs = opted_out(type_key, target).filter(in_ids("user_id", user_ids))
     return set(outs.values_list("user_id", flat=True))

@@ -21,11 +21,10 @@ def hand_off(rows: Sequence[Any], deliveries: Sequence[Delivery]) -> None:
     """After the commit: due deliveries to the dispatcher, and the new rows' ids to every
     channel that delivers by the row (in-app announces them to live clients)."""
     dispatch_on_commit(due_now(deliveries))
-    ids = [row.pk for row in rows]
-    if ids:
-        transaction.on_commit(partial(_announce, ids), robust=True)
+    if rows:
+        transaction.on_commit(partial(_announce, list(rows)), robust=True)
 
 
-def _announce(ids: list[Any]) -> None:
+def _announce(rows: list[Any]) -> None:
     for alias in configured_channels.aliases_with("delivers_by_row"):
-        get_channel(alias).announce(ids)
+        get_channel(alias).announce(rows)

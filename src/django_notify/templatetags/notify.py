@@ -4,7 +4,7 @@ the assets of the browser widget.
 Everything goes through ``visible_to(request.user)``; titles are escaped as text and
 only the already-sanitised description is rendered as HTML.
 
-Query cost (asserted in tests/test_templatetags_ui.py): ``notify_unread_count`` is one
+Query cost (asserted in tests/pages/test_templatetags_ui.py): ``notify_unread_count`` is one
 query, ``notify_bell`` two (the count and the latest rows; one with ``items=0``),
 ``notify_assets`` none.
 """

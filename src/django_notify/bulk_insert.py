@@ -1,0 +1,160 @@
+"""Set-based inserts of many rows that share most of their values.
+
+A fan-out writes thousands of rows that differ in two or three columns (the recipient,
+their organization; the delivery's user and address). ``bulk_create`` prepares every
+value of every row in Python and binds each one (measured: 250,000 values prepared and
+quoted for 10,000 notification rows, about 1 s on PostgreSQL). :func:`insert` binds each
+column whose value is the same in every row once, and carries the varying columns of
+all rows in one JSON array, which the database expands into rows of one
+``INSERT … SELECT`` (``jsonb_array_elements`` on PostgreSQL, ``json_each`` on SQLite):
+
+    INSERT INTO t (a, b, c) SELECT CAST(%s AS …), CAST(j.value->>0 AS …), …
+    FROM jsonb_array_elements(%s) WITH ORDINALITY j ORDER BY j.n
+
+Serialising that array is one ``json.dumps`` (C speed), and the statement has as many
+parameters as the table has columns whatever the number of rows, so SQLite's parameter
+limit never splits it. Primary keys come back with ``RETURNING`` and are assigned in
+row order: one statement takes its sequence (or rowid) values in the order the
+``SELECT`` feeds it. Other databases fall back to ``bulk_create``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import connections, models, router
+from django.db.models.fields import Field
+
+#: Rows per statement unless the caller says: the arrays (or the JSON text) of one
+#: chunk stay a few hundred KB.
+CHUNK = 10_000
+
+_PLAIN_PRE_SAVE = Field.pre_save
+
+
+def supported(connection) -> bool:
+    if connection.vendor == "postgresql":
+        return True
+    if connection.vendor == "sqlite":
+        return connection.features.can_return_rows_from_bulk_insert
+    return False
+
+
+def insert(
+    model, objs: Sequence[models.Model], *, using: str | None = None, batch_size: int | None = None
+) -> list[Any]:
+    """Insert ``objs`` (unsaved instances of ``model``, no multi-table inheritance) and
+    set their primary keys and saved state, as ``bulk_create`` does; returns them.
+    Field ``pre_save`` hooks (``auto_now_add`` and the like) run as for a save."""
+    objs = list(objs)
+    if not objs:
+        return objs
+    using = using or router.db_for_write(model)
+    connection = connections[using]
+    opts = model._meta
+    if not supported(connection) or opts.parents:
+        return model._base_manager.using(using).bulk_create(objs, batch_size=batch_size)
+    pk = opts.pk
+    auto_pk = pk.db_returning and all(obj.pk is None for obj in objs)
+    fields = [f for f in opts.concrete_fields if not (auto_pk and f is pk) and not f.generated]
+    statements = []
+    size = batch_size or CHUNK
+    for start in range(0, len(objs), size):
+        chunk = objs[start : start + size]
+        try:
+            statements.append((chunk, *_statement(model, fields, chunk, connection, auto_pk)))
+        except (TypeError, ValueError):
+            # A value JSON cannot carry to SQLite (bytes, a non-finite float): let
+            # bulk_create bind it as a parameter.
+            return model._base_manager.using(using).bulk_create(objs, batch_size=batch_size)
+    for chunk, sql, params in statements:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            if auto_pk:
+                ids = sorted(row[0] for row in cursor.fetchall())
+                if len(ids) != len(chunk):  # never expected: one row per SELECT row
+                    raise RuntimeError(f"inserted {len(ids)} rows for {len(chunk)}")
+                for obj, value in zip(chunk, ids, strict=True):
+                    obj.pk = pk.to_python(value)
+    for obj in objs:
+        obj._state.adding = False
+        obj._state.db = using
+    return objs
+
+
+def _values(field, objs) -> list[Any]:
+    if type(field).pre_save is _PLAIN_PRE_SAVE:
+        attname = field.attname
+        # Unsaved instances hold every value in __dict__; getattr would go through the
+        # field's descriptor (and a change tracker's wrapper) for each of them.
+        return [
+            obj.__dict__[attname] if attname in obj.__dict__ else getattr(obj, attname)
+            for obj in objs
+        ]
+    return [field.pre_save(obj, True) for obj in objs]
+
+
+def _statement(model, fields, objs, connection, returning: bool) -> tuple[str, list[Any]]:
+    qn = connection.ops.quote_name
+    select: list[str] = []
+    params: list[Any] = []
+    varying: list[tuple[Field, list[Any]]] = []
+    for field in fields:
+        values = _values(field, objs)
+        first = values[0]
+        if all(value == first and type(value) is type(first) for value in values):
+            select.append(_constant(field, connection))
+            params.append(field.get_db_prep_save(first, connection))
+        else:
+            select.append(_column(field, connection, len(varying)))
+            if connection.vendor == "postgresql" and _is_json(field, connection):
+                # The document itself (not the driver's adapter), read back with ->.
+                encoder = field.encoder
+                carried = [
+                    None if v is None else json.loads(json.dumps(v, cls=encoder)) for v in values
+                ]
+            else:
+                carried = [field.get_db_prep_save(v, connection) for v in values]
+            varying.append((field, carried))
+    columns = ", ".join(qn(f.column) for f in fields)
+    table = qn(model._meta.db_table)
+    rows = [list(row) for row in zip(*(values for _field, values in varying), strict=True)]
+    if not rows:
+        rows = [[] for _ in objs]  # every row alike: one empty element per row
+    sql = f"INSERT INTO {table} ({columns}) SELECT {', '.join(select)} FROM {_source(connection)}"
+    params.append(json.dumps(rows, allow_nan=False, default=str))
+    if returning:
+        sql += f" RETURNING {qn(model._meta.pk.column)}"
+    return sql, params
+
+
+def _constant(field, connection) -> str:
+    if connection.vendor == "postgresql":
+        # Typed: an untyped literal in a SELECT list is resolved as text, and a NULL or a
+        # number written as text does not assign to an integer or timestamp column.
+        return f"CAST(%s AS {field.cast_db_type(connection)})"
+    return "%s"
+
+
+def _is_json(field, connection) -> bool:
+    return field.cast_db_type(connection) in ("jsonb", "json")
+
+
+def _column(field, connection, index: int) -> str:
+    if connection.vendor == "postgresql":
+        if _is_json(field, connection):
+            return f'("j"."value" -> {index})'
+        return f'CAST("j"."value" ->> {index} AS {field.cast_db_type(connection)})'
+    return f'json_extract("j"."value", \'$[{index}]\')'
+
+
+def _source(connection) -> str:
+    """The rows, in order, from the one JSON parameter."""
+    if connection.vendor == "postgresql":
+        return (
+            'jsonb_array_elements(CAST(%s AS jsonb)) WITH ORDINALITY AS "j"("value", "n") '
+            'ORDER BY "j"."n"'
+        )
+    return 'json_each(%s) AS "j" ORDER BY "j"."key"'

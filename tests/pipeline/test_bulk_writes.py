@@ -1,0 +1,134 @@
+"""Set-based writes: ``bulk_insert.insert`` stores exactly what ``bulk_create`` stores,
+in one ``INSERT … SELECT`` per batch, and ``in_ids`` matches what ``__in`` matches with
+one parameter whatever the number of ids (PostgreSQL and SQLite)."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from django_notify import bulk_insert, notify
+from django_notify.id_lists import in_ids
+from django_notify.models import Delivery, DeliveryStatus
+
+pytestmark = pytest.mark.django_db
+
+#: Columns compared between the two ways of writing (the rest are per-row defaults).
+COMPARED = (
+    "notification_id", "user_id", "channel", "notification_type", "status", "attempts",
+    "next_attempt_at", "claimed_at", "sent_at", "last_error", "reason", "response",
+    "address", "frequency", "digest_id", "created_at",
+)  # fmt: skip
+
+
+def _deliveries(notification, users, tag: str) -> list[Delivery]:
+    now = timezone.now().replace(microsecond=123456)
+    return [
+        Delivery(
+            notification_id=notification.pk,
+            user_id=user.pk,
+            channel=f"{tag}-{i % 2}",  # varying
+            notification_type=None if i % 3 else "t.x",  # varying, with NULLs
+            status=DeliveryStatus.PENDING,  # constant
+            next_attempt_at=now + timedelta(minutes=i),  # varying datetimes
+            claimed_at=None,  # constant NULL
+            reason="quiet hours" if i == 1 else "",
+            response={"n": i, "nested": {"ok": True, "text": "é\"'\\"}} if i else {},
+            address=f"user{i}@example.com",
+            frequency="immediate",
+            created_at=now,
+        )
+        for i, user in enumerate(users)
+    ]
+
+
+def _stored(rows) -> list[tuple]:
+    return [
+        tuple(v for v in r)
+        for r in Delivery.objects.filter(pk__in=[d.pk for d in rows])
+        .order_by("user_id", "channel")
+        .values_list(*COMPARED)
+    ]
+
+
+def test_insert_stores_what_bulk_create_stores(make_user, Notification):
+    users = [make_user() for _ in range(5)]
+    [note] = notify(users[:1], title="n")
+    fast = bulk_insert.insert(Delivery, _deliveries(note, users, "a"))
+    slow = Delivery.objects.bulk_create(_deliveries(note, users, "b"))
+    assert all(d.pk is not None and not d._state.adding for d in fast)
+    stored_fast, stored_slow = _stored(fast), _stored(slow)
+    assert [s[:2] + s[3:] for s in stored_fast] == [s[:2] + s[3:] for s in stored_slow]
+    assert [s[2][0] for s in stored_fast] == ["a"] * 5  # the channel prefix
+    # Primary keys are handed out in row order: each instance got its own row.
+    for d in fast:
+        row = Delivery.objects.get(pk=d.pk)
+        assert (row.user_id, row.address, row.idempotency_key) == (
+            d.user_id,
+            d.address,
+            d.idempotency_key,
+        )
+
+
+def test_rows_that_are_all_alike_and_batches(make_user, Notification):
+    users = [make_user() for _ in range(7)]
+    [note] = notify(users[:1], title="n")
+    rows = [
+        Delivery(notification_id=note.pk, user_id=users[0].pk, channel=f"c{i}", address="x")
+        for i in range(7)
+    ]
+    with CaptureQueriesContext(connection) as ctx:
+        bulk_insert.insert(Delivery, rows, batch_size=3)
+    inserts = [q for q in ctx.captured_queries if q["sql"].startswith("INSERT")]
+    assert len(inserts) == math.ceil(7 / 3)
+    assert sorted(Delivery.objects.filter(notification=note).values_list("channel", flat=True)) == [
+        f"c{i}" for i in range(7)
+    ]
+
+
+def test_notify_rows_keep_their_recipients_and_content(make_org, make_user, Notification):
+    org = make_org()
+    users = [make_user(org=org) for _ in range(30)]
+    rows = notify(users, title="Release", body="<b>v2</b>", meta_data={"v": 2})
+    assert [r.recipient_id for r in rows] == [u.pk for u in users]
+    stored = {
+        n.pk: n for n in Notification.objects.filter(pk__in=[r.pk for r in rows]).order_by("pk")
+    }
+    for row in rows:
+        saved = stored[row.pk]
+        assert saved.recipient_id == row.recipient_id
+        assert (saved.title, saved.description, saved.meta_data) == (
+            "Release",
+            "<b>v2</b>",
+            {"v": 2},
+        )
+        assert saved.organization_key == str(org.pk)
+        assert row.changed_targeting() == []
+
+
+@pytest.mark.parametrize("count", [0, 1, 3, 40_000])
+def test_in_ids_matches_in(make_user, count):
+    users = [make_user() for _ in range(4)]
+    User = get_user_model()
+    pks = [u.pk for u in users]
+    ids = [*pks[:2], None, pks[0], *range(10**6, 10**6 + count)]  # duplicates, NULL, unknowns
+    wanted = sorted(
+        User.objects.filter(pk__in=[i for i in ids if i is not None][:1000]).values_list(
+            "pk", flat=True
+        )
+    )
+    # 40,000 ids are over SQLite's limit of 32,766 parameters: one JSON parameter here.
+    got = sorted(User.objects.filter(in_ids("pk", ids)).values_list("pk", flat=True))
+    assert got == wanted == sorted(pks[:2])
+
+
+def test_in_ids_of_nothing_matches_nothing(make_user):
+    make_user()
+    assert not get_user_model().objects.filter(in_ids("pk", [])).exists()
+    assert not get_user_model().objects.filter(in_ids("pk", [None])).exists()
