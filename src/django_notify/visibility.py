@@ -55,6 +55,7 @@ from django.db.models.sql.query import Query
 from django.db.models.sql.where import WhereNode
 
 from .feed_keys import BROADCAST_ROWS, ORGANIZATION_PREFIX, SYSTEM_KEY, TEAM_PREFIX, audience_key
+from .feed_users import UserJoin
 from .models.receipt import NotificationReceipt
 from .tenancy import MemberKeys, feed_keys, get_adapter, key_column
 from .types import Scope
@@ -131,6 +132,9 @@ class FeedSpec:
     unread: bool = False
     with_dismissed: bool = False
     ids: tuple[Any, ...] | None = None
+    #: A page also reads the users among its sender, actors and targets (see
+    #: :class:`UserJoin`).
+    join_users: bool = False
     #: The adapter's key subqueries as compiled SQL, per database: shared by every part
     #: of this feed (``but()`` keeps it), so a page and its count compile them once.
     compiled: dict = field(default_factory=dict, compare=False, repr=False)
@@ -491,15 +495,19 @@ class FeedTable(BaseTable):
 
     def as_sql(self, compiler, connection):
         query = FeedQuery(self.model, self.spec, connection)
-        sql, params = query.rows(self._page(compiler, query.n))
+        page = self._page(compiler, query.n)
+        sql, params = query.rows(page)
+        if self.spec.join_users:
+            if page is None:  # the queryset checked pageable() before asking for it
+                raise ValueError("the users of a feed are joined only into a page")
+            sql, params = UserJoin.of(self.model, connection).wrap(sql, params)
         return f"({sql}) {quote_alias(compiler, self.table_alias)}", params
 
-    def _page(self, compiler, names: _Names) -> Page | None:
-        """The outer query's page, if it can be computed per branch: ordered newest
-        first, sliced, and filtered only on the row's own columns (a filter on a join or
-        an annotation can only be applied after the union)."""
-        outer = compiler.query
-        if (
+    def pageable(self, outer) -> bool:
+        """Whether the query's page can be computed per branch: ordered newest first,
+        sliced, and filtered only on the row's own columns (a filter on a join or an
+        annotation can only be applied after the union)."""
+        return not (
             outer.high_mark is None
             or tuple(outer.order_by) not in (FEED_ORDER, ("-created_at", "-pk"))
             or not outer.standard_ordering  # reverse(), last()
@@ -507,9 +515,13 @@ class FeedTable(BaseTable):
             or outer.combinator
             or outer.group_by is not None
             or outer.extra_order_by
-        ):
-            return None
-        if not _own_columns_only(outer.where, self.table_alias):
+            or not _own_columns_only(outer.where, self.table_alias)
+        )
+
+    def _page(self, compiler, names: _Names) -> Page | None:
+        """The outer query's page, if it can be computed per branch (:meth:`pageable`)."""
+        outer = compiler.query
+        if not self.pageable(outer):
             return None
         own = outer.where.relabeled_clone({self.table_alias: BRANCH_ALIAS})
         try:
