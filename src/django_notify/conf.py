@@ -46,12 +46,14 @@ DEFAULTS: dict[str, Any] = {
     "ALLOWED_TAGS": DEFAULT_ALLOWED_TAGS,
     "ALLOWED_ATTRIBUTES": DEFAULT_ALLOWED_ATTRIBUTES,
     "ALLOWED_PROTOCOLS": DEFAULT_ALLOWED_PROTOCOLS,
-    "BULK_BATCH_SIZE": 1000,
+    "BULK_BATCH_SIZE": 10_000,
     "EVENT_MAX_ATTEMPTS": 5,
     # --- delivery (docs/delivery.md) ---
     "CHANNELS": {},
     "DEFAULT_CHANNELS": ["in_app"],
     "DISPATCHER": "inline",
+    # Deliveries one task (or one inline pass) claims and sends together.
+    "DISPATCH_BATCH_SIZE": 100,
     "MAX_ATTEMPTS": 5,
     "RETRY_BACKOFF": 30,
     "RETRY_BACKOFF_MAX": 6 * 3600,
@@ -186,6 +188,10 @@ class AppSettings:
     @property
     def RETRY_COUNTDOWN_MAX(self) -> float:  # noqa: N802
         return float(self.get("RETRY_COUNTDOWN_MAX"))
+
+    @property
+    def DISPATCH_BATCH_SIZE(self) -> int:  # noqa: N802
+        return int(self.get("DISPATCH_BATCH_SIZE"))
 
     @property
     def SENDING_TIMEOUT(self) -> float:  # noqa: N802

@@ -9,7 +9,7 @@ creates the test database, then starts the worker with
 broker queue and the ``DJANGO_NOTIFY`` dict in its environment; the tests install the same
 dict with ``override_settings``, so what is planned here is what the worker sends.
 ``DISPATCHER`` is ``"celery"``, so after commit this process publishes
-``django_notify.deliver`` tasks to the worker's queue.
+``django_notify.deliver_batch`` tasks to the worker's queue.
 
 Needs PostgreSQL (``NOTIFY_DB=postgres``) and Redis at ``NOTIFY_REDIS_URL``; skipped
 without them, failed instead when ``NOTIFY_REQUIRE_SERVICES=1``.
@@ -381,7 +381,7 @@ def test_rolled_back_transaction_enqueues_nothing(peers, make_user):
     # The same observation sees a committed send: the check above can fail.
     alert([user])
     peers.watch([d.pk for d in Delivery.objects.all()])
-    assert "django_notify.deliver[" in peers.worker.log()[log_before:]
+    assert "django_notify.deliver_batch[" in peers.worker.log()[log_before:]
     assert len(peers.smtp.messages) == len(peers.http.requests) == 1
 
 
@@ -540,7 +540,7 @@ def test_a_retry_beyond_the_countdown_limit_waits_in_the_database(peers, make_us
 
     send_due_task.apply_async()  # too early: nothing is due yet
     peers.wait(lambda: "'dispatched': 0}" in peers.worker.log()[log_before:], "the early sweep")
-    assert len(re.findall(r"deliver\[[^]]+\] received", peers.worker.log()[log_before:])) == 1
+    assert len(re.findall(r"deliver_batch\[[^]]+\] received", peers.worker.log()[log_before:])) == 1
     peers.wait(lambda: timezone.now() >= row.next_attempt_at, "the retry time", timeout=8)
     row.refresh_from_db()
     assert (row.status, row.attempts) == ("failed", 1)  # no countdown task took it
@@ -573,7 +573,7 @@ def test_worker_killed_mid_send_is_recovered_with_the_same_webhook_id(peers, mak
     killed_at = time.monotonic()
     http.respond("/hold", status=200)  # the receiver answers at once from now on
     (task_id,) = re.findall(
-        r"django_notify\.deliver\[([0-9a-f-]+)\] received", first_worker.log()[log_before:]
+        r"django_notify\.deliver_batch\[([0-9a-f-]+)\] received", first_worker.log()[log_before:]
     )
 
     row.refresh_from_db()
@@ -603,7 +603,9 @@ def test_worker_killed_mid_send_is_recovered_with_the_same_webhook_id(peers, mak
     # The broker hands the killed task's message out again after the visibility timeout;
     # it finds the row sent and does nothing.
     peers.wait(
-        lambda: re.search(rf"deliver\[{task_id}\] succeeded in [\d.]+s: None", peers.worker.log()),
+        lambda: re.search(
+            rf"deliver_batch\[{task_id}\] succeeded in [\d.]+s: \{{\}}", peers.worker.log()
+        ),
         "the unacknowledged task to be redelivered",
     )
     row.refresh_from_db()

@@ -13,11 +13,18 @@ one-click ``List-Unsubscribe`` headers when the message has an unsubscribe URL.
 A delivery is ``sent`` only when the backend, with ``fail_silently`` off, reports the
 message sent. SMTP 4xx answers and connection trouble are retried; 5xx answers are
 permanent.
+
+Inside :meth:`EmailChannel.batch` (the dispatcher's batches) the messages share one
+backend connection — one SMTP session for a batch instead of one per message — opened
+at the first message and opened again after a failure.
 """
 
 from __future__ import annotations
 
 import smtplib
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -45,6 +52,36 @@ def _smtp_code(exc: Exception) -> int | None:
     return getattr(exc, "smtp_code", None)
 
 
+class _HeldConnection:
+    """One backend connection for the messages of a batch."""
+
+    def __init__(self, channel: EmailChannel):
+        self.channel = channel
+        self.mailer: Any = None
+
+    def send(self, payload: EmailMultiAlternatives) -> int:
+        if self.mailer is None:
+            mailer = self.channel.get_mailer()
+            # Opened here, send_messages() leaves it open (it closes only what it opened).
+            mailer.open()
+            self.mailer = mailer
+        try:
+            return self.mailer.send_messages([payload])
+        except Exception:
+            # After a refusal or a dropped connection the session's state is unknown: the
+            # next message starts a fresh one rather than fail on this one's leftovers.
+            self.close()
+            raise
+
+    def close(self) -> None:
+        mailer, self.mailer = self.mailer, None
+        if mailer is not None:
+            try:
+                mailer.close()
+            except Exception:  # noqa: S110 - QUIT on a broken session: nothing to save
+                pass
+
+
 class EmailChannel(BaseChannel):
     label = "Email"
     supports_html = True
@@ -63,6 +100,25 @@ class EmailChannel(BaseChannel):
         # Domain of the Message-ID; defaults to SITE_URL's host, else the machine's name.
         "MESSAGE_ID_DOMAIN": None,
     }
+
+    def __init__(self, alias: str, **options: Any):
+        super().__init__(alias, **options)
+        # The registry shares this instance between threads; a batch's connection is
+        # its thread's alone (smtplib sessions are not thread-safe).
+        self._local = threading.local()
+
+    @contextmanager
+    def batch(self) -> Iterator[EmailChannel]:
+        """The messages sent inside share one backend connection, closed at the end."""
+        if getattr(self._local, "held", None) is not None:  # nested: the outer one owns it
+            yield self
+            return
+        held = self._local.held = _HeldConnection(self)
+        try:
+            yield self
+        finally:
+            self._local.held = None
+            held.close()
 
     def validate_options(self) -> None:
         where = f'DJANGO_NOTIFY["CHANNELS"][{self.alias!r}]["OPTIONS"]'
@@ -103,10 +159,10 @@ class EmailChannel(BaseChannel):
             )
 
     def get_mailer(self):
-        """A new email backend instance for one send, the way this Django hands them out:
-        ``MAILER`` → ``mailers[alias]``; ``EMAIL_BACKEND`` → that class with ``CONNECTION``
-        as its options (a mailer of this channel's own); neither → the default mailer.
-        On Django 5.2, ``get_connection()``."""
+        """A new email backend instance for one send or one batch, the way this Django
+        hands them out: ``MAILER`` → ``mailers[alias]``; ``EMAIL_BACKEND`` → that class
+        with ``CONNECTION`` as its options (a mailer of this channel's own); neither → the
+        default mailer. On Django 5.2, ``get_connection()``."""
         backend = self.config["EMAIL_BACKEND"]
         options = self.config["CONNECTION"] or {}
         if not HAS_MAILERS:  # Django 5.2
@@ -121,6 +177,8 @@ class EmailChannel(BaseChannel):
     # --- addresses ----------------------------------------------------------------------
     def get_addresses(self, users) -> dict[Any, str]:
         field = get_user_model().get_email_field_name()
+        if hasattr(users, "values_list"):  # a queryset: read the one column
+            return {pk: email for pk, email in users.values_list("pk", field) if email}
         return {u.pk: getattr(u, field) for u in users if getattr(u, field, "")}
 
     # --- sending ------------------------------------------------------------------------
@@ -147,9 +205,12 @@ class EmailChannel(BaseChannel):
         return email
 
     def transmit(self, payload: EmailMultiAlternatives, message: Message) -> dict:
-        connection = self.get_mailer()
+        held = getattr(self._local, "held", None)
         try:
-            sent = connection.send_messages([payload])
+            if held is not None:
+                sent = held.send(payload)
+            else:
+                sent = self.get_mailer().send_messages([payload])
         except smtplib.SMTPException as exc:
             code = _smtp_code(exc)
             detail = f"{type(exc).__name__}: {exc}"

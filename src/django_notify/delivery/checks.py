@@ -34,6 +34,9 @@ CELERY_MISSING = problem("E015", "DISPATCHER is 'celery' but Celery is not insta
 DISPATCHER_CLASS = problem("E034", "DISPATCHER does not name a class", DISPATCHERS_PAGE)
 POSITIVE_INTS = {
     "MAX_ATTEMPTS": problem("E035", "MAX_ATTEMPTS is not a positive int", RETRIES),
+    "DISPATCH_BATCH_SIZE": problem(
+        "E053", "DISPATCH_BATCH_SIZE is not a positive int", "delivery.md#batches"
+    ),
     "RETENTION_BATCH_SIZE": problem(
         "E042", "RETENTION_BATCH_SIZE is not a positive int", "delivery.md#retention"
     ),

@@ -10,6 +10,7 @@ from ..channels.base import BaseChannel, Message
 from ..conf import app_settings
 from ..rendering.templates import (
     DIGEST_KEY,
+    TemplateLookup,
     absolute_url,
     digest_context,
     notification_context,
@@ -61,9 +62,19 @@ def _organization(notification) -> str:
     return notification.organization_key or ""
 
 
-def for_delivery(delivery, notification, channel: BaseChannel) -> Message:
+def for_delivery(
+    delivery,
+    notification,
+    channel: BaseChannel,
+    *,
+    locale: tuple[str, str, Any] | None = None,
+    templates: TemplateLookup | None = None,
+) -> Message:
+    """The message for one delivery. A batch passes what it read for all its deliveries
+    at once: the recipient's ``locale`` (from :func:`recipient_locales`) and its
+    ``templates`` lookup."""
     recipient = delivery.user
-    language, tz, _ = recipient_locales([recipient.pk])[recipient.pk]
+    language, tz, _ = locale or recipient_locales([recipient.pk])[recipient.pk]
     url = absolute_url(notification.url or notification.action_url)
     unsubscribe_url = (
         unsubscribe.url_for(recipient, [notification.notification_type], delivery.channel)
@@ -80,6 +91,7 @@ def for_delivery(delivery, notification, channel: BaseChannel) -> Message:
         organization=_organization(notification),
         language=language,
         tz=tz,
+        templates=templates,
     )
     return Message(
         subject=rendered.subject or notification.title,

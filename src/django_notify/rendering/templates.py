@@ -80,12 +80,61 @@ def _db_template(type_key: str, channel: str, organization: str, language: str):
         channel=channel,
         is_active=True,
     )
+    return _most_specific(rows)
+
+
+def _most_specific(rows: Iterable[Any]):
     best = None
     for row in rows:
         rank = (bool(row.organization_key), bool(row.language))
         if best is None or rank > best[0]:
             best = (rank, row)
     return best[1] if best else None
+
+
+class TemplateLookup:
+    """The database-template lookup of :func:`render_parts` for many messages in a row
+    (a dispatch batch): each (type, channel, organization, language) is looked up once,
+    and :meth:`prefetch` reads the rows a whole batch can use in one query, so rendering
+    a hundred messages costs one template query, not a hundred."""
+
+    def __init__(self) -> None:
+        self._found: dict[tuple[str, str, str, str], Any] = {}
+
+    @staticmethod
+    def _key(type_key: str | None, channel: str, organization: str, language: str):
+        return (type_key or "default", channel, organization or "", language or "")
+
+    def prefetch(self, keys: Iterable[tuple[str | None, str, str, str]]) -> None:
+        """Read the active rows for every (type, channel, organization, language)."""
+        wanted = {self._key(*key) for key in keys} - set(self._found)
+        if not wanted:
+            return
+        rows = list(
+            NotificationTemplate.objects.filter(
+                notification_type__in={k[0] for k in wanted},
+                channel__in={k[1] for k in wanted},
+                organization_key__in={"", *(k[2] for k in wanted)},
+                language__in={"", *(k[3] for k in wanted)},
+                is_active=True,
+            )
+        )
+        for key in wanted:
+            type_key, channel, organization, language = key
+            self._found[key] = _most_specific(
+                row
+                for row in rows
+                if row.notification_type == type_key
+                and row.channel == channel
+                and row.organization_key in ("", organization)
+                and row.language in ("", language)
+            )
+
+    def __call__(self, type_key: str, channel: str, organization: str, language: str):
+        key = self._key(type_key, channel, organization, language)
+        if key not in self._found:
+            self._found[key] = _db_template(*key)
+        return self._found[key]
 
 
 def _file_names(type_key: str, channel: str, part: str) -> list[str]:
@@ -108,11 +157,13 @@ def render_parts(
     language: str = "",
     tz: str = "",
     override=None,
+    templates: TemplateLookup | None = None,
 ) -> Rendered:
     """Render subject, text and HTML for one recipient.
 
     ``override`` is an unsaved :class:`~django_notify.models.NotificationTemplate` to use
-    instead of the stored ones (the admin's preview).
+    instead of the stored ones (the admin's preview). ``templates`` shares the stored
+    rows' lookup between the messages of a batch.
     """
     key = type_key or "default"
     with ExitStack() as stack:
@@ -120,9 +171,10 @@ def render_parts(
             stack.enter_context(translation.override(language))
         if tz:
             stack.enter_context(timezone.override(tz))
-        row = (
-            override if override is not None else _db_template(key, channel, organization, language)
-        )
+        if override is not None:
+            row = override
+        else:
+            row = (templates or _db_template)(key, channel, organization, language)
         out: dict[str, str] = {}
         stored: dict[str, Any] | None = None
         for part in PARTS:

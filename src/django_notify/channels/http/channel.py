@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -25,6 +26,7 @@ from ..base import BaseChannel, Message, TransmitResult
 from .answers import HttpResponse, parse_retry_after
 from .endpoints import (
     active_endpoints,
+    check_endpoint,
     describe_endpoint,
     endpoint_for_address,
     is_option_endpoint,
@@ -77,6 +79,8 @@ class HttpChannel(BaseChannel):
         self._client: Any = None
         self._client_pid: int | None = None
         self._lock = threading.Lock()
+        # A batch's endpoint rows, per thread: the registry shares this instance.
+        self._local = threading.local()
 
     @property
     def where(self) -> str:
@@ -132,6 +136,20 @@ class HttpChannel(BaseChannel):
         if client is not None:
             client.close()
 
+    @contextmanager
+    def batch(self) -> Iterator[HttpChannel]:
+        """A batch reads each endpoint row once (most of a batch goes to a few endpoints)
+        and sends through the instance's pool, which keeps connections alive between
+        messages and between batches."""
+        if getattr(self._local, "endpoints", None) is not None:  # nested: the outer one's
+            yield self
+            return
+        self._local.endpoints = {}
+        try:
+            yield self
+        finally:
+            self._local.endpoints = None
+
     def _get_client(self) -> Any:
         with self._lock:
             # A forked worker (Celery prefork) must not share the parent's sockets.
@@ -184,7 +202,15 @@ class HttpChannel(BaseChannel):
         return is_option_endpoint(endpoint, self.config["URL"])
 
     def load_endpoint(self, message: Message) -> WebhookEndpoint:
-        return endpoint_for_address(self.alias, message.address)
+        endpoints = getattr(self._local, "endpoints", None)
+        if endpoints is None:
+            return endpoint_for_address(self.alias, message.address)
+        key = str(message.address)
+        if key not in endpoints:
+            endpoints[key] = endpoint_for_address(self.alias, message.address)
+            return endpoints[key]
+        # Checked again: a 410 Gone earlier in the batch disabled the row (and this copy).
+        return check_endpoint(self.alias, endpoints[key])
 
     # --- sending ------------------------------------------------------------------------
     def get_headers(self, body: bytes, message: Message, endpoint: Any) -> dict[str, str]:

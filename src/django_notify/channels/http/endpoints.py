@@ -84,6 +84,12 @@ def endpoint_for_address(channel: str, address: Any) -> WebhookEndpoint:
         raise DeliveryError(
             f"webhook endpoint {address!r} does not exist", reason="unknown endpoint"
         )
+    return check_endpoint(channel, endpoint)
+
+
+def check_endpoint(channel: str, endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    """``endpoint``, refused (``DeliveryError``) unless it belongs to ``channel``, is
+    active and its URL passes the address check."""
     if endpoint.channel != channel:
         raise DeliveryError(
             f"{describe_endpoint(endpoint)} belongs to channel {endpoint.channel!r}, "
