@@ -16,6 +16,7 @@ import random
 import statistics
 import sys
 import time
+from collections import deque
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,25 +24,35 @@ HERE = Path(__file__).resolve().parent
 DATA_DIR = HERE / ".data"
 
 #: Bump when the generated data changes shape; every dataset is then rebuilt.
-DATASET_VERSION = 1
+DATASET_VERSION = 2
 SEED = 20240917
 #: Rows are dated over the 90 days before this instant (fixed, so reruns are identical).
 BASE_TIME = datetime(2025, 6, 1, tzinfo=UTC)
 DAYS = 90
 
 SIZES = {
-    "small": {"rows": 4_000, "users": 100, "heavy_rows": 400, "heavy_unread": 200, "groups": 10},
+    "small": {
+        "rows": 4_000,
+        "users": 100,
+        "heavy_rows": 400,
+        "heavy_unread": 200,
+        "groups": 10,
+        "fanout": 1_000,
+    },
     "full": {
         "rows": 200_000,
         "users": 2_000,
         "heavy_rows": 5_000,
         "heavy_unread": 2_500,
         "groups": 50,
+        "fanout": 10_000,
     },
 }
 #: django-notify's organizations for the main datasets: every user is a member of one.
 ORGS = {"small": 5, "full": 20}
 HEAVY = "heavy"
+#: Username prefix of the fan-out audience (users with an email address and no rows).
+FANOUT_PREFIX = "fan"
 VERBS = ("commented on", "assigned you to", "mentioned you in", "closed", "approved", "updated")
 
 #: Timing: warm-up calls, then timed repetitions, per figure.
@@ -50,12 +61,23 @@ REPS = 25
 MARK_WARMUP = 1
 MARK_REPS = 7
 MILLION_MARK_REPS = 5
+# A fan-out writes thousands of rows per call (DN: one INSERT per row).
+FANOUT_WARMUP = 1
+FANOUT_REPS = 3
+# DN's fan-out outside a transaction commits every row: 10,000 commits, over two minutes
+# a call on SQLite (a sync to disk each). The counted call warms up; one timed call.
+COMMIT_PER_ROW_WARMUP = 0
+COMMIT_PER_ROW_REPS = 1
 TIMING = {
     "warmup": WARMUP,
     "default": REPS,
     "mark_all_read_warmup": MARK_WARMUP,
     "mark_all_read": MARK_REPS,
     "million_mark_all_read": MILLION_MARK_REPS,
+    "fanout_warmup": FANOUT_WARMUP,
+    "fanout": FANOUT_REPS,
+    "dn_fanout_notify_warmup": COMMIT_PER_ROW_WARMUP,
+    "dn_fanout_notify": COMMIT_PER_ROW_REPS,
 }
 
 
@@ -94,6 +116,10 @@ def default_db_name(side: str, engine: str, size: str, dataset: str | None = Non
 def usernames(size: str) -> list[str]:
     n = SIZES[size]["users"]
     return [HEAVY] + [f"user{i:05d}" for i in range(1, n)]
+
+
+def fanout_usernames(size: str) -> list[str]:
+    return [f"{FANOUT_PREFIX}{i:05d}" for i in range(SIZES[size]["fanout"])]
 
 
 def dataset(size: str) -> dict[str, list]:
@@ -217,14 +243,18 @@ def insert_rows(model, columns: dict[str, list], fixed: dict | None = None, chun
 
 
 def insert_select(model, exprs: dict[str, str], from_sql: str, params=(), fixed=None) -> int:
-    """``INSERT INTO <model> (…) SELECT <exprs> FROM <from_sql>`` (PostgreSQL): the varying
-    columns are SQL expressions over ``from_sql``; the others constants (see above)."""
+    """``INSERT INTO <model> (…) SELECT <exprs> FROM <from_sql>``: the varying columns are
+    SQL expressions over ``from_sql``; the others constants (see above). PostgreSQL gets
+    every column cast to its type; SQLite needs no casts."""
     from django.db import connection
 
     const, var = _plan_columns(model, exprs, fixed or {})
     names = [_qn(f.column) for f, _ in const] + [_qn(f.column) for f in var]
-    select = [f"%s::{f.db_type(connection)}" for f, _ in const]
-    select += [f"({exprs[f.attname]})::{f.db_type(connection)}" for f in var]
+    if connection.vendor == "postgresql":
+        select = [f"%s::{f.db_type(connection)}" for f, _ in const]
+        select += [f"({exprs[f.attname]})::{f.db_type(connection)}" for f in var]
+    else:
+        select = ["%s"] * len(const) + [f"({exprs[f.attname]})" for f in var]
     sql = (
         f"INSERT INTO {_qn(model._meta.db_table)} ({', '.join(names)}) "
         f"SELECT {', '.join(select)} FROM {from_sql}"
@@ -251,6 +281,30 @@ def load_users_and_groups(size: str) -> tuple[list[int], list[int]]:
     by_name = dict(User.objects.filter(username__in=names).values_list("username", "pk"))
     group_ids = dict(Group.objects.filter(name__in=groups).values_list("name", "pk"))
     return [by_name[n] for n in names], [group_ids[g] for g in groups]
+
+
+def load_fanout_users(size: str) -> list[int]:
+    """The fan-out audience: users with an email address and no notifications; returns
+    their ids in :func:`fanout_usernames` order."""
+    from django.contrib.auth import get_user_model
+
+    User = get_user_model()
+    names = fanout_usernames(size)
+    insert_rows(
+        User,
+        {"username": names, "email": [f"{n}@bench.example" for n in names]},
+        fixed={"password": "!", "date_joined": BASE_TIME - timedelta(days=DAYS + 1)},
+    )
+    fans = User.objects.filter(username__startswith=FANOUT_PREFIX)
+    by_name = dict(fans.values_list("username", "pk"))
+    return [by_name[n] for n in names]
+
+
+def fanout_users():
+    """The fan-out audience as a queryset (what both packages are handed)."""
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.filter(username__startswith=FANOUT_PREFIX)
 
 
 def analyze(tables: list[str]) -> None:
@@ -424,6 +478,10 @@ def figure(fn, *, reps=REPS, warmup=WARMUP, before=None, after=None) -> dict:
             call(False)
         if before is not None:
             before()
+        # The connection's query log keeps the last 9,000 statements; a DN fan-out runs
+        # 10,000. An unbounded log for this one call, the connection's own after it.
+        kept = connection.queries_log
+        connection.queries_log = deque()
         try:
             with CaptureQueriesContext(connection) as captured:
                 result = fn()
@@ -431,6 +489,7 @@ def figure(fn, *, reps=REPS, warmup=WARMUP, before=None, after=None) -> dict:
             # through the test client empties that log (request_started → reset_queries).
             queries = len(captured.captured_queries)
         finally:
+            connection.queries_log = kept
             if after is not None:
                 after()
         samples = [call(True) for _ in range(reps)]
@@ -445,6 +504,45 @@ def figure(fn, *, reps=REPS, warmup=WARMUP, before=None, after=None) -> dict:
         # packages must agree on it, or they are not measuring the same thing.
         "result": result if isinstance(result, int) else None,
     }
+
+
+class NewRows:
+    """Deletes the rows a write figure's call created (``after=``, outside the timed
+    region), so every repetition starts from the same state, and records how many there
+    were per table: what the JSON shows as the figure's ``created``.
+
+    Rows are told apart by primary key: anything above the largest key at construction
+    is new. Tables are emptied in the order given (children before parents)."""
+
+    def __init__(self, **models):
+        from django.db.models import Max
+
+        self.models = models
+        self.marks = {
+            name: model.objects.aggregate(m=Max("pk"))["m"] or 0 for name, model in models.items()
+        }
+        self.counts: list[dict[str, int]] = []
+
+    def __call__(self) -> None:
+        from django.db import connection
+
+        counts = {}
+        with connection.cursor() as cursor:
+            for name, model in self.models.items():
+                table, pk = _qn(model._meta.db_table), _qn(model._meta.pk.column)
+                cursor.execute(f"DELETE FROM {table} WHERE {pk} > %s", [self.marks[name]])
+                counts[name] = cursor.rowcount
+        self.counts.append(counts)
+
+    def record(self, result: dict) -> dict:
+        """The figure with ``created`` added: the rows of one call, the same every call
+        (an ``error`` otherwise: the repetitions did not do the same work)."""
+        if "error" in result:
+            return result
+        distinct = {json.dumps(c, sort_keys=True) for c in self.counts}
+        if len(distinct) != 1:
+            return {"error": f"the calls created different rows: {sorted(distinct)}"}
+        return {**result, "created": self.counts[-1]}
 
 
 def get_json(client, url: str):

@@ -75,6 +75,16 @@ FIGURES = {
     "unread_list_view": "GET unread-list view, 10 items",
     "mark_all_read": "mark all read ({heavy_unread:,} rows)",
 }
+#: The write figures: a row each, with DN, django-notify and (fan-out only) the floor.
+WRITE_FIGURES = {
+    "fanout_notify": "fan-out to {fanout:,} users",
+    "fanout_notify_atomic": "the same inside `transaction.atomic()`",
+    "fanout_emit": "`emit()` to {fanout:,} subscribers, processed",
+}
+#: The floor of a write figure: django-notify's table filled by the database alone.
+FLOORS = {"fanout_notify": "fanout_floor"}
+#: Figures only one side measures (DN has no events; the floor is SQL on django-notify's table).
+ONE_SIDE = {"fanout_emit": "notify", "fanout_floor": "notify"}
 MILLION_FIGURES = {
     "million_unread_count": "unread count (target user)",
     "million_feed_first_page": "feed, first page of 20 with actor and target",
@@ -217,7 +227,7 @@ def _collect(store: dict, figures: dict, db: str, side: str) -> None:
     for name, record in figures.items():
         cell = store.setdefault(name, {}).setdefault(db, {}).setdefault(
             side, {"samples_ms": [], "round_medians_ms": [], "queries_per_round": [],
-                   "results": [], "errors": []}
+                   "results": [], "created": [], "errors": []}
         )  # fmt: skip
         if record.get("error"):
             cell["errors"].append(record["error"])
@@ -226,9 +236,12 @@ def _collect(store: dict, figures: dict, db: str, side: str) -> None:
         cell["round_medians_ms"].append(record["median_ms"])
         cell["queries_per_round"].append(record["queries"])
         cell["results"].append(record.get("result"))
+        if record.get("created") is not None:
+            cell["created"].append(record["created"])
 
 
 def _fail_all(store: dict, names, db: str, side: str, error: str) -> None:
+    names = [name for name in names if ONE_SIDE.get(name, side) == side]
     _collect(store, {name: {"error": error} for name in names}, db, side)
 
 
@@ -249,6 +262,9 @@ def _finish(store: dict) -> dict:
                     "repetitions": len(samples),
                     "round_medians_ms": cell["round_medians_ms"],
                     "result": cell["results"][0] if cell["results"] else None,
+                    # Rows one call of a write figure created, by table (every call the
+                    # same; each repetition's rows are deleted before the next).
+                    "created": cell["created"][0] if cell["created"] else None,
                     "error": cell["errors"][0] if cell["errors"] else None,
                     "errors": cell["errors"],
                     "samples_ms": samples,
@@ -260,6 +276,8 @@ def _finish(store: dict) -> dict:
 
 
 def _ms(value: float) -> str:
+    if value >= 1000:
+        return f"{value / 1000:.2f} s" if value < 10_000 else f"{value / 1000:.1f} s"
     if value < 10:
         return f"{value:.2f}"
     return f"{value:.1f}" if value < 100 else f"{value:.0f}"
@@ -270,7 +288,8 @@ def _cell(cell: dict | None) -> str:
         return "–"
     if cell["median_ms"] is None:
         return "error¹"
-    text = f"{_ms(cell['median_ms'])} ms ({cell['queries']} q)"
+    median = _ms(cell["median_ms"])
+    text = f"{median}{'' if median.endswith(' s') else ' ms'} ({cell['queries']:,} q)"
     return text + ("¹" if cell["errors"] else "")
 
 
@@ -326,6 +345,7 @@ def markdown(report: dict, heading: bool) -> str:
             for side in sides:
                 row.append(_cell(report["figures"].get(name, {}).get(db, {}).get(side)))
         lines.append("| " + " | ".join(row) + " |")
+    lines += _write_table(report)
     million = report.get("million_figures") or {}
     if million:
         counts = report.get("million_dataset") or {}
@@ -361,6 +381,68 @@ def markdown(report: dict, heading: bool) -> str:
         lines += ["", "¹ The operation raised (in at least one round):", ""]
         lines += [f"- {e[:300]}" for e in errors]
     return "\n".join(lines) + "\n"
+
+
+def _created(report: dict, name: str, side: str) -> str:
+    """What one call of a write figure created, from the first database that says."""
+    for db in report["databases"]:
+        created = (report["figures"].get(name, {}).get(db, {}).get(side) or {}).get("created")
+        if created:
+            order = ["events", "notifications", "deliveries"]
+            parts = [
+                f"{created[table]:,} {table if created[table] != 1 else table[:-1]}"
+                for table in sorted(created, key=lambda t: order.index(t) if t in order else 9)
+                if created[table]
+            ]
+            if not parts:
+                return "nothing"
+            return ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1]
+    return "?"
+
+
+def _write_table(report: dict) -> list[str]:
+    figures = report["figures"]
+    if not any(name in figures for name in WRITE_FIGURES):
+        return []
+    dbs = report["databases"]
+    spec = report["dataset"]
+    reps = report["repetitions"]
+    rounds = report["rounds"]
+    lines = [
+        "",
+        _para(
+            f"Writes, on the same databases. Fan-out: DN's `notify.send(actor, "
+            f"recipient=<queryset of {spec['fanout']:,} users>, verb=…)` creates "
+            f"{_created(report, 'fanout_notify', 'dn')}, one INSERT per row; django-notify's "
+            "`notify(<the same queryset>, <a type on in-app and email by default>, "
+            f"title=…, actor=…)` creates {_created(report, 'fanout_notify', 'notify')} "
+            "(the email deliveries planned, pending). `emit()` is one event for a type with "
+            f"{spec['fanout']:,} subscribers, processed on commit before `emit()` returns: "
+            f"{_created(report, 'fanout_emit', 'notify')}. Dispatch is a no-op here "
+            "(`DISPATCHER` of the benchmark settings): the write is timed, not the sending. "
+            "Floor: one `INSERT … SELECT` of the same rows from the users table into "
+            "django-notify's table. Each call's rows are deleted before the next (untimed). "
+            f"{rounds} × {reps['fanout']} repetitions after {reps['fanout_warmup']} warm-up "
+            "call; DN's fan-out outside a transaction, which commits each row, "
+            f"{rounds} × {reps['dn_fanout_notify']} after the counted call."
+        ),
+        "",
+    ]
+    header = ["write"]
+    for db in dbs:
+        header += [f"{DB_LABELS[db]}: {LABELS[side]}" for side in ("dn", "notify")]
+        header.append(f"{DB_LABELS[db]}: floor")
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|---" + "|---:" * (len(header) - 1) + "|")
+    for name, label in WRITE_FIGURES.items():
+        row = [f"`{name}`: {label.format(**spec)}"]
+        for db in dbs:
+            for side in ("dn", "notify"):
+                row.append(_cell(figures.get(name, {}).get(db, {}).get(side)))
+            floor = FLOORS.get(name)
+            row.append(_cell(figures.get(floor, {}).get(db, {}).get("notify")) if floor else "–")
+        lines.append("| " + " | ".join(row) + " |")
+    return lines
 
 
 def write_docs(table: str) -> None:
@@ -459,7 +541,11 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         for round_no in range(1, opts.rounds + 1):
             for db, side, dataset in jobs:
-                names = MILLION_FIGURES if dataset == "million" else FIGURES
+                names = (
+                    MILLION_FIGURES
+                    if dataset == "million"
+                    else [*FIGURES, *WRITE_FIGURES, *FLOORS.values()]
+                )
                 target = million_store if dataset == "million" else store
                 if (db, side, dataset) not in ok:
                     _fail_all(target, names, db, side, "the dataset could not be prepared")

@@ -17,6 +17,7 @@ def build_main(size: str) -> dict:
     ct_user = ContentType.objects.get_for_model(User).pk
     ct_group = ContentType.objects.get_for_model(Group).pk
     user_ids, group_ids = benchlib.load_users_and_groups(size)
+    fan_ids = benchlib.load_fanout_users(size)
     data = benchlib.dataset(size)
     rows = {
         "timestamp": data["created"],
@@ -39,4 +40,8 @@ def build_main(size: str) -> dict:
     }
     benchlib.insert_rows(Notification, rows, fixed=fixed)
     benchlib.analyze([Notification._meta.db_table, User._meta.db_table])
-    return {"notifications": Notification.objects.count(), "users": User.objects.count()}
+    return {
+        "notifications": Notification.objects.count(),
+        "users": User.objects.count(),
+        "fanout_users": len(fan_ids),
+    }

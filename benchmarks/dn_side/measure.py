@@ -16,10 +16,11 @@ django.setup()
 import benchlib  # noqa: E402
 from benchlib import figure, get_json  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
-from django.db import connection  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.urls import reverse  # noqa: E402
 from notifications.models import Notification  # noqa: E402
+from notifications.signals import notify  # noqa: E402
 
 from dn_side import build  # noqa: E402
 
@@ -27,6 +28,7 @@ related = benchlib.read_actor_and_target
 
 PACKAGE = "django-notifications-hq"
 SIZE = os.environ.get("BENCH_SIZE", "small")
+VERB = "Scheduled maintenance tonight"
 
 
 def main_figures() -> dict:
@@ -59,12 +61,39 @@ def main_figures() -> dict:
     return figures
 
 
+def write_figures() -> dict:
+    """Fan-out to the audience with DN's notify signal (one INSERT per recipient), alone
+    and inside a transaction."""
+    actor = get_user_model().objects.get(username=benchlib.HEAVY)
+
+    def fanout():
+        # A new queryset each call: an evaluated one would hand DN its cached users.
+        responses = notify.send(actor, recipient=benchlib.fanout_users(), verb=VERB)
+        return sum(len(created) for _, created in responses)
+
+    def fanout_atomic():
+        with transaction.atomic():
+            return fanout()
+
+    figures = {}
+    for name, fn, reps, warmup in (
+        ("fanout_notify", fanout, benchlib.COMMIT_PER_ROW_REPS, benchlib.COMMIT_PER_ROW_WARMUP),
+        ("fanout_notify_atomic", fanout_atomic, benchlib.FANOUT_REPS, benchlib.FANOUT_WARMUP),
+    ):
+        cleanup = benchlib.NewRows(notifications=Notification)
+        figures[name] = cleanup.record(figure(fn, reps=reps, warmup=warmup, after=cleanup))
+    if connection.vendor == "postgresql":
+        benchlib.analyze([Notification._meta.db_table])
+    return figures
+
+
 def prepare() -> dict:
     return benchlib.prepare("dn", SIZE, lambda: build.build_main(SIZE), [Path(build.__file__)])
 
 
 def measure() -> dict:
-    return {"side": "dn", "versions": benchlib.versions(PACKAGE), "figures": main_figures()}
+    figures = {**main_figures(), **write_figures()}
+    return {"side": "dn", "versions": benchlib.versions(PACKAGE), "figures": figures}
 
 
 def explain(out_dir: str) -> dict:

@@ -26,6 +26,8 @@ MILLION = {
 }
 TARGET = "target"
 MARKER = "marker"
+#: The emitted type of the write figures (notify_side/notifications.py).
+EVENT_TYPE = "bench.event"
 
 
 def _models():
@@ -35,7 +37,7 @@ def _models():
     from organizations.models import Membership, Organization, Team
 
     from django_notify import get_notification_model
-    from django_notify.models import NotificationReceipt
+    from django_notify.models import NotificationReceipt, Subscription
 
     User = get_user_model()
     return {
@@ -46,6 +48,7 @@ def _models():
         "Team": Team,
         "Notification": get_notification_model(),
         "Receipt": NotificationReceipt,
+        "Subscription": Subscription,
         "ct_user": ContentType.objects.get_for_model(User).pk,
         "ct_group": ContentType.objects.get_for_model(Group).pk,
     }
@@ -64,6 +67,20 @@ def build_main(size: str) -> dict:
     org_ids = _ids(m["Organization"], "name", orgs)
     user_org = [org_ids[i % len(org_ids)] for i in range(len(user_ids))]
     benchlib.insert_rows(m["Membership"], {"user_id": user_ids, "organization_id": user_org})
+    # The write figures' audience: members too, and subscribed to the emitted type.
+    fan_ids = benchlib.load_fanout_users(size)
+    benchlib.insert_rows(
+        m["Membership"],
+        {
+            "user_id": fan_ids,
+            "organization_id": [org_ids[i % len(org_ids)] for i in range(len(fan_ids))],
+        },
+    )
+    benchlib.insert_rows(
+        m["Subscription"],
+        {"user_id": fan_ids},
+        fixed={"notification_type": EVENT_TYPE, "created_at": benchlib.BASE_TIME},
+    )
 
     data = benchlib.dataset(size)
     hour = timedelta(hours=1)
@@ -92,11 +109,16 @@ def build_main(size: str) -> dict:
         "actor_content_type_id": m["ct_user"],
     }
     benchlib.insert_rows(m["Notification"], rows, fixed=fixed)
-    tables = [m[k]._meta.db_table for k in ("Notification", "Receipt", "User", "Membership")]
+    tables = [
+        m[k]._meta.db_table
+        for k in ("Notification", "Receipt", "User", "Membership", "Subscription")
+    ]
     benchlib.analyze(tables)
     return {
         "notifications": m["Notification"].objects.count(),
         "users": m["User"].objects.count(),
+        "fanout_users": len(fan_ids),
+        "subscriptions": m["Subscription"].objects.filter(notification_type=EVENT_TYPE).count(),
         "organizations": len(org_ids),
     }
 

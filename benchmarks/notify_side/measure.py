@@ -16,18 +16,19 @@ django.setup()
 import benchlib  # noqa: E402
 from benchlib import figure, get_json  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
-from django.db import connection  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
 from django.db.models import Q  # noqa: E402
 from django.test import Client  # noqa: E402
 
 from django_notify import get_notification_model  # noqa: E402
-from notify_side import build  # noqa: E402
+from notify_side import build, notifications  # noqa: E402
 
 related = benchlib.read_actor_and_target
 
 PACKAGE = "django-notify-kit"
 SIZE = os.environ.get("BENCH_SIZE", "small")
 DATASET = os.environ.get("BENCH_DATASET", "main")
+TITLE = "Scheduled maintenance tonight"
 COUNT_URL = "/notifications/api/notifications/unread-count/"
 LIST_URL = "/notifications/api/notifications/?unread=true&limit=10"
 
@@ -58,12 +59,13 @@ def _unread_direct(user) -> list[int]:
     return list(rows.values_list("pk", flat=True))
 
 
-def _vacuum() -> None:
+def _vacuum(*more) -> None:
     if connection.vendor == "postgresql":
         Notification = get_notification_model()
         from django_notify.models import NotificationReceipt
 
-        benchlib.analyze([Notification._meta.db_table, NotificationReceipt._meta.db_table])
+        models = (Notification, NotificationReceipt, *more)
+        benchlib.analyze([model._meta.db_table for model in models])
 
 
 def _after(qs, created_at, pk):
@@ -92,6 +94,104 @@ def main_figures() -> dict:
         after=_restorer(user, ids),
     )
     _vacuum()
+    return figures
+
+
+def _floor(actor):
+    """One INSERT … SELECT of the audience's rows from the users table (organization key
+    from their membership), with the content notify() writes: what the database alone
+    takes for the rows, without Delivery rows or anything decided."""
+    from django.contrib.contenttypes.models import ContentType
+    from django.utils import timezone
+    from organizations.models import Membership
+
+    Notification = get_notification_model()
+    User = get_user_model()
+    fixed = {
+        "title": TITLE,
+        "notification_type": notifications.FANOUT,
+        "scope": "user",
+        "origin": "organization",
+        "is_global": False,
+        "actor_content_type_id": ContentType.objects.get_for_model(User).pk,
+        "actor_object_id": str(actor.pk),
+    }
+    qn = connection.ops.quote_name
+    source = (
+        f"{qn(User._meta.db_table)} u LEFT JOIN {qn(Membership._meta.db_table)} ms "
+        "ON ms.user_id = u.id WHERE u.username LIKE %s"
+    )
+    exprs = {
+        "recipient_id": "u.id",
+        "organization_key": "COALESCE(CAST(ms.organization_id AS TEXT), '')",
+    }
+
+    def insert():
+        return benchlib.insert_select(
+            Notification,
+            exprs,
+            source,
+            [benchlib.FANOUT_PREFIX + "%"],
+            fixed={**fixed, "created_at": timezone.now()},
+        )
+
+    return insert
+
+
+def write_figures() -> dict:
+    """Fan-out to the audience (notify(), alone and inside a transaction), its floor, and
+    one emit() processed for as many subscribers. Dispatch is a no-op (settings)."""
+    from django_notify import emit, notify, signals
+    from django_notify.models import Delivery, Event
+
+    Notification = get_notification_model()
+    actor = get_user_model().objects.get(username=benchlib.HEAVY)
+    reps = {"reps": benchlib.FANOUT_REPS, "warmup": benchlib.FANOUT_WARMUP}
+
+    def fanout():
+        users = benchlib.fanout_users()  # a new queryset each call, as on DN's side
+        return len(notify(users, notifications.FANOUT, title=TITLE, actor=actor))
+
+    def fanout_atomic():
+        with transaction.atomic():
+            return fanout()
+
+    processed = []
+
+    def on_processed(sender, **kwargs):
+        processed.append(len(kwargs["notifications"]))
+
+    signals.event_processed.connect(on_processed, dispatch_uid="bench")
+
+    def emitted():
+        # Outside a transaction, emit() commits the event and processes it on commit
+        # (process_event), before it returns: the figure is the whole write.
+        processed.clear()
+        event = emit(notifications.EVENT, context={"version": "1.0"}, actor=actor)
+        if not processed:
+            event.refresh_from_db()
+            raise RuntimeError(f"event not processed: {event.status} {event.last_error[:500]}")
+        return processed[0]
+
+    figures = {}
+    for name, fn, tables in (
+        ("fanout_notify", fanout, {"deliveries": Delivery, "notifications": Notification}),
+        (
+            "fanout_notify_atomic",
+            fanout_atomic,
+            {"deliveries": Delivery, "notifications": Notification},
+        ),
+        ("fanout_floor", _floor(actor), {"notifications": Notification}),
+        (
+            "fanout_emit",
+            emitted,
+            {"deliveries": Delivery, "notifications": Notification, "events": Event},
+        ),
+    ):
+        cleanup = benchlib.NewRows(**tables)
+        figures[name] = cleanup.record(figure(fn, after=cleanup, **reps))
+    signals.event_processed.disconnect(dispatch_uid="bench")
+    _vacuum(Delivery, Event)
     return figures
 
 
@@ -138,7 +238,10 @@ def prepare() -> dict:
 
 
 def measure() -> dict:
-    figures = million_figures() if DATASET == "million" else main_figures()
+    if DATASET == "million":
+        figures = million_figures()
+    else:
+        figures = {**main_figures(), **write_figures()}
     return {"side": "notify", "versions": benchlib.versions(PACKAGE), "figures": figures}
 
 

@@ -29,6 +29,8 @@ INSTALLED_APPS = [
     "polymorphic",
     "django_notify",
     "organizations",
+    # Its notifications.py registers the write figures' types.
+    "notify_side",
 ]
 DATABASES = {"default": benchlib.db_settings("notify")}
 
@@ -56,5 +58,11 @@ STATIC_URL = "/static/"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DJANGO_NOTIFY = {
     "TENANCY_ADAPTER": "organizations.tenancy.OrganizationsTenancyAdapter",
-    "CHANNELS": {"outbox": {"BACKEND": "locmem"}},
+    # Email spelled out: the fan-out types plan an email delivery per recipient.
+    "CHANNELS": {"outbox": {"BACKEND": "locmem"}, "email": {"BACKEND": "email"}},
+    # The write figures time the write (rows and Delivery rows), not the sending.
+    "DISPATCHER": "notify_side.dispatch.NoDispatcher",
+    "SITE_URL": "https://bench.example",
 }
+# Nothing is sent (see DISPATCHER); should something be, it stays in memory.
+MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}

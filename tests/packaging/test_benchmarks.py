@@ -1,9 +1,11 @@
 """The benchmark suite (benchmarks/run.py) runs end to end at its small size.
 
 A smoke test of the harness, not of speed: it checks that every figure was measured for
-both packages (a query count and a positive median) and that django-notify's unread count
-is one query. No timing is asserted. Runs in the ``bench`` tox env (``pytest -m bench``);
-it creates the benchmark virtualenvs (PyPI) on first use.
+both packages (a query count and a positive median), that django-notify's unread count
+is one query, and that the write figures created the same rows on both sides (DN with an
+INSERT per row, django-notify with a fixed few statements). No timing is asserted. Runs
+in the ``bench`` tox env (``pytest -m bench``); it creates the benchmark virtualenvs
+(PyPI) on first use.
 """
 
 import json
@@ -27,6 +29,14 @@ FIGURES = (
     "unread_list_view",
     "mark_all_read",
 )
+#: The write figures and the sides that measure them (DN has no events; the floor is
+#: SQL on django-notify's table).
+WRITE_FIGURES = {
+    "fanout_notify": ("notify", "dn"),
+    "fanout_notify_atomic": ("notify", "dn"),
+    "fanout_floor": ("notify",),
+    "fanout_emit": ("notify",),
+}
 
 
 def test_small_benchmark_run(tmp_path):
@@ -45,16 +55,17 @@ def test_small_benchmark_run(tmp_path):
     report = json.loads((tmp_path / "small.json").read_text())
     assert report["databases"] == [db for db in ("postgres", "sqlite") if db in dbs]
     assert not report["failures"]
-    for name in FIGURES:
+    measured = [(name, side) for name in FIGURES for side in ("notify", "dn")]
+    measured += [(name, side) for name, sides in WRITE_FIGURES.items() for side in sides]
+    for name, side in measured:
         for db in dbs:
-            for side in ("notify", "dn"):
-                cell = report["figures"][name][db][side]
-                where = f"{name} on {db} for {side}"
-                assert cell["error"] is None, f"{where}: {cell['error']}"
-                assert isinstance(cell["queries"], int), where
-                assert cell["queries"] >= 1, where
-                assert cell["median_ms"] > 0, where
-                assert cell["repetitions"] > 0, where
+            cell = report["figures"][name][db][side]
+            where = f"{name} on {db} for {side}"
+            assert cell["error"] is None, f"{where}: {cell['error']}"
+            assert isinstance(cell["queries"], int), where
+            assert cell["queries"] >= 1, where
+            assert cell["median_ms"] > 0, where
+            assert cell["repetitions"] > 0, where
     for db in dbs:
         assert report["figures"]["unread_count"][db]["notify"]["queries"] == 1, db
     # Both packages did the same work on the same data.
@@ -62,4 +73,29 @@ def test_small_benchmark_run(tmp_path):
         for db in dbs:
             cells = report["figures"][name][db]
             assert cells["notify"]["result"] == cells["dn"]["result"], (name, db)
-    assert (tmp_path / "small.md").read_text().count("| `") == len(FIGURES)
+    # The writes: every call created the audience's rows (and, for django-notify, an
+    # email delivery each); DN pays one INSERT per row, django-notify a fixed few
+    # statements whatever the audience (transaction statements included).
+    fans = report["dataset"]["fanout"]
+    rows = {"notifications": fans}
+    planned = {**rows, "deliveries": fans}
+    for db in dbs:
+        cells = report["figures"]
+        for name in ("fanout_notify", "fanout_notify_atomic"):
+            assert cells[name][db]["dn"]["result"] == fans, (name, db)
+            assert cells[name][db]["dn"]["created"] == rows, (name, db)
+            # An INSERT per row after reading the users, and the transaction statements.
+            assert cells[name][db]["dn"]["queries"] > fans, (name, db)
+            assert cells[name][db]["notify"]["result"] == fans, (name, db)
+            assert cells[name][db]["notify"]["created"] == planned, (name, db)
+            assert cells[name][db]["notify"]["queries"] <= 20, (name, db)
+        assert cells["fanout_floor"][db]["notify"]["result"] == fans, db
+        assert cells["fanout_floor"][db]["notify"]["created"] == rows, db
+        assert cells["fanout_floor"][db]["notify"]["queries"] == 1, db
+        emitted = cells["fanout_emit"][db]["notify"]
+        assert emitted["result"] == fans, db
+        assert emitted["created"] == {**planned, "events": 1}, db
+        assert emitted["queries"] <= 40, db
+    # One table row per read figure and per write figure (the floor is a column).
+    table_rows = len(FIGURES) + len(WRITE_FIGURES) - 1
+    assert (tmp_path / "small.md").read_text().count("| `") == table_rows
