@@ -1,8 +1,8 @@
-"""Batched delivery through a REAL Celery worker (the harness of tests/test_celery_worker.py:
-a ``celery worker`` subprocess on the real Redis broker, a real SMTP server and a real HTTP
-server on loopback, the same PostgreSQL test database): a fan-out reaches the worker as
-one ``django_notify.deliver_batch`` task per ``DISPATCH_BATCH_SIZE`` deliveries, and every
-message arrives exactly once.
+"""Batched delivery through a REAL Celery worker (the harness of
+tests/delivery/test_celery_worker.py: a ``celery worker`` subprocess on the real Redis
+broker, a real SMTP server and a real HTTP server on loopback, the same PostgreSQL test
+database): a fan-out reaches the worker as one ``django_notify.deliver_batch`` task per
+``DISPATCH_BATCH_SIZE`` deliveries, and every message arrives exactly once.
 
 ``NOTIFY_BATCH_PROOF_N`` raises the number of recipients (default 300) to measure the
 throughput; the rates are printed (``-s``)."""
@@ -17,6 +17,7 @@ import time
 import pytest
 
 from django_notify.models import Delivery, DeliveryStatus, NotificationPreference
+from tests.support.notify_settings import notify_override
 
 from . import test_celery_worker as harness
 
@@ -31,7 +32,8 @@ BATCH = 100  # the default DISPATCH_BATCH_SIZE, which the worker's settings leav
 
 def make_many(n: int, *, email: bool):
     from django.contrib.auth import get_user_model
-    from organizations.models import Membership, Organization
+
+    from tests.testapp.models import Membership, Organization
 
     org = Organization.objects.create(name=f"batch-{time.monotonic_ns()}")
     model = get_user_model()
@@ -110,3 +112,39 @@ def test_a_fan_out_of_webhooks_arrives_once_each(peers):
         f"\n[batches] {N} webhooks via a real worker: all received after {elapsed:.2f} s "
         f"= {N / elapsed:.0f} webhooks/s ({peers.http.connections} connections)"
     )
+
+
+@worker_db
+def test_the_same_batch_task_delivered_twice_at_once_sends_each_email_once(peers):
+    """A broker may deliver a task twice (a redelivery racing the original). Both copies
+    of one batch run at the same time on the worker's two threads: each claims what the
+    other has not locked, and every email goes out once."""
+    from django_notify.delivery.tasks import deliver_batch_task
+
+    users = make_many(BATCH, email=True)
+    with notify_override(DISPATCHER="tests.delivery.test_dispatch_batches.Hold"):
+        alert(users)  # planned, not dispatched
+    ids = list(Delivery.objects.filter(channel="email").values_list("pk", flat=True))
+    assert len(ids) == BATCH
+    log_before = len(peers.worker.log())
+    deliver_batch_task.apply_async((ids,))
+    deliver_batch_task.apply_async((ids,))
+    peers.wait(lambda: len(received_batches(peers, log_before)) == 2, "both copies")
+    peers.watch(ids, timeout=60)
+    peers.wait(
+        lambda: (
+            len(
+                re.findall(
+                    r"deliver_batch\[[0-9a-f-]+\] succeeded", peers.worker.log()[log_before:]
+                )
+            )
+            == 2
+        ),  # fmt: skip
+        "both copies to finish",
+    )
+    time.sleep(0.3)  # a duplicate would arrive now
+    rows = Delivery.objects.filter(pk__in=ids)
+    assert rows.filter(status=DeliveryStatus.SENT).count() == BATCH
+    assert set(rows.values_list("attempts", flat=True)) == {1}  # claimed once each
+    received = sorted(r for m in peers.smtp.messages for r in m.rcpt_tos)
+    assert received == sorted(u.email for u in users)  # none lost, none twice
