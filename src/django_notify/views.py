@@ -9,7 +9,23 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
+from .channels import channels
 from .delivery import unsubscribe
+from .types import notification_types
+
+
+def _labels(types: list[str], channel: str) -> dict:
+    """The page names types and the channel as the preferences page does, not by key."""
+    spec = dict(channels.items()).get(channel)
+    return {
+        "types": types,
+        "channel": channel,
+        "type_labels": [
+            str(notification_types.get(key).get_label()) if key in notification_types else key
+            for key in types
+        ],
+        "channel_label": (spec.backend.label if spec else "") or channel,
+    }
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -26,15 +42,11 @@ class UnsubscribeView(View):
             user, types, channel = unsubscribe.read_token(token)
         except ValidationError as exc:
             return render(request, self.template_name, {"error": exc.messages[0]}, status=400)
-        return render(
-            request, self.template_name, {"confirm": True, "types": types, "channel": channel}
-        )
+        return render(request, self.template_name, {"confirm": True, **_labels(types, channel)})
 
     def post(self, request: HttpRequest, token: str) -> HttpResponse:
         try:
             user, types, channel = unsubscribe.apply(token)
         except ValidationError as exc:
             return render(request, self.template_name, {"error": exc.messages[0]}, status=400)
-        return render(
-            request, self.template_name, {"done": True, "types": types, "channel": channel}
-        )
+        return render(request, self.template_name, {"done": True, **_labels(types, channel)})

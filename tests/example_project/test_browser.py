@@ -24,162 +24,40 @@ import re
 import subprocess
 import sys
 import time
-import uuid
-from dataclasses import dataclass, field
 from datetime import time as clock
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
 from django.contrib.auth.hashers import PBKDF2PasswordHasher, make_password
-from django.db import connection, transaction
-from django.test import Client
+from django.db import transaction
 from django.utils import timezone
 
 from django_notify import Priority, notify
 from django_notify.models import NotificationPreference, PlatformAlert, RecipientSettings
-from django_notify.realtime.brokers import reset_brokers
 
 try:  # the browser tox env installs it; without it these tests skip (or fail, if required)
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 except ImportError:
-    expect = sync_playwright = None
+    expect = None
 
-from tests.support.browser_support import (
-    CHROMIUM_ARGS,
+from tests.support.browser_support import (  # noqa: F401 - the fixtures
     EXAMPLE,
-    OBSERVER_SCRIPT,
-    WsgiServer,
-    asgi_site,
-    check_redis,
-    chromium_path,
-    missing,
-    publishing_settings,
+    Site,
+    each_browser_test,
+    new_page,
     screenshot,
-    site_env,
+    site_fixture,
+    visit,
+    wsgi_site_fixture,
 )
-from tests.support.notify_settings import notify_override
-from tests.support.services import require_postgres_for
 
 pytestmark = pytest.mark.browser
 #: The servers must see the rows the tests commit, and on-commit publishing must run.
 live_db = pytest.mark.django_db(transaction=True)
 
-VIEWPORT = {"width": 1280, "height": 800}
 #: Generous ceilings for auto-waiting assertions; they return as soon as the page is right.
 LIVE = 5_000  # ms: an event pushed through Redis and the stream
 POLL = 8_000  # ms: POLL_INTERVAL (1 s) plus a request, with room for a loaded machine
-
-
-@dataclass
-class Site:
-    browser: object
-    asgi: object
-    env: dict
-    prefix: str
-    log_dir: str
-    wsgi: WsgiServer | None = None
-    contexts: list = field(default_factory=list)
-    page_errors: list = field(default_factory=list)
-
-    def logs(self) -> str:
-        parts = [f"===== uvicorn =====\n{self.asgi.log()[-8000:]}"]
-        if self.wsgi is not None:
-            parts.append(f"===== runserver =====\n{self.wsgi.log()[-8000:]}")
-        return "\n".join(parts)
-
-
-@pytest.fixture(scope="module")
-def site(django_db_setup, tmp_path_factory):
-    require_postgres_for("the browser tests")
-    if sync_playwright is None:
-        missing("Playwright for Python is not installed (pip install playwright)")
-    executable = chromium_path()
-    check_redis()
-
-    prefix = f"notify-browser-{uuid.uuid4().hex[:10]}"
-    env = site_env(connection.settings_dict, settings.SECRET_KEY, prefix)
-    log_dir = str(tmp_path_factory.mktemp("servers"))
-    server = asgi_site(env, log_dir)
-    # Playwright's sync API keeps its event loop marked as running in this thread, and
-    # Django then refuses every ORM call as "async unsafe". Nothing here shares a
-    # connection with that loop (it only talks to the browser), so the calls are safe.
-    patch = pytest.MonkeyPatch()
-    patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    try:
-        server.start()
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-            site = Site(browser, server, env, prefix, log_dir)
-            try:
-                yield site
-            finally:
-                browser.close()
-                if site.wsgi is not None:
-                    site.wsgi.stop()
-    finally:
-        server.stop()
-        patch.undo()
-
-
-@pytest.fixture
-def wsgi_site(site):
-    """The same site under WSGI with a one-second poll, started on first use."""
-    if site.wsgi is None:
-        site.wsgi = WsgiServer({**site.env, "NOTIFY_POLL_INTERVAL": "1"}, site.log_dir).start()
-    return site.wsgi
-
-
-@pytest.fixture(autouse=True)
-def _each(require_postgres, site, request):
-    """This process publishes where the site listens; each test's browser contexts are
-    closed before its rows are flushed; a failing test prints the servers' logs."""
-    reset_brokers()
-    failed_before = request.session.testsfailed
-    errors = site.page_errors = []
-    with notify_override(**publishing_settings(site.prefix)):
-        yield
-    for context in site.contexts:
-        context.close()
-    site.contexts.clear()
-    reset_brokers()
-    if request.session.testsfailed > failed_before:
-        print(site.logs())
-    # An uncaught exception in the widget or the pages fails the test that caused it.
-    assert errors == [], errors
-
-
-# --- helpers -----------------------------------------------------------------------------
-
-
-def new_page(site: Site, user=None, *, base: str | None = None):
-    """A fresh browser context (own cookies and storage), signed in as ``user`` unless
-    None, with the observers of browser_support.OBSERVER_SCRIPT."""
-    context = site.browser.new_context(viewport=VIEWPORT, base_url=base or site.asgi.url(""))
-    site.contexts.append(context)
-    context.add_init_script(OBSERVER_SCRIPT)
-    if user is not None:
-        client = Client()
-        client.force_login(user)  # a committed session row, signed with the shared key
-        name = settings.SESSION_COOKIE_NAME
-        context.add_cookies(
-            [{"name": name, "value": client.cookies[name].value, "url": base or site.asgi.url()}]
-        )
-    page = context.new_page()
-    page.on("pageerror", lambda error: site.page_errors.append(str(error)))
-    return page
-
-
-def visit(page, path: str = "/", *, stream: bool = True):
-    """Go to ``path`` and wait for the widget; with ``stream`` until the stream's first
-    ``count`` event, sent once the server's Redis subscription is confirmed."""
-    page.goto(path)
-    page.wait_for_function("() => window.DjangoNotify && window.DjangoNotify.ready")
-    if stream:
-        page.wait_for_function(
-            "() => window.__notify.streamEvents.some((event) => event.name === 'count')"
-        )
-    return page
 
 
 def bell(page):
@@ -303,7 +181,7 @@ def test_log_in_see_the_badge_and_open_the_dropdown_with_the_mouse(site, make_us
     expect(items.nth(0)).to_have_class(re.compile(r"\bnotify-priority-normal\b"))
     expect(items.nth(1)).to_have_css("border-left-color", "rgb(220, 38, 38)")
     expect(items.nth(2)).to_have_css("border-left-color", "rgb(245, 158, 11)")
-    expect(items.nth(0)).to_have_css("border-left-color", "rgb(59, 130, 246)")
+    expect(items.nth(0)).to_have_css("border-left-color", "rgb(37, 99, 235)")
     expect(items.nth(3)).not_to_have_css("background-color", "rgb(239, 246, 255)")
     expect(items.nth(0)).to_have_css("background-color", "rgb(239, 246, 255)")
     expect(items.nth(1).locator(".notify-pill--critical")).to_have_text(

@@ -30,16 +30,36 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+
+from django_notify.realtime.brokers import reset_brokers
 from tests.support.asgi_server import ROOT, AsgiServer
-from tests.support.services import REDIS_URL, missing, redis_client  # noqa: F401 - missing is re-exported
+from tests.support.notify_settings import notify_override
+from tests.support.services import (  # noqa: F401 - missing is re-exported
+    REDIS_URL,
+    missing,
+    redis_client,
+    require_postgres_for,
+)
+
+try:  # the browser tox env installs it; without it the browser tests skip (or fail, if required)
+    from playwright.sync_api import sync_playwright
+except ImportError:
+    sync_playwright = None
 
 EXAMPLE = ROOT / "example_project"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 DOCS_IMAGES = ROOT / "docs" / "img"
+VIEWPORT = {"width": 1280, "height": 800}
 
 
 def chromium_path() -> str:
@@ -228,3 +248,151 @@ def screenshot(page, name: str, *, docs: bool = False, **options) -> Path:
         DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, DOCS_IMAGES / path.name)
     return path
+
+
+def axe_script() -> str:
+    """axe-core's own ``axe.min.js`` as the axe-playwright-python package ships it: read
+    from disk, so nothing is fetched while the tests run."""
+    try:
+        import axe_playwright_python
+    except ImportError:
+        missing("axe-core is not installed (pip install axe-playwright-python)")
+    return (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text("utf-8")
+
+
+def axe_violations(
+    page, *, context: str | None = None, skip: tuple = (), impacts=("serious", "critical")
+) -> list:
+    """axe-core's violations of ``impacts`` on the page as it is now (or inside the
+    ``context`` selector), one short line per rule with the elements it names; the rules
+    in ``skip`` are not run."""
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(axe_script())
+    options = {"resultTypes": ["violations"], "rules": {rule: {"enabled": False} for rule in skip}}
+    results = page.evaluate(
+        "([context, options]) => axe.run(context || document, options)", [context, options]
+    )
+    return [
+        f"{violation['id']} ({violation['impact']}): {violation['help']}: "
+        + "; ".join(
+            f"{' '.join(map(str, node['target']))} [{node.get('failureSummary', '').strip()}]"
+            for node in violation["nodes"][:6]
+        )
+        for violation in results["violations"]
+        if violation["impact"] in impacts
+    ]
+
+
+# --- the fixtures and helpers the browser test modules share ------------------------------
+# A module imports the fixtures (site_fixture, each_browser_test, and wsgi_site_fixture
+# if it uses it); each module starts its own servers and browser, once.
+
+
+@dataclass
+class Site:
+    browser: object
+    asgi: object
+    env: dict
+    prefix: str
+    log_dir: str
+    wsgi: WsgiServer | None = None
+    contexts: list = field(default_factory=list)
+    page_errors: list = field(default_factory=list)
+
+    def logs(self) -> str:
+        parts = [f"===== uvicorn =====\n{self.asgi.log()[-8000:]}"]
+        if self.wsgi is not None:
+            parts.append(f"===== runserver =====\n{self.wsgi.log()[-8000:]}")
+        return "\n".join(parts)
+
+
+@pytest.fixture(scope="module", name="site")
+def site_fixture(django_db_setup, tmp_path_factory):
+    require_postgres_for("the browser tests")
+    if sync_playwright is None:
+        missing("Playwright for Python is not installed (pip install playwright)")
+    executable = chromium_path()
+    check_redis()
+
+    prefix = f"notify-browser-{uuid.uuid4().hex[:10]}"
+    env = site_env(connection.settings_dict, settings.SECRET_KEY, prefix)
+    log_dir = str(tmp_path_factory.mktemp("servers"))
+    server = asgi_site(env, log_dir)
+    # Playwright's sync API keeps its event loop marked as running in this thread, and
+    # Django then refuses every ORM call as "async unsafe". Nothing here shares a
+    # connection with that loop (it only talks to the browser), so the calls are safe.
+    patch = pytest.MonkeyPatch()
+    patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    try:
+        server.start()
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+            site = Site(browser, server, env, prefix, log_dir)
+            try:
+                yield site
+            finally:
+                browser.close()
+                if site.wsgi is not None:
+                    site.wsgi.stop()
+    finally:
+        server.stop()
+        patch.undo()
+
+
+@pytest.fixture(name="wsgi_site")
+def wsgi_site_fixture(site):
+    """The same site under WSGI with a one-second poll, started on first use."""
+    if site.wsgi is None:
+        site.wsgi = WsgiServer({**site.env, "NOTIFY_POLL_INTERVAL": "1"}, site.log_dir).start()
+    return site.wsgi
+
+
+@pytest.fixture(autouse=True)
+def each_browser_test(require_postgres, site, request):
+    """This process publishes where the site listens; each test's browser contexts are
+    closed before its rows are flushed; a failing test prints the servers' logs."""
+    reset_brokers()
+    failed_before = request.session.testsfailed
+    errors = site.page_errors = []
+    with notify_override(**publishing_settings(site.prefix)):
+        yield
+    for context in site.contexts:
+        context.close()
+    site.contexts.clear()
+    reset_brokers()
+    if request.session.testsfailed > failed_before:
+        print(site.logs())
+    # An uncaught exception in the widget or the pages fails the test that caused it.
+    assert errors == [], errors
+
+
+def new_page(site: Site, user=None, *, base: str | None = None, **context_options):
+    """A fresh browser context (own cookies and storage), signed in as ``user`` unless
+    None, with the observers of OBSERVER_SCRIPT. ``context_options`` go to Playwright's
+    ``new_context`` (``viewport``, ``color_scheme``, ``forced_colors``)."""
+    context_options.setdefault("viewport", VIEWPORT)
+    context = site.browser.new_context(base_url=base or site.asgi.url(""), **context_options)
+    site.contexts.append(context)
+    context.add_init_script(OBSERVER_SCRIPT)
+    if user is not None:
+        client = Client()
+        client.force_login(user)  # a committed session row, signed with the shared key
+        name = settings.SESSION_COOKIE_NAME
+        context.add_cookies(
+            [{"name": name, "value": client.cookies[name].value, "url": base or site.asgi.url()}]
+        )
+    page = context.new_page()
+    page.on("pageerror", lambda error: site.page_errors.append(str(error)))
+    return page
+
+
+def visit(page, path: str = "/", *, stream: bool = True):
+    """Go to ``path`` and wait for the widget; with ``stream`` until the stream's first
+    ``count`` event, sent once the server's Redis subscription is confirmed."""
+    page.goto(path)
+    page.wait_for_function("() => window.DjangoNotify && window.DjangoNotify.ready")
+    if stream:
+        page.wait_for_function(
+            "() => window.__notify.streamEvents.some((event) => event.name === 'count')"
+        )
+    return page

@@ -913,6 +913,33 @@
           self.close(false);
         }
       });
+      window.addEventListener("resize", function () {
+        if (self.isOpen()) {
+          self.place();
+        }
+      });
+    }
+
+    /**
+     * Keep the open panel on screen. It hangs from the bell's right edge, which on a
+     * phone may be nearer the left than the panel is wide; shift it sideways (the
+     * stylesheet caps its width at the viewport's less a margin).
+     */
+    place() {
+      const style = this.dropdown.style;
+      style.right = "";
+      const margin = 8;
+      const rect = this.dropdown.getBoundingClientRect();
+      const viewport = document.documentElement.clientWidth;
+      let shift = 0;
+      if (rect.left < margin || rect.width > viewport - 2 * margin) {
+        shift = margin - rect.left;
+      } else if (rect.right > viewport - margin) {
+        shift = viewport - margin - rect.right;
+      }
+      if (shift) {
+        style.right = parseFloat(window.getComputedStyle(this.dropdown).right) - shift + "px";
+      }
     }
 
     isOpen() {
@@ -931,6 +958,7 @@
         this.dropdown.hidden = false;
         this.button.setAttribute("aria-expanded", "true");
         this.root.classList.add("notify-bell--open");
+        this.place();
         emit("open", { bell: this.root });
       }
       if (hub.items) {

@@ -808,15 +808,45 @@
       });
     }
 
-    /** Put the API's field errors next to the fields they name. */
+    function textOf(node) {
+      return node ? node.textContent.replace(/\s+/g, " ").trim() : "";
+    }
+
+    /** What the page calls a field: "Quiet hours – Until", "Job Created – Email". */
+    function labelFor(name, cell) {
+      if (cell) {
+        const row = cell.closest("tr");
+        const type = textOf(row && row.querySelector(".notify-prefs__label"));
+        const channel = (cell.closest("td") || cell).getAttribute("data-label") || "";
+        return [type, channel].filter(Boolean).join(" – ");
+      }
+      const base = name.split(/[.[]/)[0];
+      const input = form.querySelector('[data-notify-field="' + name + '"]');
+      const slot = form.querySelector('[data-notify-error-for="' + base + '"]');
+      const fieldset = (input || slot) && (input || slot).closest("fieldset");
+      const group = textOf(fieldset && fieldset.querySelector("legend"));
+      const own = textOf(input && input.closest("label") && input.closest("label").querySelector("span"));
+      const parts = [group, own].filter(function (part, index, all) {
+        return part && all.indexOf(part) === index;
+      });
+      return parts.length ? parts.join(" – ") : name;
+    }
+
+    /** Put the API's field errors next to the fields they name; the banner lists them by
+     * the labels the page shows (the API's message names them by their JSON paths). */
     function showFieldErrors(error, entryCells) {
       const fields = error.fields || {};
-      const unplaced = [];
+      const summary = [];
       Object.keys(fields).forEach(function (name) {
         const text = fields[name].join(" ");
+        if (name === "__all__") {
+          summary.push(text);
+          return;
+        }
         const entry = /^preferences\[(\d+)\]\.?(.*)$/.exec(name);
         if (entry && entryCells[Number(entry[1])]) {
           const cell = entryCells[Number(entry[1])];
+          summary.push(labelFor(name, cell) + ": " + text);
           const slot = cell.querySelector("[data-notify-cell-error]");
           slot.textContent = text;
           slot.hidden = false;
@@ -826,6 +856,7 @@
           }
           return;
         }
+        summary.push(labelFor(name) + ": " + text);
         const base = name.split(/[.[]/)[0];
         const slot = form.querySelector('[data-notify-error-for="' + base + '"]');
         if (slot) {
@@ -842,12 +873,9 @@
           inputs.forEach(function (input) {
             input.setAttribute("aria-invalid", "true");
           });
-          return;
         }
-        unplaced.push(name + ": " + text);
       });
-      const summary = unplaced.length ? error.message + " " + unplaced.join(" ") : error.message;
-      showError(errorBox, { message: summary });
+      showError(errorBox, { message: summary.length ? summary.join(" ") : error.message });
       const first = form.querySelector('[aria-invalid="true"]');
       if (first) {
         first.focus();
