@@ -130,8 +130,3 @@ class UserJoin:
 @lru_cache(maxsize=16)
 def _join(model, alias: str) -> UserJoin:
     return UserJoin(model, alias)
-
-
-def clear_cache(**kwargs) -> None:
-    """Forget the joins (a swapped user model in tests, a changed database)."""
-    _join.cache_clear()
