@@ -84,6 +84,71 @@ def insert(
     return objs
 
 
+def insert_columns(
+    model,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    constants: dict[str, Any] | None = None,
+    using: str | None = None,
+    batch_size: int | None = None,
+) -> list[Any]:
+    """Insert rows given as value tuples, without building model instances; returns
+    the new primary keys in row order.
+
+    ``columns`` names (attnames) the values of each tuple in ``rows``; ``constants``
+    gives one value for every row. Any other field takes its default: a callable
+    default of a unique field (a generated key) is called per row, any other default
+    once. Nothing runs per instance (no ``pre_save``, no signals): callers pass what
+    ``auto_now`` fields would have set. The database's own path is the same
+    ``INSERT … SELECT`` as :func:`insert`; on a database without it, instances are built
+    and ``bulk_create`` writes them.
+    """
+    if not rows:
+        return []
+    constants = dict(constants or {})
+    using = using or router.db_for_write(model)
+    connection = connections[using]
+    opts = model._meta
+    given = [*columns, *constants]
+    for name in given:
+        opts.get_field(name)  # FieldDoesNotExist names the mistake
+    fields = [f for f in opts.concrete_fields if not f.primary_key and not f.generated]
+    per_row = [
+        f
+        for f in fields
+        if f.attname not in given and f.unique and f.has_default() and callable(f.default)
+    ]
+    for f in fields:
+        if f.attname not in given and f not in per_row:
+            constants[f.attname] = f.get_default()
+    names = [*columns, *(f.attname for f in per_row)]
+    if not supported(connection) or opts.parents:
+        objs = [
+            model(**constants, **dict(zip(columns, row, strict=True))) for row in rows
+        ]  # per-row defaults are called by the model itself
+        model._base_manager.using(using).bulk_create(objs, batch_size=batch_size)
+        return [obj.pk for obj in objs]
+    by_name = {f.attname: f for f in fields}
+    pks: list[Any] = []
+    size = batch_size or CHUNK
+    for start in range(0, len(rows), size):
+        chunk = rows[start : start + size]
+        vectors = [list(v) for v in zip(*chunk, strict=True)] if columns else []
+        vectors += [[f.get_default() for _ in chunk] for f in per_row]
+        parts = [(by_name[name], values) for name, values in zip(names, vectors, strict=True)]
+        parts += [(by_name[name], [value]) for name, value in constants.items()]
+        parts.sort(key=lambda part: fields.index(part[0]))
+        sql, params = _statement_from_columns(model, parts, len(chunk), connection, returning=True)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            ids = sorted(row[0] for row in cursor.fetchall())
+        if len(ids) != len(chunk):  # never expected: one row per SELECT row
+            raise RuntimeError(f"inserted {len(ids)} rows for {len(chunk)}")
+        pks += [opts.pk.to_python(value) for value in ids]
+    return pks
+
+
 def _values(field, objs) -> list[Any]:
     if type(field).pre_save is _PLAIN_PRE_SAVE:
         attname = field.attname
@@ -97,12 +162,40 @@ def _values(field, objs) -> list[Any]:
 
 
 def _statement(model, fields, objs, connection, returning: bool) -> tuple[str, list[Any]]:
+    parts = [(field, _values(field, objs)) for field in fields]
+    return _statement_from_columns(model, parts, len(objs), connection, returning=returning)
+
+
+#: Fields whose database value is the Python value itself when that is an int or a str:
+#: a column of those skips ``get_db_prep_save`` (called per value, it is most of the
+#: cost of preparing a large insert).
+_VERBATIM = frozenset(
+    (
+        "CharField", "TextField", "SlugField", "EmailField", "URLField",
+        "IntegerField", "BigIntegerField", "SmallIntegerField", "PositiveIntegerField",
+        "PositiveBigIntegerField", "PositiveSmallIntegerField", "ForeignKey",
+    )
+)  # fmt: skip
+
+
+def _prepared(field, values: list[Any], connection) -> list[Any]:
+    if field.get_internal_type() in _VERBATIM:
+        target = field.target_field if field.is_relation else field
+        kind = int if target.get_internal_type().endswith(("IntegerField", "AutoField")) else str
+        if all(v is None or type(v) is kind for v in values):
+            return values
+    return [field.get_db_prep_save(v, connection) for v in values]
+
+
+def _statement_from_columns(
+    model, parts: list[tuple[Field, list[Any]]], n: int, connection, *, returning: bool
+) -> tuple[str, list[Any]]:
+    """``parts``: (field, its value for each of the ``n`` rows, or one value for all)."""
     qn = connection.ops.quote_name
     select: list[str] = []
     params: list[Any] = []
-    varying: list[tuple[Field, list[Any]]] = []
-    for field in fields:
-        values = _values(field, objs)
+    varying: list[list[Any]] = []
+    for field, values in parts:
         first = values[0]
         if all(value == first and type(value) is type(first) for value in values):
             select.append(_constant(field, connection))
@@ -116,13 +209,11 @@ def _statement(model, fields, objs, connection, returning: bool) -> tuple[str, l
                     None if v is None else json.loads(json.dumps(v, cls=encoder)) for v in values
                 ]
             else:
-                carried = [field.get_db_prep_save(v, connection) for v in values]
-            varying.append((field, carried))
-    columns = ", ".join(qn(f.column) for f in fields)
+                carried = _prepared(field, values, connection)
+            varying.append(carried)
+    columns = ", ".join(qn(field.column) for field, _ in parts)
     table = qn(model._meta.db_table)
-    rows = [list(row) for row in zip(*(values for _field, values in varying), strict=True)]
-    if not rows:
-        rows = [[] for _ in objs]  # every row alike: one empty element per row
+    rows = [list(row) for row in zip(*varying, strict=True)] if varying else [[]] * n
     sql = f"INSERT INTO {table} ({columns}) SELECT {', '.join(select)} FROM {_source(connection)}"
     params.append(json.dumps(rows, allow_nan=False, default=str))
     if returning:

@@ -21,7 +21,8 @@ notification_dismissed = Signal()
 event_emitted = Signal()
 
 #: An event was turned into notifications (sent after that commit). kwargs: ``event``,
-#: ``notifications`` (the created rows).
+#: ``notifications`` (the created rows: a list, or for an audience larger than
+#: ``BULK_BATCH_SIZE`` a sequence that reads them back in chunks as it is iterated).
 event_processed = Signal()
 
 #: A rule sync created subscriptions. kwargs: ``notification_type``, ``subscriptions``.
@@ -32,7 +33,9 @@ subscriptions_removed_by_rule = Signal()
 
 #: New notification rows committed (for real-time push). kwargs: ``notification_ids``,
 #: and ``notifications``: the rows themselves when the sender holds them (empty
-#: otherwise), so a receiver can route them without reading them again.
+#: otherwise), so a receiver can route them without reading them again. For an event's
+#: audience larger than ``BULK_BATCH_SIZE`` each item carries only ``pk``, ``scope``,
+#: ``recipient_id``, ``team_key`` and ``organization_key``.
 notification_published = Signal()
 
 #: A delivery is about to be sent (inside the sending worker). Raise

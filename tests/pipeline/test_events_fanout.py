@@ -79,3 +79,78 @@ def test_processing_an_event_for_10000_subscribers_is_bounded(db, Notification):
     assert inserts <= batches
     assert others <= OTHER_QUERIES, dict(kinds)
     assert len(ctx) <= OTHER_QUERIES + batches
+
+
+#: On in-app and "outbox" by default (tests/delivery_app/notifications.py).
+CHUNKED = "test.limited"
+
+
+def test_a_large_audience_is_written_in_chunks_in_one_transaction(
+    db, Notification, notify_settings, django_capture_on_commit_callbacks
+):
+    """Past ``BULK_BATCH_SIZE`` recipients an event is written a chunk at a time: every
+    recipient gets exactly one row and one Delivery per channel, the signals see every
+    row, the live push routes every row from what the write kept (no re-read), and the
+    queries grow with the chunks, not with the recipients."""
+    from django_notify import signals
+    from django_notify.models import Delivery
+    from django_notify.pipeline.rows import StoredRows
+
+    User = get_user_model()
+    users = User.objects.bulk_create(
+        [User(username=f"chunk{i}", email=f"chunk{i}@example.com") for i in range(11)]
+    )
+    Subscription.objects.bulk_create(
+        [Subscription(user_id=u.pk, notification_type=CHUNKED) for u in users]
+    )
+    notify_settings(
+        BULK_BATCH_SIZE=4,
+        CHANNELS={"in_app": {"BACKEND": "in_app"}, "outbox": {"BACKEND": "locmem"}},
+    )
+    processed, published = [], []
+
+    def on_processed(sender, event, notifications, **kwargs):
+        processed.append(notifications)
+
+    def on_published(sender, notification_ids, notifications, **kwargs):
+        published.append((list(notification_ids), list(notifications)))
+
+    signals.event_processed.connect(on_processed, dispatch_uid="chunks")
+    signals.notification_published.connect(on_published, dispatch_uid="chunks")
+    try:
+        event = Event.objects.create(notification_type=CHUNKED)
+        with django_capture_on_commit_callbacks(execute=True):
+            with CaptureQueriesContext(connection) as ctx:
+                assert process_event(event.pk)
+    finally:
+        signals.event_processed.disconnect(dispatch_uid="chunks")
+        signals.notification_published.disconnect(dispatch_uid="chunks")
+
+    rows = Notification.objects.filter(notification_type=CHUNKED)
+    assert sorted(rows.values_list("recipient_id", flat=True)) == sorted(u.pk for u in users)
+    assert Delivery.objects.filter(notification__in=rows, channel="outbox").count() == 11
+    event.refresh_from_db()
+    assert (event.status, event.notification_count) == ("done", 11)
+
+    [seen] = processed
+    assert isinstance(seen, StoredRows) and len(seen) == 11
+    assert sorted(n.recipient_id for n in seen) == sorted(u.pk for u in users)
+    assert seen[0].pk == seen.ids[0] and len(seen[1:3]) == 2
+
+    # One announcement per chunk, each routed from the kept fields of its rows.
+    assert [len(ids) for ids, _ in published] == [4, 4, 3]
+    by_pk = {n.pk: n for n in rows}
+    for ids, kept in published:
+        assert [k.pk for k in kept] == ids
+        for k in kept:
+            row = by_pk[k.pk]
+            assert (k.scope, k.recipient_id, k.organization_key) == (
+                row.scope,
+                row.recipient_id,
+                row.organization_key,
+            )
+    # Three chunks: three notification INSERTs and three Delivery INSERTs.
+    table = Notification._meta.db_table
+    inserts = Counter(_table(q["sql"]) for q in ctx.captured_queries if "INSERT" in q["sql"][:12])
+    assert inserts[f"INSERT {table}"] == 3
+    assert inserts[f"INSERT {Delivery._meta.db_table}"] == 3

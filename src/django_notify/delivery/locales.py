@@ -22,25 +22,35 @@ def recipient_locales(user_ids: Iterable[Any]) -> dict[Any, tuple[str, str, tupl
     user_ids = list(user_ids)
     from_adapter = get_adapter().get_recipient_locales(user_ids) or {}
     rows = {r.user_id: r for r in RecipientSettings.objects.filter(in_ids("user_id", user_ids))}
+    default_language, default_tz = django_settings.LANGUAGE_CODE, django_settings.TIME_ZONE
+    # A fan-out asks about thousands of users who share a handful of zones.
+    known_zones: dict[str, bool] = {}
     out = {}
     for uid in user_ids:
         row = rows.get(uid)
         language, tz = from_adapter.get(uid, ("", ""))
+        quiet = None
         if row is not None:
             language = row.language or language
             tz = row.timezone or tz
-        quiet = row.quiet_hours if row is not None else None
-        try:
-            schedule.as_zone(tz or django_settings.TIME_ZONE)
-        except (TypeError, ValueError):
-            # A row written around the validation must not stop the fan-out.
-            logger.warning("user %s has an unknown time zone %r; using TIME_ZONE", uid, tz)
-            tz = ""
+            quiet = row.quiet_hours
+        if tz:
+            valid = known_zones.get(tz)
+            if valid is None:
+                valid = known_zones[tz] = _is_zone(tz)
+            if not valid:
+                # A row written around the validation must not stop the fan-out.
+                logger.warning("user %s has an unknown time zone %r; using TIME_ZONE", uid, tz)
+                tz = ""
         if quiet is not None and quiet[0] == quiet[1]:
             quiet = None
-        out[uid] = (
-            language or django_settings.LANGUAGE_CODE,
-            tz or django_settings.TIME_ZONE,
-            quiet,
-        )
+        out[uid] = (language or default_language, tz or default_tz, quiet)
     return out
+
+
+def _is_zone(name: str) -> bool:
+    try:
+        schedule.as_zone(name)
+    except (TypeError, ValueError):
+        return False
+    return True

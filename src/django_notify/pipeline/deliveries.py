@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from .. import bulk_insert, schedule
 from ..channels.registry import get_channel
 from ..conf import app_settings
 from ..models import Delivery, DeliveryStatus, Frequency
+from ..models.delivery import new_key
 from ..rates import describe_window
 from .decisions import GroupDecisions
 
@@ -43,42 +44,46 @@ def _when(
     return DeliveryStatus.PENDING, now, ""
 
 
-def _delivery(**values: Any) -> Delivery:
-    """A new Delivery, built positionally (the field defaults for the rest): a fan-out
-    builds one per recipient × channel, and keyword construction costs about twice as
-    much."""
-    return Delivery(
-        *(
-            values[f.attname] if f.attname in values else f.get_default()
-            for f in Delivery._meta.concrete_fields
-        )
-    )
+class Planned(NamedTuple):
+    """A written Delivery row, as the hand-off needs it (no model instance: a fan-out
+    writes one per recipient × channel)."""
+
+    pk: Any
+    notification_id: Any
+    user_id: Any
+    channel: str
+    status: str
+    reason: str
 
 
-def _group_deliveries(group: GroupDecisions, now: datetime) -> list[Delivery]:
-    """The Delivery rows of one decided group; its rows must be saved (they have pks)."""
+#: The columns a planned delivery sets; every other one takes its default.
+COLUMNS = (
+    "notification_id", "user_id", "channel", "notification_type", "status",
+    "next_attempt_at", "reason", "address", "frequency", "idempotency_key",
+)  # fmt: skip
+
+
+def _group_deliveries(group: GroupDecisions, now: datetime) -> list[tuple]:
+    """The Delivery rows of one decided group, as value tuples in ``COLUMNS`` order; its
+    rows must be saved (they have pks)."""
     deliveries = []
     limit = group.limit
+    skipped, immediate = DeliveryStatus.SKIPPED, Frequency.IMMEDIATE
+    # Many recipients share a schedule (no quiet hours, the same time zone and
+    # frequency): work each one out once.
+    schedules: dict[tuple, tuple[str, datetime, str]] = {}
+    digestible = {c: get_channel(c).supports_digest for c in group.channels}
     for row, members in zip(group.rows, group.members, strict=True):
+        nid, ntype = row.pk, row.notification_type
         for uid in members:
             for channel in group.channels:
                 decision = group.decisions[(uid, channel)]
-                fields = {
-                    "notification_id": row.pk,
-                    "user_id": uid,
-                    "channel": channel,
-                    "notification_type": row.notification_type,
-                    "created_at": now,
-                }
                 if not decision.enabled:
                     if decision.on_by_default:  # somebody switched it off: say so
                         deliveries.append(
-                            _delivery(
-                                **fields,
-                                status=DeliveryStatus.SKIPPED,
-                                reason=f"switched off ({decision.source})",
-                            )
-                        )
+                            (nid, uid, channel, ntype, skipped, now,
+                             f"switched off ({decision.source})", "", immediate, new_key())
+                        )  # fmt: skip
                     continue
                 address = group.addresses[channel].get(uid)
                 skip = None
@@ -93,39 +98,45 @@ def _group_deliveries(group: GroupDecisions, now: datetime) -> list[Delivery]:
                     group.used[(uid, channel)] = n + 1
                 if skip:
                     deliveries.append(
-                        _delivery(
-                            **fields,
-                            status=DeliveryStatus.SKIPPED,
-                            reason=skip,
-                            address=address or "",
-                        )
-                    )
+                        (nid, uid, channel, ntype, skipped, now, skip, address or "",
+                         immediate, new_key())
+                    )  # fmt: skip
                     continue
                 frequency = decision.frequency
-                if frequency != Frequency.IMMEDIATE and not get_channel(channel).supports_digest:
-                    frequency = Frequency.IMMEDIATE
-                status, due, reason = _when(now, frequency, group.locales[uid], bypass=group.bypass)
+                if frequency != immediate and not digestible[channel]:
+                    frequency = immediate
+                locale = group.locales[uid]
+                key = (frequency, locale[1], locale[2])
+                when = schedules.get(key)
+                if when is None:
+                    when = schedules[key] = _when(now, frequency, locale, bypass=group.bypass)
+                status, due, reason = when
                 deliveries.append(
-                    _delivery(
-                        **fields,
-                        status=status,
-                        next_attempt_at=due,
-                        reason=reason,
-                        address=address,
-                        frequency=Frequency.IMMEDIATE if group.bypass else frequency,
-                    )
-                )
+                    (nid, uid, channel, ntype, status, due, reason, address,
+                     immediate if group.bypass else frequency, new_key())
+                )  # fmt: skip
     return deliveries
 
 
-def write_deliveries(groups: Iterable[GroupDecisions], now: datetime) -> list[Delivery]:
-    """Insert the Delivery rows of the decided groups (in bulk); returns them."""
-    deliveries = [d for group in groups for d in _group_deliveries(group, now)]
-    if not deliveries:
+def write_deliveries(groups: Iterable[GroupDecisions], now: datetime) -> list[Planned]:
+    """Insert the Delivery rows of the decided groups (in bulk); returns what the
+    hand-off needs of each."""
+    rows = [d for group in groups for d in _group_deliveries(group, now)]
+    if not rows:
         return []
-    return bulk_insert.insert(Delivery, deliveries, batch_size=app_settings.BULK_BATCH_SIZE)
+    pks = bulk_insert.insert_columns(
+        Delivery,
+        COLUMNS,
+        rows,
+        constants={"created_at": now, "updated_at": now},
+        batch_size=app_settings.BULK_BATCH_SIZE,
+    )
+    return [
+        Planned(pk, row[0], row[1], row[2], row[4], row[6])
+        for pk, row in zip(pks, rows, strict=True)
+    ]
 
 
-def due_now(deliveries: Iterable[Delivery]) -> list[Any]:
+def due_now(deliveries: Iterable[Planned]) -> list[Any]:
     """Pks of the written deliveries to dispatch right after commit."""
     return [d.pk for d in deliveries if d.status == DeliveryStatus.PENDING]

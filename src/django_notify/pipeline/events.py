@@ -14,7 +14,7 @@ import contextlib
 import json
 import logging
 import traceback
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -37,7 +37,7 @@ from ..validation import non_finite_path
 from . import audience
 from .decisions import reached_by_row, worth_a_row
 from .request import WriteRequest
-from .rows import system_rows
+from .rows import StoredRows, system_rows
 from .write import write
 
 # The name the docs give for failed events, kept where the code moved.
@@ -152,32 +152,46 @@ def _render(ntype, event, template: str, fallback: str, *, html: bool = False) -
     return ntype.render(template, ctx)
 
 
-def _build_notifications(event) -> list[Any]:
+def _build_notifications(event) -> Sequence[Any]:
+    """Write the event's notifications; returns them. An audience larger than
+    ``BULK_BATCH_SIZE`` is written that many recipients at a time, in the same
+    transaction, and only the ids of what was written are kept: memory stays that of
+    one chunk whatever the audience."""
     ntype = notification_types.get(event.notification_type)
     reach = audience.event_reach(
         event, ntype, configured_channels.keys(), configured_channels.row_channels()
     )
     chosen = reached_by_row(reach) | worth_a_row(ntype, reach)
     user_ids = sorted(chosen, key=lambda pk: (str(type(pk)), pk))
+    del chosen
     if not user_ids:
         return []
     target = event.target
     url = getattr(target, "get_absolute_url", None)
-    rows = system_rows(
-        get_notification_model(),
-        user_ids,
-        event.notification_type,
-        title=_render(ntype, event, ntype.title, ntype.get_label())[:255],
-        body=_render(ntype, event, ntype.body, escape(ntype.description), html=True),
-        level=ntype.level,
-        priority=ntype.default_priority,
-        actor=event.actor,
-        target=target,
-        url=url() if callable(url) else "",
-        meta_data={"event": event.pk, "context": event.context},
-        limit_meta_data=False,
-    )
-    return write(WriteRequest(rows, reach=reach))
+    model = get_notification_model()
+    content = {
+        "title": _render(ntype, event, ntype.title, ntype.get_label())[:255],
+        "body": _render(ntype, event, ntype.body, escape(ntype.description), html=True),
+        "level": ntype.level,
+        "priority": ntype.default_priority,
+        "actor": event.actor,
+        "target": target,
+        "url": url() if callable(url) else "",
+        "meta_data": {"event": event.pk, "context": event.context},
+        "limit_meta_data": False,
+    }
+    chunk = app_settings.BULK_BATCH_SIZE
+    if len(user_ids) <= chunk:
+        rows = system_rows(model, user_ids, event.notification_type, **content)
+        return write(WriteRequest(rows, reach=reach))
+    written: list[Any] = []
+    for start in range(0, len(user_ids), chunk):
+        rows = system_rows(
+            model, user_ids[start : start + chunk], event.notification_type, **content
+        )
+        written += [row.pk for row in write(WriteRequest(rows, reach=reach, part_of_many=True))]
+        del rows
+    return StoredRows(model, written)
 
 
 def process_event(event_id: Any, *, force: bool = False) -> bool:

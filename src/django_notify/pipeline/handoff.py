@@ -6,22 +6,36 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import transaction
 
 from ..channels import channels as configured_channels
 from ..channels.registry import get_channel
 from ..delivery.dispatch import dispatch_on_commit
-from ..models import Delivery
-from .deliveries import due_now
+from .deliveries import Planned, due_now
 
 
-def hand_off(rows: Sequence[Any], deliveries: Sequence[Delivery]) -> None:
+class Published(NamedTuple):
+    """What announcing a row needs of it: its id and where it is addressed."""
+
+    pk: Any
+    scope: str
+    recipient_id: Any
+    team_key: str
+    organization_key: str
+
+
+def hand_off(rows: Sequence[Any], deliveries: Sequence[Planned], *, light: bool = False) -> None:
     """After the commit: due deliveries to the dispatcher, and the new rows' ids to every
-    channel that delivers by the row (in-app announces them to live clients)."""
+    channel that delivers by the row (in-app announces them to live clients).
+
+    ``light``: keep only each row's :class:`Published` fields until the commit, not the
+    row (a large event writes many chunks in one transaction)."""
     dispatch_on_commit(due_now(deliveries))
     if rows:
+        if light:
+            rows = [Published(*(getattr(r, f) for f in Published._fields)) for r in rows]
         transaction.on_commit(partial(_announce, list(rows)), robust=True)
 
 

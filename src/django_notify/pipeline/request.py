@@ -18,8 +18,11 @@ class WriteRequest:
     ``reach`` is set for an event: channel → the users its subscriptions and rules reach
     on that channel; a recipient outside a channel's set has that channel off. Without
     it (a send naming its recipients) the recipients' subscriptions switch channels off.
+    ``part_of_many``: this write is one chunk of a larger one (an event's audience), so
+    what waits for the commit keeps only what it needs of each row, not the row.
     """
 
     rows: Sequence[Any]
     created_by: Any = None
     reach: Mapping[str, set[Any]] | None = None
+    part_of_many: bool = False
