@@ -17,12 +17,12 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connections, transaction
+from django.db import InterfaceError, OperationalError, connections, transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
@@ -76,12 +76,39 @@ def _ours(model, row) -> Any:
     return model.objects.filter(pk=row.pk, status=DeliveryStatus.SENDING, claimed_at=row.claimed_at)
 
 
+def surviving_a_lost_connection(write: Callable[[], Any], *, using: str, what: str) -> Any:
+    """Run ``write`` (one idempotent statement in autocommit); if the database connection
+    turns out to be gone (a failover, ``pg_terminate_backend``, an idle-session timeout),
+    run it once more on a new connection.
+
+    For the writes that follow a send: without them the message, which did go out, would
+    be sent again once the sweeper finds the row still ``sending``. Inside a transaction
+    the error is raised as it is, since the rest of the transaction is lost too; so is an
+    error that leaves the connection usable (a deadlock, a constraint)."""
+    try:
+        return write()
+    except (OperationalError, InterfaceError) as exc:
+        conn = connections[using]
+        if conn.in_atomic_block or conn.is_usable():
+            raise
+        logger.warning(
+            "%s: the database connection was lost (%s); retrying on a new database connection",
+            what,
+            str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+        )
+        conn.close()
+        return write()
+
+
 def record_sent(model, row, response: dict) -> None:
     now = timezone.now()
     # Not conditional on our claim: the message did go out, whatever else happened.
     # last_error stays: a row sent on its third attempt still says what the first two met.
-    model.objects.filter(pk=row.pk).exclude(status=DeliveryStatus.SENT).update(
-        status=DeliveryStatus.SENT, sent_at=now, response=response or {}
+    rows = model.objects.filter(pk=row.pk).exclude(status=DeliveryStatus.SENT)
+    surviving_a_lost_connection(
+        lambda: rows.update(status=DeliveryStatus.SENT, sent_at=now, response=response or {}),
+        using=rows.db,
+        what=f"recording {model._meta.model_name} {row.pk} sent",
     )
     row.status, row.sent_at = DeliveryStatus.SENT, now
 
@@ -266,7 +293,12 @@ class _Claims:
         ours = Delivery.objects.filter(
             pk__in=pks, status=DeliveryStatus.SENDING, claimed_at=self.claimed_at
         )
-        if ours.update(claimed_at=now) != len(pks):
+        renewed = surviving_a_lost_connection(
+            lambda: ours.update(claimed_at=now),
+            using=ours.db,
+            what=f"renewing the claim of {len(pks)} deliveries",
+        )
+        if renewed != len(pks):
             kept = set(
                 Delivery.objects.filter(
                     pk__in=pks, status=DeliveryStatus.SENDING, claimed_at=now
@@ -368,7 +400,7 @@ def _send_group(alias, rows, claims, notifications, locales, templates) -> dict[
 def _record_sent_batch(sent: list[tuple[Delivery, TransmitResult]]) -> None:
     """One UPDATE for the batch's sent rows, then ``delivery_sent`` for each; empties
     ``sent``. Like :func:`record_sent`, not conditional on the claim (the messages did go
-    out)."""
+    out), and repeated on a new connection if the worker's was lost."""
     if not sent:
         return
     done = list(sent)
@@ -381,9 +413,14 @@ def _record_sent_batch(sent: list[tuple[Delivery, TransmitResult]]) -> None:
         *(When(pk=row.pk, then=Value(row.response, output_field=field)) for row, _ in done),
         output_field=field,
     )
-    Delivery.objects.filter(pk__in=[row.pk for row, _ in done]).exclude(
+    rows = Delivery.objects.filter(pk__in=[row.pk for row, _ in done]).exclude(
         status=DeliveryStatus.SENT
-    ).update(status=DeliveryStatus.SENT, sent_at=now, response=responses)
+    )
+    surviving_a_lost_connection(
+        lambda: rows.update(status=DeliveryStatus.SENT, sent_at=now, response=responses),
+        using=rows.db,
+        what=f"recording {len(done)} deliveries sent",
+    )
     for row, result in done:
         signals.delivery_sent.send(sender=Delivery, delivery=row, result=result)
 
