@@ -14,6 +14,8 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.http import QueryDict
+from django.utils.translation import gettext as _
 from django.views.generic import TemplateView
 
 from ..channels import channels
@@ -25,7 +27,9 @@ from ..types import Priority, notification_types
 _NOT_ZONES = {"Factory", "localtime"}
 
 READ_STATES = (("", "All"), ("unread", "Unread"), ("read", "Read"))
-ALERT_STATES = (("false", "Active"), ("true", "Resolved"), ("", "All"))
+#: The Alerts tab's status filter; "active" is the default and stays out of the URL.
+ALERT_STATES = (("active", "Active"), ("resolved", "Resolved"), ("all", "All"))
+TABS = ("notifications", "alerts")
 
 
 @lru_cache(maxsize=1)
@@ -49,9 +53,33 @@ def type_choices() -> list[dict[str, str]]:
     )
 
 
-def _choice(value: str | None, allowed: list[str] | tuple[str, ...]) -> str:
-    """A filter value from the query string, or "" when it is not one we offer."""
-    return value if value in allowed else ""
+class FilterReader:
+    """The page's filters from the query string. A value the page does not offer is
+    dropped (the list shows unfiltered on that filter) and noted, so the page can say
+    which parameter it ignored instead of failing or filtering on nonsense."""
+
+    def __init__(self, query: QueryDict) -> None:
+        self.query = query
+        self.ignored: list[str] = []
+
+    def choice(
+        self,
+        name: str,
+        allowed: list[str] | tuple[str, ...],
+        default: str = "",
+        described: str = "",
+    ) -> str:
+        value = self.query.get(name)
+        if value is None or value == "" or value == default:
+            return default
+        if value in allowed:
+            return value
+        offered = described or ", ".join(v for v in allowed if v)
+        self.ignored.append(
+            _("The filter “%(name)s” was ignored: “%(value)s” is not one of %(offered)s.")
+            % {"name": name, "value": value, "offered": offered}
+        )
+        return default
 
 
 class NotificationsPageView(LoginRequiredMixin, TemplateView):
@@ -63,22 +91,26 @@ class NotificationsPageView(LoginRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         show_alerts = bool(self.request.user.is_staff)
-        query = self.request.GET
+        reader = FilterReader(self.request.GET)
         priorities = [(p.name.lower(), str(p.label)) for p in Priority]
         types = type_choices()
-        alerts_tab = show_alerts and query.get("tab") == "alerts"
+        # A user who is not staff asking for the Alerts tab gets the list: not an error,
+        # the tab is just not theirs.
+        tab = reader.choice("tab", TABS, default="notifications")
         context.update(
             show_alerts=show_alerts,
-            active_tab="alerts" if alerts_tab else "notifications",
+            active_tab="alerts" if show_alerts and tab == "alerts" else "notifications",
             priorities=priorities,
             types=types,
             type_labels={t["key"]: t["label"] for t in types},
             read_states=READ_STATES,
-            # The initial filters, so a reload or a shared link keeps them.
+            # The initial filters, so a reload, back/forward or a shared link keeps them.
             filters={
-                "priority": _choice(query.get("priority"), [p for p, _ in priorities]),
-                "type": _choice(query.get("type"), [t["key"] for t in types]),
-                "state": _choice(query.get("state"), [s for s, _ in READ_STATES]),
+                "priority": reader.choice("priority", [p for p, _ in priorities]),
+                "type": reader.choice(
+                    "type", [t["key"] for t in types], described=_("the registered types")
+                ),
+                "state": reader.choice("state", [s for s, _ in READ_STATES]),
             },
         )
         if show_alerts:
@@ -86,7 +118,15 @@ class NotificationsPageView(LoginRequiredMixin, TemplateView):
                 severities=Severity.choices,
                 alert_types=AlertType.choices,
                 alert_states=ALERT_STATES,
+                alert_filters={
+                    "status": reader.choice(
+                        "status", [s for s, _ in ALERT_STATES], default="active"
+                    ),
+                    "severity": reader.choice("severity", Severity.values),
+                    "alert_type": reader.choice("alert_type", AlertType.values),
+                },
             )
+        context["ignored_filters"] = reader.ignored
         return context
 
 

@@ -221,6 +221,48 @@
     document.dispatchEvent(new CustomEvent("notify:" + name, { detail: detail }));
   }
 
+  /** The one event host pages listen to for "the user's notifications changed": the
+   * widget sends it after each of its own successful actions, after changes streamed
+   * from other tabs, and for each arrival; pages send it after their own actions so the
+   * bell follows (see onChanged). */
+  const CHANGED = "django-notify:changed";
+  let sendingChanged = false;
+
+  function changed(action, ids, unreadCount, extra) {
+    const detail = Object.assign(
+      {
+        action: action,
+        ids: (ids || []).map(Number),
+        unread_count: typeof unreadCount === "number" ? unreadCount : hub.count,
+      },
+      extra || {}
+    );
+    sendingChanged = true;
+    try {
+      document.dispatchEvent(new CustomEvent(CHANGED, { detail: detail }));
+    } finally {
+      sendingChanged = false;
+    }
+  }
+
+  /** A change another script on the page made (a server-rendered list's own form, the
+   * notification centre's bulk action): bring the badge and the dropdown along. */
+  function onChanged(event) {
+    if (sendingChanged || !event.detail) {
+      return; // our own, already applied
+    }
+    const detail = event.detail;
+    const ids = Array.isArray(detail.ids) ? detail.ids : [];
+    if (detail.action === "read" || detail.action === "read_all") {
+      applyRead(detail.action === "read_all" ? "all" : ids, true);
+    } else if (detail.action === "unread") {
+      applyRead(ids, false);
+    } else if (detail.action === "dismiss" || detail.action === "dismiss_all") {
+      applyDismissed(detail.action === "dismiss_all" ? "all" : ids);
+    }
+    setCount(detail.unread_count);
+  }
+
   /** An error answer of the API: {error: {code, message, fields}} (contract). */
   class ApiError extends Error {
     constructor(status, body, response) {
@@ -448,6 +490,7 @@
     applyRead([id], true);
     setCount(data && data.unread_count);
     emit("read", { ids: [Number(id)], unreadCount: hub.count, local: true });
+    changed("read", [id]);
     return data;
   }
 
@@ -456,6 +499,7 @@
     applyRead([id], false);
     setCount(data && data.unread_count);
     emit("unread", { ids: [Number(id)], unreadCount: hub.count, local: true });
+    changed("unread", [id]);
     return data;
   }
 
@@ -464,6 +508,7 @@
     applyRead("all", true);
     setCount(data && data.unread_count);
     emit("read", { ids: "all", unreadCount: hub.count, local: true });
+    changed("read_all", []);
     return data;
   }
 
@@ -472,6 +517,16 @@
     applyDismissed([id]);
     setCount(data && data.unread_count);
     emit("dismissed", { ids: [Number(id)], unreadCount: hub.count, local: true });
+    changed("dismiss", [id]);
+    return data;
+  }
+
+  async function dismissAll() {
+    const data = await api.post(url("dismissAll"));
+    applyDismissed("all");
+    setCount(data && data.unread_count);
+    emit("dismissed", { ids: "all", unreadCount: hub.count, local: true });
+    changed("dismiss_all", []);
     return data;
   }
 
@@ -493,12 +548,23 @@
 
   // --- toasts and storm protection ------------------------------------------------------
 
+  // What a toast must not cover: the controls of the page under it (a row's "Mark read",
+  // a link), an open dropdown, and anything a host page marks with data-notify-keep-clear.
+  const KEEP_CLEAR =
+    'a[href], button, input, select, textarea, summary, [role="menuitem"], ' +
+    "[data-notify-keep-clear], [data-notify-dropdown]:not([hidden])";
+  const OPEN_DROPDOWN = "[data-notify-dropdown]:not([hidden])";
+  const TOAST_MARGIN = 16; // px from the viewport's edges
+  const TOAST_STEP = 16; // px between the spots tried along an edge
+
   const toaster = {
     region: null,
     arrivals: [], // timestamps of recent arrivals
     burst: 0, // increments when a storm starts; single toasts of an older burst are dropped
     storm: null, // {count, node, timer}
     singles: [], // {node, burst}
+    frame: null,
+    observer: null,
 
     ensureRegion() {
       if (!this.region || !document.body.contains(this.region)) {
@@ -507,8 +573,176 @@
         this.region.setAttribute("aria-live", "polite");
         this.region.setAttribute("data-notify-toasts", "");
         document.body.appendChild(this.region);
+        const self = this;
+        const later = function () {
+          self.placeSoon();
+        };
+        window.addEventListener("scroll", later, { passive: true, capture: true });
+        window.addEventListener("resize", later);
+        document.addEventListener("notify:open", later);
+        document.addEventListener("notify:close", later);
       }
       return this.region;
+    },
+
+    add(node) {
+      this.ensureRegion().appendChild(node);
+      this.watch();
+      this.place();
+    },
+
+    remove(node) {
+      node.remove();
+      this.singles = this.singles.filter(function (single) {
+        return single.node !== node;
+      });
+      if (this.storm && this.storm.node === node) {
+        clearTimeout(this.storm.timer);
+        this.storm = null;
+        this.arrivals = [];
+      }
+      if (this.region && !this.region.children.length && this.observer) {
+        this.observer.disconnect();
+        this.observer = null;
+      }
+      this.placeSoon();
+    },
+
+    removeAll() {
+      if (this.region) {
+        Array.prototype.slice.call(this.region.children).forEach(this.remove, this);
+      }
+    },
+
+    /** While toasts show, the page may change under them (a list loads, a row goes). */
+    watch() {
+      if (this.observer || !window.MutationObserver) {
+        return;
+      }
+      const self = this;
+      this.observer = new MutationObserver(function () {
+        self.placeSoon();
+      });
+      this.observer.observe(document.body, { childList: true, subtree: true });
+    },
+
+    placeSoon() {
+      if (this.frame !== null) {
+        return;
+      }
+      const self = this;
+      this.frame = window.requestAnimationFrame(function () {
+        self.frame = null;
+        self.place();
+      });
+    },
+
+    /**
+     * Put the stack where it covers none of the page's controls: the bottom-right corner
+     * if that is free, else the bottom-left, the top corners, then any spot along the
+     * bottom and top edges. When every spot covers something (a phone full of buttons)
+     * it takes the one covering the fewest, never an open dropdown if it can help it.
+     * A hovered or focused stack stays where it is.
+     */
+    place() {
+      const region = this.region;
+      if (!region || !region.children.length || region.querySelector("[data-notify-paused]")) {
+        return;
+      }
+      const root = document.documentElement;
+      const width = region.offsetWidth;
+      const height = region.offsetHeight;
+      const viewWidth = root.clientWidth;
+      const viewHeight = root.clientHeight;
+      const boxes = [];
+      document.querySelectorAll(KEEP_CLEAR).forEach(function (node) {
+        if (region.contains(node)) {
+          return;
+        }
+        const box = node.getBoundingClientRect();
+        if (box.width && box.height && box.bottom > 0 && box.top < viewHeight && box.right > 0 && box.left < viewWidth) {
+          // Covering the dropdown the user has open is worse than any number of buttons.
+          boxes.push({ box: box, weight: node.matches(OPEN_DROPDOWN) ? 1000 : 1 });
+        }
+      });
+      function cost(spot) {
+        let total = 0;
+        boxes.forEach(function (entry) {
+          const box = entry.box;
+          if (box.left < spot[0] + width && box.right > spot[0] && box.top < spot[1] + height && box.bottom > spot[1]) {
+            total += entry.weight;
+          }
+        });
+        return total;
+      }
+      const right = Math.max(TOAST_MARGIN, viewWidth - TOAST_MARGIN - width);
+      const bottom = Math.max(TOAST_MARGIN, viewHeight - TOAST_MARGIN - height);
+      const spots = [[right, bottom], [TOAST_MARGIN, bottom], [right, TOAST_MARGIN], [TOAST_MARGIN, TOAST_MARGIN]];
+      [bottom, TOAST_MARGIN].forEach(function (top) {
+        for (let left = right - TOAST_STEP; left > TOAST_MARGIN; left -= TOAST_STEP) {
+          spots.push([left, top]);
+        }
+      });
+      let spot = spots[0];
+      let best = Infinity;
+      for (let i = 0; i < spots.length && best > 0; i += 1) {
+        const here = cost(spots[i]);
+        if (here < best) {
+          best = here;
+          spot = spots[i];
+        }
+      }
+      region.style.left = spot[0] + "px";
+      region.style.top = spot[1] + "px";
+      region.style.right = "auto";
+      region.style.bottom = "auto";
+    },
+
+    /** Remove the toast after toastTimeout, counting only the time it is not hovered or
+     * focused: a toast being read or reached for does not vanish. */
+    expire(node) {
+      const timeout = hub.options.toastTimeout;
+      if (!(timeout > 0)) {
+        return;
+      }
+      const self = this;
+      let left = timeout;
+      let started = 0;
+      let timer = null;
+      function run() {
+        started = Date.now();
+        timer = setTimeout(function () {
+          self.remove(node);
+        }, left);
+      }
+      function pause() {
+        if (timer !== null) {
+          clearTimeout(timer);
+          timer = null;
+          left = Math.max(0, left - (Date.now() - started));
+        }
+        node.setAttribute("data-notify-paused", "");
+      }
+      function resume() {
+        if (timer !== null || node.matches(":hover") || node.contains(document.activeElement)) {
+          return;
+        }
+        node.removeAttribute("data-notify-paused");
+        left = Math.max(left, 1000); // time to see it again before it goes
+        run();
+        self.placeSoon();
+      }
+      node.addEventListener("pointerenter", pause);
+      node.addEventListener("focusin", pause);
+      node.addEventListener("pointerleave", function () {
+        setTimeout(resume, 0); // after focus has settled
+      });
+      node.addEventListener("focusout", function (event) {
+        if (!node.contains(event.relatedTarget)) {
+          setTimeout(resume, 0);
+        }
+      });
+      run();
     },
 
     /** Count an arrival; true when it may get a toast of its own. */
@@ -557,8 +791,8 @@
       });
       node.appendChild(body);
       node.appendChild(this.closeButton(node));
-      this.ensureRegion().appendChild(node);
       this.storm = { count: count, node: node, title: title, timer: null };
+      this.add(node);
       this.updateStorm();
       emit("storm", { count: count });
     },
@@ -583,7 +817,7 @@
       this.storm = null;
       this.arrivals = [];
       if (removeNow) {
-        storm.node.remove();
+        this.remove(storm.node);
       } else {
         this.expire(storm.node);
       }
@@ -593,18 +827,11 @@
       const close = el("button", "notify-toast__close", "×");
       close.type = "button";
       close.setAttribute("aria-label", t("close"));
+      const self = this;
       close.addEventListener("click", function () {
-        node.remove();
+        self.remove(node);
       });
       return close;
-    },
-
-    expire(node) {
-      if (hub.options.toastTimeout > 0) {
-        setTimeout(function () {
-          node.remove();
-        }, hub.options.toastTimeout);
-      }
     },
 
     /** A toast for one notification, unless a storm began since it was admitted. */
@@ -620,36 +847,47 @@
       if (notification.description_text) {
         body.appendChild(el("span", "notify-toast__text", notification.description_text));
       }
+      const self = this;
       body.addEventListener("click", function () {
-        node.remove();
+        self.remove(node);
         openNotification(notification);
       });
       node.appendChild(body);
       node.appendChild(this.closeButton(node));
-      this.ensureRegion().appendChild(node);
-      const entry = { node: node, burst: burst };
-      this.singles.push(entry);
-      const self = this;
-      if (hub.options.toastTimeout > 0) {
-        setTimeout(function () {
-          node.remove();
-          self.singles = self.singles.filter(function (single) {
-            return single !== entry;
-          });
-        }, hub.options.toastTimeout);
-      }
+      this.singles.push({ node: node, burst: burst });
+      this.add(node);
+      this.expire(node);
     },
 
-    /** A plain message toast (DjangoNotify.toast("Saved")). */
+    /** A plain message toast (DjangoNotify.toast("Saved")); a click anywhere closes it. */
     message(text) {
       const node = el("div", "notify-toast");
       node.appendChild(el("div", "notify-toast__body", text));
       node.appendChild(this.closeButton(node));
-      this.ensureRegion().appendChild(node);
+      const self = this;
+      node.addEventListener("click", function () {
+        self.remove(node);
+      });
+      this.add(node);
       this.expire(node);
       return node;
     },
   };
+
+  // Escape closes the toasts (the one holding focus, else all of them), after anything
+  // that claimed the key first: an open dropdown closes on the first press.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape" || event.defaultPrevented || !toaster.region || !toaster.region.children.length) {
+      return;
+    }
+    const focused = document.activeElement && document.activeElement.closest(".notify-toast");
+    if (focused && toaster.region.contains(focused)) {
+      event.preventDefault();
+      toaster.remove(focused);
+      return;
+    }
+    toaster.removeAll();
+  });
 
   /** Something new is visible to the user (stream event or found by a poll). */
   function arrived(ids, notifications) {
@@ -658,6 +896,7 @@
     (notifications || []).forEach(function (item) {
       known[item.id] = item;
     });
+    changed("arrived", ids);
     ids.forEach(function (id) {
       const own = hub.options.toasts && toaster.admit(1);
       emit("notification", { id: Number(id), notification: known[id] || null });
@@ -726,12 +965,19 @@
       applyRead(data.ids || [], true);
       setCount(data.unread_count);
       emit("read", { ids: data.ids || [], unreadCount: data.unread_count });
+      changed(data.ids === "all" ? "read_all" : "read", data.ids === "all" ? [] : data.ids, data.unread_count, { remote: true });
     });
     source.addEventListener("dismissed", function (event) {
       const data = parse(event);
       applyDismissed(data.ids || []);
       setCount(data.unread_count);
       emit("dismissed", { ids: data.ids || [], unreadCount: data.unread_count });
+      changed(
+        data.ids === "all" ? "dismiss_all" : "dismiss",
+        data.ids === "all" ? [] : data.ids,
+        data.unread_count,
+        { remote: true }
+      );
     });
     source.addEventListener("error", function () {
       // CLOSED: the server said no for good (204 under WSGI, 401, a proxy error) and the
@@ -826,6 +1072,7 @@
         toaster.admit(grew);
       }
       emit("notification", { id: null, notification: null, count: grew });
+      changed("arrived", [], hub.count, { count: grew });
       return;
     }
     if (fresh.length) {
@@ -839,6 +1086,8 @@
       );
     }
   }
+
+  document.addEventListener(CHANGED, onChanged);
 
   document.addEventListener("visibilitychange", function () {
     if (!document.hidden && hub.pollPending && hub.pollTimer) {
@@ -1291,6 +1540,7 @@
     markUnread: markUnread,
     markAllRead: markAllRead,
     dismiss: dismiss,
+    dismissAll: dismissAll,
     toast: function (text) {
       return toaster.message(text);
     },

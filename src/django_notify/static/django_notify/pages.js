@@ -68,6 +68,65 @@
     }
   }
 
+  function here() {
+    return window.location.pathname + window.location.search + window.location.hash;
+  }
+
+  /**
+   * Write filter values into the query string (an empty or default value drops the
+   * name), so a reload, Back/Forward or a shared link shows the same list. A user's
+   * change is a history entry of its own (Back undoes it); the page's own tidying at
+   * load (dropping what the server ignored) replaces the current entry.
+   */
+  function keepInAddress(values, defaults, push) {
+    const address = new URL(window.location.href);
+    Object.keys(values).forEach(function (name) {
+      const value = values[name];
+      if (value && value !== (defaults[name] || "")) {
+        address.searchParams.set(name, value);
+      } else {
+        address.searchParams.delete(name);
+      }
+    });
+    const target = address.pathname + address.search + address.hash;
+    if (target === here()) {
+      return;
+    }
+    if (push) {
+      window.history.pushState({ djangoNotify: true }, "", target);
+    } else {
+      window.history.replaceState(window.history.state, "", target);
+    }
+  }
+
+  /** Set a filter form's selects from the query string (Back/Forward); a value the
+   * select does not offer leaves its default. True when anything changed. */
+  function readAddress(form, defaults) {
+    const params = new URL(window.location.href).searchParams;
+    let changed = false;
+    form.querySelectorAll("select[name]").forEach(function (select) {
+      const fallback = defaults[select.name] || "";
+      const wanted = params.get(select.name) || fallback;
+      const offered = Array.prototype.some.call(select.options, function (option) {
+        return option.value === wanted;
+      });
+      const value = offered ? wanted : fallback;
+      if (select.value !== value) {
+        select.value = value;
+        changed = true;
+      }
+    });
+    return changed;
+  }
+
+  function formValues(form) {
+    const values = {};
+    new FormData(form).forEach(function (value, name) {
+      values[name] = value;
+    });
+    return values;
+  }
+
   /**
    * A cursor-paginated list: "Load more" button always works; an IntersectionObserver
    * on the sentinel presses it when the end of the list scrolls into view.
@@ -169,10 +228,7 @@
     let pendingNew = 0;
 
     function query() {
-      const values = {};
-      new FormData(filters).forEach(function (value, name) {
-        values[name] = value;
-      });
+      const values = formValues(filters);
       const params = {};
       if (values.priority) {
         params.priority = values.priority;
@@ -184,18 +240,6 @@
         params.unread = values.state === "unread" ? "true" : "false";
       }
       return { params: params, values: values };
-    }
-
-    function keepInAddressBar(values) {
-      const address = new URL(window.location.href);
-      ["priority", "type", "state"].forEach(function (name) {
-        if (values[name]) {
-          address.searchParams.set(name, values[name]);
-        } else {
-          address.searchParams.delete(name);
-        }
-      });
-      window.history.replaceState(null, "", address.pathname + address.search + address.hash);
     }
 
     function rowFor(id) {
@@ -216,8 +260,9 @@
       if (state) {
         state.textContent = isRead ? notify.t("stateRead") : notify.t("stateUnread");
       }
-      // Under the "Unread" filter a row that was read has left the result set.
-      if (isRead && query().values.state === "unread") {
+      // Under the "Unread" or "Read" filter a row that changed has left the result set.
+      const shown = query().values.state;
+      if ((isRead && shown === "unread") || (!isRead && shown === "read")) {
         row.classList.add("notify-row--leaving");
       }
     }
@@ -309,11 +354,9 @@
       toggle.addEventListener("click", function () {
         const isRead = row.getAttribute("data-notify-read") === "true";
         toggle.disabled = true;
-        const done = (isRead ? notify.markUnread(item.id) : notify.markRead(item.id)).then(function () {
-          setRowRead(row, !isRead);
-        });
-        done
-          .then(refreshStats)
+        // notify.js sends django-notify:changed on success: the listener below restyles
+        // the row and the stat cards.
+        (isRead ? notify.markUnread(item.id) : notify.markRead(item.id))
           .catch(function (error) {
             showError(errorBox, error);
           })
@@ -327,10 +370,6 @@
         dismiss.disabled = true;
         notify
           .dismiss(item.id)
-          .then(function () {
-            removeRow(row);
-            refreshStats();
-          })
           .catch(function (error) {
             dismiss.disabled = false;
             showError(errorBox, error);
@@ -403,8 +442,12 @@
               box.checked = false;
             }
           });
-          document.dispatchEvent(new CustomEvent("notify:read", { detail: { ids: ids, unreadCount: data.unread_count, local: true } }));
-          refreshStats();
+          // The bell's badge and dropdown follow this event (notify.js listens to it).
+          document.dispatchEvent(
+            new CustomEvent("django-notify:changed", {
+              detail: { action: "read", ids: ids, unread_count: data.unread_count },
+            })
+          );
         })
         .catch(function (error) {
           showError(errorBox, error);
@@ -416,12 +459,6 @@
       markAll.disabled = true;
       notify
         .markAllRead()
-        .then(function () {
-          rows.querySelectorAll(".notify-row").forEach(function (row) {
-            setRowRead(row, true);
-          });
-          refreshStats();
-        })
         .catch(function (error) {
           showError(errorBox, error);
         })
@@ -431,7 +468,7 @@
     });
 
     filters.addEventListener("change", function () {
-      keepInAddressBar(query().values);
+      keepInAddress(query().values, {}, true);
       hideBanner();
       list.reset().then(updateSelection);
     });
@@ -448,47 +485,58 @@
       list.reset().then(updateSelection);
     });
 
-    // Live: new rows are announced, not spliced in (they may not match the filters and
-    // would shift what the user is reading); read/dismiss from elsewhere apply in place.
-    notify.on("notification", function (detail) {
-      pendingNew += detail.count || 1;
-      banner.querySelector("[data-notify-show-new]").textContent =
-        pendingNew === 1 ? notify.t("newOne") : notify.t("newMany", { count: pendingNew });
-      banner.hidden = false;
+    // One event for every change, whoever made it (the bell, this page, another tab):
+    // new rows are announced, not spliced in (they may not match the filters and would
+    // shift what the user is reading); read, unread and dismiss apply in place.
+    function allRows() {
+      return Array.prototype.slice.call(rows.querySelectorAll(".notify-row"));
+    }
+    document.addEventListener("django-notify:changed", function (event) {
+      const detail = event.detail || {};
+      const ids = Array.isArray(detail.ids) ? detail.ids : [];
+      switch (detail.action) {
+        case "arrived":
+          pendingNew += detail.count || ids.length || 1;
+          banner.querySelector("[data-notify-show-new]").textContent =
+            pendingNew === 1 ? notify.t("newOne") : notify.t("newMany", { count: pendingNew });
+          banner.hidden = false;
+          break;
+        case "read":
+        case "unread":
+          ids.forEach(function (id) {
+            setRowRead(rowFor(id), detail.action === "read");
+          });
+          break;
+        case "read_all":
+          allRows().forEach(function (row) {
+            setRowRead(row, true);
+          });
+          break;
+        case "dismiss":
+          ids.forEach(function (id) {
+            removeRow(rowFor(id));
+          });
+          break;
+        case "dismiss_all":
+          allRows().forEach(removeRow);
+          break;
+        default:
+          return;
+      }
+      if (typeof detail.unread_count === "number") {
+        showUnread(detail.unread_count);
+      }
       refreshStats();
     });
-    notify.on("read", function (detail) {
-      if (detail.ids === "all") {
-        rows.querySelectorAll(".notify-row").forEach(function (row) {
-          setRowRead(row, true);
-        });
-      } else {
-        (detail.ids || []).forEach(function (id) {
-          setRowRead(rowFor(id), true);
-        });
-      }
-      if (!detail.local) {
-        refreshStats();
-      }
-    });
-    notify.on("dismissed", function (detail) {
-      if (detail.ids === "all") {
-        rows.querySelectorAll(".notify-row").forEach(removeRow);
-      } else {
-        (detail.ids || []).forEach(function (id) {
-          removeRow(rowFor(id));
-        });
-      }
-      if (!detail.local) {
-        refreshStats();
-      }
-    });
     notify.on("count", function (detail) {
+      showUnread(detail.unreadCount);
+    });
+    function showUnread(count) {
       const unread = root.querySelector('[data-notify-stat="unread"]');
       if (unread) {
-        unread.textContent = String(detail.unreadCount);
+        unread.textContent = String(count);
       }
-    });
+    }
 
     let statsTimer = null;
     function refreshStats() {
@@ -508,8 +556,17 @@
     }
 
     loadStats();
+    keepInAddress(query().values, {}, false);
     list.reset().then(updateSelection);
-    return { reloadStats: loadStats };
+    return {
+      reloadStats: loadStats,
+      fromAddress: function () {
+        if (readAddress(filters, {})) {
+          hideBanner();
+          list.reset().then(updateSelection);
+        }
+      },
+    };
   }
 
   // --- alerts (staff) -------------------------------------------------------------------
@@ -524,14 +581,21 @@
     const errorBox = panel.querySelector("[data-notify-alert-error]");
     const rows = panel.querySelector("[data-notify-alert-rows]");
 
+    const defaults = { status: "active" };
+
+    /** The API's query for the form: the status select speaks words, the API a flag. */
     function params() {
-      const values = {};
-      new FormData(filters).forEach(function (value, name) {
-        if (value) {
-          values[name] = value;
+      const values = formValues(filters);
+      const query = {};
+      if (values.status === "active" || values.status === "resolved") {
+        query.resolved = values.status === "resolved" ? "true" : "false";
+      }
+      ["severity", "alert_type"].forEach(function (name) {
+        if (values[name]) {
+          query[name] = values[name];
         }
       });
-      return values;
+      return query;
     }
 
     function loadAlertStats() {
@@ -649,11 +713,13 @@
       },
     });
     filters.addEventListener("change", function () {
+      keepInAddress(formValues(filters), defaults, true);
       list.reset();
     });
     filters.addEventListener("submit", function (event) {
       event.preventDefault();
     });
+    keepInAddress(formValues(filters), defaults, false);
     loadAlertStats();
     let loaded = false;
     return {
@@ -663,15 +729,20 @@
           list.reset();
         }
       },
+      fromAddress: function () {
+        if (readAddress(filters, defaults) && loaded) {
+          list.reset();
+        }
+      },
     };
   }
 
   function tabs(root, onShow) {
     const tabList = Array.prototype.slice.call(root.querySelectorAll('[role="tab"]'));
     if (!tabList.length) {
-      return;
+      return null;
     }
-    function select(tab, focus) {
+    function select(tab, focus, fromAddress) {
       tabList.forEach(function (other) {
         const selected = other === tab;
         other.setAttribute("aria-selected", selected ? "true" : "false");
@@ -685,13 +756,10 @@
         tab.focus();
       }
       const name = tab.getAttribute("data-notify-tab");
-      const address = new URL(window.location.href);
-      if (name === "notifications") {
-        address.searchParams.delete("tab");
-      } else {
-        address.searchParams.set("tab", name);
+      if (!fromAddress) {
+        // The tab is where the user is, not a step to go back through.
+        keepInAddress({ tab: name }, { tab: "notifications" }, false);
       }
-      window.history.replaceState(null, "", address.pathname + address.search + address.hash);
       onShow(name);
     }
     tabList.forEach(function (tab, index) {
@@ -719,8 +787,21 @@
       return tab.getAttribute("aria-selected") === "true";
     })[0];
     if (active) {
+      keepInAddress({ tab: active.getAttribute("data-notify-tab") }, { tab: "notifications" }, false);
       onShow(active.getAttribute("data-notify-tab"));
     }
+    return {
+      fromAddress: function () {
+        const wanted = new URL(window.location.href).searchParams.get("tab") || "notifications";
+        const tab =
+          tabList.filter(function (other) {
+            return other.getAttribute("data-notify-tab") === wanted;
+          })[0] || tabList[0];
+        if (tab.getAttribute("aria-selected") !== "true") {
+          select(tab, false, true);
+        }
+      },
+    };
   }
 
   // --- preferences ----------------------------------------------------------------------
@@ -977,10 +1058,20 @@
       root.setAttribute("data-notify-page-ready", "");
       if (kind === "notifications") {
         const alerts = alertsPanel(root, notify);
-        notificationsPage(root, notify);
-        tabs(root, function (name) {
+        const page = notificationsPage(root, notify);
+        const tabSet = tabs(root, function (name) {
           if (name === "alerts" && alerts) {
             alerts.show();
+          }
+        });
+        // Back/Forward between filter states of this page: no reload, the lists follow.
+        window.addEventListener("popstate", function () {
+          page.fromAddress();
+          if (alerts) {
+            alerts.fromAddress();
+          }
+          if (tabSet) {
+            tabSet.fromAddress();
           }
         });
       } else if (kind === "preferences") {
