@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     # never import them).
     "organizations",
     "jobs",
+    "portal",
     "tests.swapped",
     "tests.hooks_app",
     "tests.delivery_app",

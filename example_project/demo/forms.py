@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib.auth import get_user_model
+from jobs.models import LeaveRequest
 from organizations.models import Team
 
 from django_notify import Priority
@@ -66,3 +67,59 @@ class SendForm(forms.Form):
             if target == name and not data.get(name) and name not in self.errors:
                 self.add_error(name, f"Choose the {name} to notify.")
         return data
+
+
+class LeaveForm(forms.ModelForm):
+    """One's own leave on a job (the view fills in the user and the job)."""
+
+    class Meta:
+        model = LeaveRequest
+        fields = ("first_day", "last_day")
+        widgets = {
+            "first_day": forms.DateInput(attrs={"type": "date"}),
+            "last_day": forms.DateInput(attrs={"type": "date"}),
+        }
+
+
+class AlertForm(forms.Form):
+    """A platform problem to raise, from a few realistic ones. The same choice raised
+    again is the same problem (the default fingerprint: type and title)."""
+
+    PROBLEMS = {
+        "payments": (
+            "integration",
+            "error",
+            "Payment provider timing out",
+            "Card payments time out after 30 s at the payment provider.",
+            ["payments"],
+        ),
+        "disk": (
+            "capacity",
+            "warning",
+            "Disk usage above 85% on db-2",
+            "Volume /var/lib/postgresql at 87%.",
+            ["db-2"],
+        ),
+        "logins": (
+            "security",
+            "critical",
+            "Repeated failed admin logins",
+            "40 failed admin logins from 198.51.100.23 in five minutes.",
+            ["auth"],
+        ),
+    }
+
+    problem = forms.ChoiceField(
+        choices=[(key, spec[2]) for key, spec in PROBLEMS.items()], initial="payments"
+    )
+
+    def alert_arguments(self) -> dict:
+        alert_type, severity, title, message, systems = self.PROBLEMS[self.cleaned_data["problem"]]
+        return {
+            "alert_type": alert_type,
+            "severity": severity,
+            "title": title,
+            "message": message,
+            "affected_systems": systems,
+            "meta_data": {"raised_from": "demo"},
+        }

@@ -1,6 +1,7 @@
 """Demo data: two organizations, their teams, one user per role, sample notifications, and
-CHAOTICA's jobs and phases with the subscription rules that follow them, and
-platform alerts for the staff-only Alerts tab of the notification centre.
+CHAOTICA's jobs and phases with the subscription rules that follow them (job and phase
+status, leave, client onboarding), platform alerts for the staff-only Alerts tab of the
+notification centre, the portal's participants, and the staff user's admin permissions.
 
 Every sample goes through the package's public API (``send``, ``send_to_self``,
 ``send_system``, ``notify``) with a real sender, so seeding exercises the same sender
@@ -17,10 +18,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from django.utils import timezone
 from jobs.models import Job, JobRoleCriterion, Phase, PhaseRoleCriterion
 from organizations.models import Membership, Organization, Team
+from portal.models import PARTICIPANTS_GROUP
 
 from django_notify import Priority, get_notification_model, notify
 from django_notify.models import PlatformAlert
@@ -69,7 +72,7 @@ USERS = [
         Role.DEV_USER,
         teams=("Ops",),
         is_staff=True,
-        notes="may send system notifications",
+        notes="may send system notifications, post announcements, raise alerts",
     ),
     DemoUser(
         "admin",
@@ -312,6 +315,33 @@ RULES = [
         description="Per event: the changed phase's project lead.",
     ),
     DemoRule(
+        "Account managers hear about leave on their jobs",
+        "leave.submitted",
+        (
+            (JobRoleCriterion, {"role": "account_manager"}),
+            (JobRoleCriterion, {"role": "deputy_account_manager"}),
+        ),
+        description="Per event: the account manager and deputy of the job the leave affects.",
+    ),
+    DemoRule(
+        "Account managers hear about cancelled leave",
+        "leave.cancelled",
+        (
+            (JobRoleCriterion, {"role": "account_manager"}),
+            (JobRoleCriterion, {"role": "deputy_account_manager"}),
+        ),
+        description="Per event: the account manager and deputy of the job the leave affected.",
+    ),
+    DemoRule(
+        "Account managers and primary contacts hear about client onboarding",
+        "client.onboarding_renewal",
+        (
+            (JobRoleCriterion, {"role": "account_manager"}),
+            (JobRoleCriterion, {"role": "primary_poc"}),
+        ),
+        description="Per event: the job's account manager and its client's primary contact.",
+    ),
+    DemoRule(
         "Staff see completed jobs",
         "job.complete",
         ((StaffCriterion, {}),),
@@ -400,6 +430,50 @@ def seed_jobs(users: dict, orgs: dict) -> int:
     return created_count
 
 
+# --- the portal's participants and the staff user's admin permissions ------------------------
+#: Who reads the portal's announcements (portal.models.PARTICIPANTS_GROUP). staff and admin
+#: post them, so they are not participants.
+PARTICIPANTS = ("light", "dev", "orgadmin", "globex")
+
+#: The group that gives the staff user what the demo links it to in the admin: jobs,
+#: phases and leave, the portal's announcements, platform alerts (resolving them is a
+#: change) and the subscription rules (read only).
+STAFF_GROUP = "Demo staff"
+STAFF_PERMISSIONS = (
+    "jobs.view_job",
+    "jobs.change_job",
+    "jobs.view_phase",
+    "jobs.change_phase",
+    "jobs.view_leaverequest",
+    "jobs.change_leaverequest",
+    "portal.add_announcement",
+    "portal.change_announcement",
+    "portal.view_announcement",
+    "django_notify.view_platformalert",
+    "django_notify.change_platformalert",
+    "django_notify.add_platformalert",
+    "django_notify.view_subscriptionrule",
+)
+
+
+def seed_groups(users: dict) -> None:
+    """The participants group and the staff group, with their members; idempotent."""
+    participants = Group.objects.get_or_create(name=PARTICIPANTS_GROUP)[0]
+    participants.user_set.add(*(users[name] for name in PARTICIPANTS))
+    staff = Group.objects.get_or_create(name=STAFF_GROUP)[0]
+    wanted = {tuple(name.split(".")) for name in STAFF_PERMISSIONS}
+    perms = [
+        perm
+        for perm in Permission.objects.filter(
+            content_type__app_label__in={app for app, _ in wanted},
+            codename__in={codename for _, codename in wanted},
+        ).select_related("content_type")
+        if (perm.content_type.app_label, perm.codename) in wanted
+    ]
+    staff.permissions.add(*perms)
+    staff.user_set.add(*(users[spec.username] for spec in USERS if spec.is_staff))
+
+
 @dataclass
 class SeedResult:
     created_users: int = 0
@@ -474,4 +548,5 @@ def seed(*, reset_passwords: bool = False) -> SeedResult:
         result.created_rules = seed_rules(teams)
         result.created_jobs = seed_jobs(users, orgs)
         result.created_alerts = seed_alerts(users)
+        seed_groups(users)
     return result

@@ -1,8 +1,9 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 from .seed import PASSWORD, USERS
+from .tour import TOUR
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -14,11 +15,17 @@ urlpatterns = [
     path("jobs/", views.jobs, name="jobs"),
     path("jobs/<int:pk>/", views.job_detail, name="job-detail"),
     path("jobs/<int:pk>/status/", views.job_status, name="job-status"),
+    path("jobs/<int:pk>/leave/", views.leave_create, name="leave-create"),
+    path("jobs/<int:pk>/client-renewal/", views.client_renewal, name="client-renewal"),
+    path("phases/<int:pk>/status/", views.phase_status, name="phase-status"),
+    path("leave/<int:pk>/decide/", views.leave_decide, name="leave-decide"),
+    path("alerts/", views.alerts_page, name="alerts"),
+    path("portal/", include("portal.urls")),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(
             redirect_authenticated_user=True,
-            extra_context={"demo_users": USERS, "demo_password": PASSWORD},
+            extra_context={"demo_users": USERS, "demo_password": PASSWORD, "tour": TOUR},
         ),
         name="login",
     ),

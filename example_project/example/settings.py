@@ -11,6 +11,11 @@ Everything a deployment would change comes from the environment:
 ``DJANGO_DEBUG``        ``1`` (default) or ``0``.
 ``DJANGO_ALLOWED_HOSTS`` comma-separated, added to the loopback names.
 ``NOTIFY_DISPATCHER``   ``inline`` (default) or ``celery``.
+``CELERY_BROKER_URL``   the Celery broker with ``NOTIFY_DISPATCHER=celery``
+                        (default ``redis://127.0.0.1:6379/0``; ``scripts/demo-live``).
+``SITE_URL``            the site's address, for the links in emails; unset means
+                        ``http://127.0.0.1:$PORT`` (``PORT`` defaults to 8000, as in
+                        ``scripts/demo``).
 
 Live updates (docs/realtime.md); unset means the package's defaults:
 
@@ -106,6 +111,8 @@ INSTALLED_APPS = [
     "django_notify",
     "organizations",
     "jobs",
+    "portal",
+    "channels_demo",
 ]
 
 MIDDLEWARE = [
@@ -178,11 +185,57 @@ else:
     EMAIL_BACKEND = _email_backend
 DEFAULT_FROM_EMAIL = "notifications@example.test"
 
+
+def site_url() -> str:
+    """Where emails link to: ``SITE_URL``, else the loopback address on ``PORT``, the
+    port ``scripts/demo`` serves on (a demo on another port must not link to 8000)."""
+    if os.environ.get("SITE_URL"):
+        return os.environ["SITE_URL"]
+    port = os.environ.get("PORT") or "8000"
+    if not port.isdigit():
+        raise ImproperlyConfigured(f"PORT must be a number, not {port!r}.")
+    return f"http://127.0.0.1:{port}"
+
+
 DJANGO_NOTIFY = {
     "TENANCY_ADAPTER": "organizations.tenancy.OrganizationsTenancyAdapter",
-    "SITE_URL": os.environ.get("SITE_URL", "http://127.0.0.1:8000"),
+    "SITE_URL": site_url(),
     "DISPATCHER": os.environ.get("NOTIFY_DISPATCHER", "inline"),
 }
+
+# Multi-channel delivery (/channels/): the webhook, Slack and Teams channels post to the
+# demo's own receivers on this server, which verify them as real receivers would. The
+# secret and token are the demo's own and public, like SECRET_KEY above: a real site reads
+# them from the environment. Slack and Teams incoming webhooks are not signed (their URL
+# is the credential), so here both carry a bearer token the receivers check.
+CHANNELS_DEMO_WEBHOOK_SECRET = "whsec_CunzzLapI1fSaj/68bQwaVXh5xPhF+zs8p2YiycPEVo="
+CHANNELS_DEMO_TOKEN = "demo-receiver-token"
+_receivers = f"http://127.0.0.1:{os.environ.get('PORT') or '8000'}/channels/receive"
+_bearer = {"Authorization": f"Bearer {CHANNELS_DEMO_TOKEN}"}
+DJANGO_NOTIFY["CHANNELS"] = {
+    "webhook": {
+        "BACKEND": "webhook",
+        "OPTIONS": {"URL": f"{_receivers}/webhook/", "SECRET": CHANNELS_DEMO_WEBHOOK_SECRET},
+    },
+    "slack": {"BACKEND": "slack", "OPTIONS": {"URL": f"{_receivers}/slack/", "HEADERS": _bearer}},
+    "teams": {"BACKEND": "teams", "OPTIONS": {"URL": f"{_receivers}/teams/", "HEADERS": _bearer}},
+}
+# The SSRF guard refuses loopback addresses (a user-chosen URL must not reach this
+# machine's services); the demo's receivers live on loopback, so it allows 127.0.0.1
+# and nothing else. Never list loopback on a real site.
+DJANGO_NOTIFY["WEBHOOK_ALLOWED_HOSTS"] = ["127.0.0.1"]
+
+# The Celery dispatcher (scripts/demo-live): a worker sends the deliveries, and its beat
+# runs the sweeps (retries, digests at the end of their windows) every minute.
+if DJANGO_NOTIFY["DISPATCHER"] == "celery":
+    CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+    CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+    CELERY_TASK_IGNORE_RESULT = True
+    # The beat schedule is set in example/celery.py: django_notify.tasks imports models,
+    # which cannot happen while settings load.
+
 # Only what the environment sets, so everything else keeps the package's defaults.
 for key in ("REALTIME_BROKER", "REDIS_URL", "REALTIME_CHANNEL_PREFIX"):
     if os.environ.get(f"NOTIFY_{key}"):

@@ -1,3 +1,4 @@
+from django.apps import apps
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.staticfiles.urls import staticfiles_urlpatterns
@@ -8,6 +9,11 @@ urlpatterns = [
     path("notifications/", include("django_notify.urls")),
     path("", include("demo.urls")),
 ]
+
+# The channels page and its receivers, where the app is installed (the package's own test
+# settings load this module for the jobs' URLs without it).
+if apps.is_installed("channels_demo"):
+    urlpatterns.insert(2, path("channels/", include("channels_demo.urls")))
 
 # The widget's script and styles under any server in DEBUG (runserver serves them by
 # itself; uvicorn, for the event stream, does not). Nothing when DEBUG is off: deploy

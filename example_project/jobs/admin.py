@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Job, Phase
+from .models import Job, LeaveRequest, Phase
 
 JOB_ROLES = tuple(Job.ROLES)
 PHASE_ROLES = tuple(Phase.ROLES)
@@ -30,3 +30,11 @@ class PhaseAdmin(admin.ModelAdmin):
     list_select_related = ("job", "project_lead")
     search_fields = ("title", "job__title")
     raw_id_fields = ("job", *PHASE_ROLES)
+
+
+@admin.register(LeaveRequest)
+class LeaveRequestAdmin(admin.ModelAdmin):
+    list_display = ("user", "job", "first_day", "last_day", "status")
+    list_filter = ("status",)
+    list_select_related = ("user", "job")
+    raw_id_fields = ("user", "job", "decided_by")

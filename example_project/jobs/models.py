@@ -3,13 +3,15 @@ two per-event criteria that subscribe those people: ``JobRoleCriterion`` (job ro
 and ``PhaseRoleCriterion`` (phase roles).
 
 The status fields follow the notification types in ``notifications.py``: a job moves
-through scoping to completion, a phase through scheduling, QA and delivery.
+through scoping to completion, a phase through scheduling, QA and delivery, a leave
+request from submitted to a decision.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 
@@ -140,6 +142,43 @@ class Phase(StatusMemory):
         return f"{self.job.get_absolute_url()}#phase-{self.pk}"
 
 
+class LeaveRequest(StatusMemory):
+    """Someone's leave that affects a job: submitting it tells the job's account managers
+    (a rule), deciding it tells the person who asked (the hook's recipients)."""
+
+    class Status(models.TextChoices):
+        SUBMITTED = "submitted", "Submitted"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        CANCELLED = "cancelled", "Cancelled"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="leave_requests"
+    )
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="leave_requests")
+    first_day = models.DateField()
+    last_day = models.DateField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.SUBMITTED)
+    decided_by = _role("Decided By")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("job", "first_day", "pk")
+
+    def __str__(self) -> str:
+        days = f"{self.first_day:%d %b %Y}"
+        if self.last_day != self.first_day:
+            days = f"{self.first_day:%d %b} to {self.last_day:%d %b %Y}"
+        return f"{self.user}, {days} ({self.job})"
+
+    def get_absolute_url(self) -> str:
+        return f"{self.job.get_absolute_url()}#leave-{self.pk}"
+
+    def clean(self):
+        if self.first_day and self.last_day and self.last_day < self.first_day:
+            raise ValidationError({"last_day": "The last day cannot be before the first day."})
+
+
 def _users():
     return get_user_model()._default_manager
 
@@ -147,13 +186,14 @@ def _users():
 def _job_of(target) -> Job | None:
     if isinstance(target, Job):
         return target
-    if isinstance(target, Phase):
+    if isinstance(target, Phase | LeaveRequest):
         return target.job
     return None
 
 
 class JobRoleCriterion(RuleCriterion):
-    """The user holding a role on the event's job; a phase's event uses its job."""
+    """The user holding a role on the event's job; a phase's or a leave request's event
+    uses its job."""
 
     per_event = True  # needs the job: evaluated for each event, creates no subscriptions
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import django_notify
 from django_notify import hooks
 
-from .models import Job, Phase
+from .models import Job, LeaveRequest, Phase
 
 JOBS = django_notify.Category("jobs", "Job events", "A job's lifecycle: creation, scoping, status.")
 PHASES = django_notify.Category(
@@ -321,7 +321,7 @@ for _category, _subject, _rows in TABLES:
 del _category, _subject, _rows, _row, _cls
 
 
-# --- hooks: saving a job or a phase emits its event ---------------------------------------
+# --- hooks: saving a job, a phase or a leave request emits its event --------------------------
 # Below the types they emit (django-notify imports this module from its ready(), so the
 # models are loaded and every hook is connected once). Who hears about each event is up
 # to subscriptions and rules (JobRoleCriterion, PhaseRoleCriterion in models.py).
@@ -368,3 +368,42 @@ hooks.on_create(
     context=lambda phase: {"phase": str(phase)},
 )
 hooks.on_change(Phase, "status", "phase.status_changed", context=status_change_context("phase"))
+
+# Leave: submitting goes to whoever the rules name (the job's account managers);
+# a decision goes to the person who asked, as the hook's explicit recipient.
+hooks.on_create(
+    LeaveRequest,
+    "leave.submitted",
+    actor=lambda leave: leave.user,
+    context=lambda leave: {"leave": str(leave)},
+)
+for _status in ("approved", "rejected"):
+    hooks.on_change(
+        LeaveRequest,
+        "status",
+        f"leave.{_status}",
+        when=lambda leave, status=_status: leave.status == status,
+        recipients=lambda leave: [leave.user_id],
+        actor=lambda leave: leave.decided_by,
+        context=lambda leave: {"leave": str(leave)},
+    )
+hooks.on_change(
+    LeaveRequest,
+    "status",
+    "leave.cancelled",
+    when=lambda leave: leave.status == LeaveRequest.Status.CANCELLED,
+    actor=lambda leave: leave.user,
+    context=lambda leave: {"leave": str(leave)},
+)
+del _status
+
+
+def client_onboarding_renewal(job: Job, actor) -> object:
+    """A change to the job's client that needs its onboarding renewed: an event on the
+    job (so the rules' job roles apply), the client named in the context."""
+    return django_notify.emit(
+        "client.onboarding_renewal",
+        target=job,
+        actor=actor,
+        context={"client": str(job.organization)},
+    )

@@ -142,7 +142,8 @@ def test_log_in_see_the_badge_and_open_the_dropdown_with_the_mouse(site, make_us
 
     page = new_page(site)
     page.goto("/")
-    expect(page).to_have_url(re.compile(r"/accounts/login/\?next=/$"))
+    # Before logging in, the home page is the demo's tour with the login form.
+    expect(page.get_by_role("heading", name="What to try")).to_be_visible()
     page.get_by_label("Username").fill("ada")
     page.get_by_label("Password").fill("correct horse")
     page.get_by_role("button", name="Log in").click()
@@ -213,7 +214,6 @@ def test_more_than_nine_unread_shows_9_plus_and_reads_elsewhere_update_it_live(s
             row.mark_read(ada)
     expect(badge(page)).to_have_text("9", timeout=LIVE)
     expect(toggle(page)).to_have_attribute("aria-label", "Notifications, 9 unread")
-    expect(page.locator("#unread-count")).to_have_text("9")
 
 
 @live_db
@@ -325,11 +325,10 @@ def test_mark_all_read_hides_the_badge_here_and_in_another_tab(site, make_user):
     expect(toggle(page)).to_have_attribute("aria-label", "Notifications")
     expect(bell(page).locator(".notify-item--unread")).to_have_count(0)
     expect(mark_all).to_be_disabled()
-    expect(page.locator("#unread-count")).to_have_text("0")
     assert unread(ada) == 0
     # The other tab heard it through the stream.
     expect(badge(elsewhere)).to_be_hidden(timeout=LIVE)
-    expect(elsewhere.locator("#unread-count")).to_have_text("0")
+    expect(toggle(elsewhere)).to_have_attribute("aria-label", "Notifications")
     # Stays so after a reload: the server agrees.
     visit(page, "/")
     expect(badge(page)).to_be_hidden()

@@ -152,8 +152,8 @@ class Browser:
 
 
 def _unread(page: str) -> int:
-    match = re.search(r'id="unread-count"[^>]*>(\d+)<', page)
-    assert match, "the header shows no unread count"
+    match = re.search(r'data-notify-unread="(\d+)"', page)
+    assert match, "the header's bell shows no unread count"
     return int(match.group(1))
 
 
@@ -195,14 +195,15 @@ def test_check_migrate_and_seed_are_idempotent(site):
     assert "0 notifications created" in site["seed2"]
 
 
-def test_home_redirects_to_login(site):
+def test_home_shows_the_tour_and_the_login_form_before_logging_in(site):
     browser = Browser(site["base"])
-    status, headers, _ = browser.get("/")
+    for path in ("/", "/accounts/login/"):
+        status, _, page = browser.get(path)
+        assert status == 200
+        assert "Log in" in page and "globex" in page and "What to try" in page
+    status, headers, _ = browser.get("/jobs/")
     assert status == 302
     assert headers["Location"].startswith("/accounts/login/")
-    status, _, page = browser.get("/accounts/login/")
-    assert status == 200
-    assert "Log in" in page and "globex" in page
 
 
 def test_dev_reads_pages_marks_and_is_refused(site):

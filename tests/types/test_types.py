@@ -30,10 +30,12 @@ def test_autodiscovered_from_installed_apps():
     joined = notification_types.get("team.joined")
     assert joined.label == "Team joined"
     assert notification_types.by_id(9001) is joined
-    # Sorted by key: the test apps' "alerts", "digests", "tasks", "teams" and the four of
-    # the example project's jobs app (installed for tests/example_project).
+    # Sorted by key: the test apps' "alerts", "digests", "tasks", "teams", the four of the
+    # example project's jobs app and its portal's (installed for tests/example_project).
     keys = [c.key for c in notification_types.categories()]
-    assert keys == ["alerts", "clients", "digests", "jobs", "leave", "phases", "tasks", "teams"]
+    assert keys == [
+        "alerts", "clients", "digests", "jobs", "leave", "phases", "portal", "tasks", "teams",
+    ]  # fmt: skip
 
 
 def test_register_forms(isolated_types):

@@ -1,9 +1,10 @@
 """``manage.py seed_demo``: the demo organizations, teams, users and notifications."""
 
+from channels_demo.seed import seed_channels
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from demo.seed import ALERTS, JOBS, ORGANIZATIONS, PASSWORD, RULES, USERS, seed
+from demo.seed import ALERTS, JOBS, ORGANIZATIONS, PARTICIPANTS, PASSWORD, RULES, USERS, seed
 from django_notify import SendRefused
 
 
@@ -44,6 +45,11 @@ class Command(BaseCommand):
             f"Platform alerts: {len(ALERTS)} ({result.created_alerts} new), on the Alerts tab "
             "of /notifications/ for staff."
         )
+        self.stdout.write(
+            f"Portal participants: {', '.join(PARTICIPANTS)}; staff post announcements on "
+            "/portal/ and raise alerts on /alerts/. The tour is on / before logging in."
+        )
+        self.stdout.write(seed_channels())
         self.stdout.write(f'Demo logins (password "{PASSWORD}"):')
         for user in USERS:
             self.stdout.write(
