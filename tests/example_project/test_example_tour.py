@@ -192,7 +192,9 @@ def _emails(output: str) -> list:
     """The messages the console email backend printed (each followed by a line of dashes)."""
     messages = []
     for chunk in output.split("-" * 79):
-        start = chunk.find("MIME-Version: ")
+        # From the first header: Django 5.2 prints Content-Type before MIME-Version.
+        found = [i for i in (chunk.find("Content-Type: "), chunk.find("MIME-Version: ")) if i >= 0]
+        start = min(found, default=-1)
         if start != -1 and "\nSubject:" in chunk:
             messages.append(email.message_from_string(chunk[start:], policy=email.policy.default))
     return messages
