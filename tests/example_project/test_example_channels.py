@@ -17,23 +17,19 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
-import subprocess
-import sys
 import textwrap
 import time
-import uuid
 from urllib.request import Request, urlopen
 
 import pytest
 from standardwebhooks.webhooks import Webhook
 
 from tests.example_project.test_example_project import (
-    EXAMPLE,
     Browser,
     _env,
-    _free_port,
     _manage,
+    _postgres_database,
+    _start_server,
     _stop_server,
 )
 
@@ -43,55 +39,6 @@ TOKEN = "demo-receiver-token"
 
 
 # --- the site ---------------------------------------------------------------------------------
-def _postgres_database():
-    """A fresh PostgreSQL database for the site, and the function that drops it."""
-    import psycopg
-
-    base = os.environ.get("NOTIFY_PG_NAME", "notify").replace("-", "_").replace(".", "_")
-    name = f"{base}_channels_{uuid.uuid4().hex[:6]}"
-    host = os.environ.get("NOTIFY_PG_HOST", "127.0.0.1")
-    port = os.environ.get("NOTIFY_PG_PORT", "5432")
-    user = os.environ.get("NOTIFY_PG_USER", "postgres")
-    admin = f"host={host} port={port} user={user} dbname=postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-    def drop():
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return f"postgres://{user}@{host}:{port}/{name}", drop
-
-
-def _serve(env: dict[str, str], log) -> tuple[subprocess.Popen, int]:
-    """runserver (threaded, as scripts/demo runs it) on a free port, PORT set to it."""
-    output = ""
-    for _attempt in range(3):
-        port = _free_port()
-        log.seek(0)
-        log.truncate()
-        proc = subprocess.Popen(
-            [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
-            cwd=EXAMPLE,
-            env={**env, "PORT": str(port)},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                return proc, port
-            except OSError:
-                time.sleep(0.1)
-        _stop_server(proc)
-        log.seek(0)
-        output = log.read()
-        if "already in use" not in output:
-            break
-    pytest.fail(f"runserver did not start:\n{output}")
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("example_channels")
@@ -100,11 +47,11 @@ def site(tmp_path_factory):
         env.pop(name, None)  # the demo's defaults: inline delivery, links from PORT
     drop = None
     if os.environ.get("NOTIFY_DB") == "postgres":
-        env["DATABASE_URL"], drop = _postgres_database()
+        env["DATABASE_URL"], drop = _postgres_database("channels")
     try:
         _manage(env, "migrate", "--noinput")
         with open(tmp / "runserver.log", "w+") as log:
-            proc, port = _serve(env, log)
+            proc, port = _start_server(env, log)
             env = {**env, "PORT": str(port)}
             try:
                 seeded = _manage(env, "seed_demo")

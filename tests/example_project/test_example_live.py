@@ -24,11 +24,16 @@ import pytest
 from tests.example_project.test_example_channels import (
     _last_received_id,
     _login,
-    _postgres_database,
     _received_since,
     _shell,
 )
-from tests.example_project.test_example_project import EXAMPLE, _env, _free_port, _manage
+from tests.example_project.test_example_project import (
+    EXAMPLE,
+    _env,
+    _free_port,
+    _manage,
+    _postgres_database,
+)
 from tests.support.asgi_server import SseClient
 from tests.support.services import missing
 
@@ -89,7 +94,7 @@ def live(tmp_path_factory):
     )
     drop = None
     if os.environ.get("NOTIFY_DB") == "postgres":
-        env["DATABASE_URL"], drop = _postgres_database()
+        env["DATABASE_URL"], drop = _postgres_database("live")
     procs: list[subprocess.Popen] = []
     logs = {name: tmp / f"{name}.log" for name in ("redis", "worker", "uvicorn")}
     try:

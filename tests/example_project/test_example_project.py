@@ -17,6 +17,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import uuid
 from contextlib import closing
 from http.cookiejar import CookieJar
 from pathlib import Path
@@ -80,8 +81,10 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _start_server(env: dict[str, str], log) -> tuple[subprocess.Popen, str]:
-    """runserver on a free port; retried if another process grabs the port first."""
+def _start_server(env: dict[str, str], log) -> tuple[subprocess.Popen, int]:
+    """runserver (threaded, as scripts/demo runs it) on a free port, with PORT set to it
+    as scripts/demo does; retried if another process grabs the port first."""
+    output = ""
     for _attempt in range(3):
         port = _free_port()
         log.seek(0)
@@ -89,7 +92,7 @@ def _start_server(env: dict[str, str], log) -> tuple[subprocess.Popen, str]:
         proc = subprocess.Popen(
             [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
             cwd=EXAMPLE,
-            env=env,
+            env={**env, "PORT": str(port)},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -97,7 +100,7 @@ def _start_server(env: dict[str, str], log) -> tuple[subprocess.Popen, str]:
         while time.monotonic() < deadline and proc.poll() is None:
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                return proc, f"http://127.0.0.1:{port}"
+                return proc, port
             except OSError:
                 time.sleep(0.1)
         _stop_server(proc)
@@ -106,6 +109,26 @@ def _start_server(env: dict[str, str], log) -> tuple[subprocess.Popen, str]:
         if "already in use" not in output:
             break
     pytest.fail(f"runserver did not start:\n{output}")
+
+
+def _postgres_database(label: str):
+    """A fresh PostgreSQL database for a site of its own, and the function that drops it."""
+    import psycopg
+
+    base = os.environ.get("NOTIFY_PG_NAME", "notify").replace("-", "_").replace(".", "_")
+    name = f"{base}_{label}_{uuid.uuid4().hex[:6]}"
+    host = os.environ.get("NOTIFY_PG_HOST", "127.0.0.1")
+    port = os.environ.get("NOTIFY_PG_PORT", "5432")
+    user = os.environ.get("NOTIFY_PG_USER", "postgres")
+    admin = f"host={host} port={port} user={user} dbname=postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop():
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return f"postgres://{user}@{host}:{port}/{name}", drop
 
 
 def _stop_server(proc: subprocess.Popen) -> None:
@@ -171,7 +194,8 @@ def site(tmp_path_factory):
     result["seed2"] = _manage(env, "seed_demo")
     result["counts2"] = _counts(db_path)
     with open(tmp / "runserver.log", "w+") as log:
-        proc, result["base"] = _start_server(env, log)
+        proc, port = _start_server(env, log)
+        result["base"] = f"http://127.0.0.1:{port}"
         try:
             yield result
         finally:

@@ -25,7 +25,6 @@ import re
 import subprocess
 import sys
 import textwrap
-import uuid
 
 import pytest
 from demo.tour import TOUR
@@ -34,8 +33,9 @@ from tests.example_project.test_example_project import (
     EXAMPLE,
     Browser,
     _env,
-    _free_port,
     _manage,
+    _postgres_database,
+    _start_server,
     _stop_server,
 )
 
@@ -44,58 +44,6 @@ PARTICIPANTS = {"light", "dev", "orgadmin", "globex"}
 
 
 # --- the site ---------------------------------------------------------------------------------
-def _postgres_database():
-    """A fresh PostgreSQL database for the site, and the function that drops it."""
-    import psycopg
-
-    base = os.environ.get("NOTIFY_PG_NAME", "notify").replace("-", "_").replace(".", "_")
-    name = f"{base}_tour_{uuid.uuid4().hex[:6]}"
-    host = os.environ.get("NOTIFY_PG_HOST", "127.0.0.1")
-    port = os.environ.get("NOTIFY_PG_PORT", "5432")
-    user = os.environ.get("NOTIFY_PG_USER", "postgres")
-    admin = f"host={host} port={port} user={user} dbname=postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-    def drop():
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return f"postgres://{user}@{host}:{port}/{name}", drop
-
-
-def _serve(env: dict[str, str], log) -> tuple[subprocess.Popen, int]:
-    """runserver on a free port, with PORT set to it (what scripts/demo does)."""
-    import socket
-    import time
-
-    output = ""
-    for _attempt in range(3):
-        port = _free_port()
-        log.seek(0)
-        log.truncate()
-        proc = subprocess.Popen(
-            [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
-            cwd=EXAMPLE,
-            env={**env, "PORT": str(port)},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                return proc, port
-            except OSError:
-                time.sleep(0.1)
-        _stop_server(proc)
-        log.seek(0)
-        output = log.read()
-        if "already in use" not in output:
-            break
-    pytest.fail(f"runserver did not start:\n{output}")
-
-
 @pytest.fixture(scope="module")
 def tour(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("example_tour")
@@ -104,7 +52,7 @@ def tour(tmp_path_factory):
         env.pop(name, None)  # the defaults: links from PORT, emails on the console
     drop = None
     if os.environ.get("NOTIFY_DB") == "postgres":
-        env["DATABASE_URL"], drop = _postgres_database()
+        env["DATABASE_URL"], drop = _postgres_database("tour")
     try:
         site = {"env": env, "check": _manage(env, "check")}
         _manage(env, "migrate", "--noinput")
@@ -113,7 +61,7 @@ def tour(tmp_path_factory):
         site["seed2"] = _manage(env, "seed_demo")
         site["state2"] = _state(env)
         with open(tmp / "runserver.log", "w+") as log:
-            proc, port = _serve(env, log)
+            proc, port = _start_server(env, log)
             site.update(port=port, base=f"http://127.0.0.1:{port}", log=log)
             try:
                 yield site
