@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import textwrap
 import time
 from urllib.request import Request, urlopen
 
@@ -29,6 +28,7 @@ from tests.example_project.test_example_project import (
     _env,
     _manage,
     _postgres_database,
+    _shell,
     _start_server,
     _stop_server,
 )
@@ -64,12 +64,6 @@ def site(tmp_path_factory):
     finally:
         if drop is not None:
             drop()
-
-
-def _shell(env: dict[str, str], code: str) -> dict:
-    """Run ``code`` in the site's settings (``manage.py shell``); it prints one JSON line."""
-    output = _manage(env, "shell", "--no-imports", "-c", textwrap.dedent(code))
-    return json.loads(output.strip().splitlines()[-1])
 
 
 def _received_since(env, last_id: int) -> list[dict]:

@@ -25,7 +25,6 @@ from tests.example_project.test_example_channels import (
     _last_received_id,
     _login,
     _received_since,
-    _shell,
 )
 from tests.example_project.test_example_project import (
     EXAMPLE,
@@ -33,6 +32,7 @@ from tests.example_project.test_example_project import (
     _free_port,
     _manage,
     _postgres_database,
+    _shell,
 )
 from tests.support.asgi_server import SseClient
 from tests.support.services import missing

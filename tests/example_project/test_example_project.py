@@ -10,12 +10,14 @@ change a job's status on the jobs page and find it in the account manager's feed
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
 import socket
 import sqlite3
 import subprocess
 import sys
+import textwrap
 import time
 import uuid
 from contextlib import closing
@@ -68,6 +70,12 @@ def _manage(env: dict[str, str], *args: str) -> str:
     output = done.stdout + done.stderr
     assert done.returncode == 0, f"manage.py {' '.join(args)} failed:\n{output}"
     return output
+
+
+def _shell(env: dict[str, str], code: str) -> dict:
+    """Run ``code`` in the site's settings (``manage.py shell``); it prints one JSON line."""
+    output = _manage(env, "shell", "--no-imports", "-c", textwrap.dedent(code))
+    return json.loads(output.strip().splitlines()[-1])
 
 
 def _counts(db_path: Path) -> dict[str, int]:

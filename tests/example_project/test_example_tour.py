@@ -19,12 +19,10 @@ from __future__ import annotations
 import email
 import email.policy
 import html
-import json
 import os
 import re
 import subprocess
 import sys
-import textwrap
 
 import pytest
 from demo.tour import TOUR
@@ -35,6 +33,7 @@ from tests.example_project.test_example_project import (
     _env,
     _manage,
     _postgres_database,
+    _shell,
     _start_server,
     _stop_server,
 )
@@ -73,12 +72,6 @@ def tour(tmp_path_factory):
     finally:
         if drop is not None:
             drop()
-
-
-def _shell(env: dict[str, str], code: str) -> dict:
-    """Run ``code`` in the site's settings (``manage.py shell``); it prints one JSON line."""
-    output = _manage(env, "shell", "--no-imports", "-c", textwrap.dedent(code))
-    return json.loads(output.strip().splitlines()[-1])
 
 
 def _state(env) -> dict:
