@@ -188,18 +188,30 @@ def batch_state(
 ) -> tuple[list[tuple[Any, Any]], int | None]:
     """For one batch of broker messages: which of ``notification_ids`` the user can see
     (plus, after a RESYNC, everything the cursor was not sent), oldest first, and the
-    unread count when anything is to be sent. At most three queries per batch."""
+    unread count when anything is to be sent.
+
+    New notifications, the common batch, are one statement: the visible rows carry the
+    count (``with_unread_count``), which matters when a broadcast wakes every stream of
+    a process at once. A second query only when the count is needed and no row brought it
+    (read/dismiss changes, nothing visible); a RESYNC adds the catch-up."""
     try:
         manager = get_notification_model()._default_manager
         visible = manager.visible_to(user)
         rows: dict[Any, Any] = {}
+        count = None
         if notification_ids:
-            found = visible.filter(pk__in=notification_ids).values_list("pk", "created_at")
-            rows.update(found)
+            found = (
+                visible.filter(pk__in=notification_ids)
+                .with_unread_count()
+                .values_list("pk", "created_at", "feed_unread_count")
+            )
+            for pk, created_at, unread in found:
+                rows[pk], count = created_at, unread
         if cursor is not None:
             rows.update(_rows_above(visible, cursor))
         ordered = sorted(rows.items(), key=lambda item: (item[1], sort_key(item[0])))
-        count = manager.unread_count(user) if (ordered or need_count) else None
+        if count is None and (ordered or need_count):
+            count = manager.unread_count(user)
         return ordered, count
     finally:
         _release_connections()
