@@ -66,17 +66,23 @@ class MembershipTable:
 
     def select_sql(self, alias: str) -> str:
         """``SELECT key FROM table WHERE user = %s`` on database ``alias``."""
-        return _membership_sql(self, alias)
+        table, user, key = self.columns_sql(alias)
+        return f"SELECT {key} FROM {table} WHERE {user} = %s"
+
+    def columns_sql(self, alias: str) -> tuple[str, str, str]:
+        """The table, its user column and its key column, quoted (the columns qualified)
+        for database ``alias``: for SQL that reads the memberships of many users."""
+        return _membership_names(self, alias)
 
 
 @lru_cache(maxsize=32)
-def _membership_sql(table: MembershipTable, alias: str) -> str:
+def _membership_names(table: MembershipTable, alias: str) -> tuple[str, str, str]:
     qn = connections[alias].ops.quote_name
     meta = table.resolve_model()._meta
     name = qn(meta.db_table)
     user = meta.get_field(table.user_field).column
     key = meta.get_field(table.key_field).column
-    return f"SELECT {name}.{qn(key)} FROM {name} WHERE {name}.{qn(user)} = %s"
+    return name, f"{name}.{qn(user)}", f"{name}.{qn(key)}"
 
 
 @dataclass(frozen=True)

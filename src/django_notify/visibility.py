@@ -90,7 +90,7 @@ def key_lookup(field_name: str, keys: Any):
         return None
     if isinstance(keys, models.QuerySet):
         return Q(_InKeys(F(field_name), _keys_as_text(keys)))
-    values = _key_list(keys)
+    values = key_list(keys)
     return Q(**{f"{field_name}__in": values}) if values else None
 
 
@@ -104,11 +104,11 @@ def _output_field(keys: models.QuerySet):
     return query.select[0].output_field if query.select else None
 
 
-def _is_subquery(keys: Any) -> bool:
+def is_subquery(keys: Any) -> bool:
     return isinstance(keys, models.QuerySet | MemberKeys)
 
 
-def _key_list(keys: Any) -> list[str]:
+def key_list(keys: Any) -> list[str]:
     if isinstance(keys, str | int) or not hasattr(keys, "__iter__"):
         keys = [keys]
     return [str(k) for k in keys if k is not None]
@@ -188,7 +188,7 @@ BRANCH_ALIAS = "n"
 
 
 @lru_cache(maxsize=32)
-def _names(model, vendor: str, alias: str) -> _Names:
+def sql_names(model, vendor: str, alias: str) -> _Names:
     qn = connections[alias].ops.quote_name
     meta, receipt = model._meta, NotificationReceipt._meta
     table, receipts = qn(meta.db_table), qn(receipt.db_table)
@@ -255,7 +255,7 @@ class FeedQuery:
 
     def __init__(self, model, spec: FeedSpec, connection) -> None:
         self.model, self.spec, self.connection = model, spec, connection
-        self.n = _names(model, connection.vendor, connection.alias)
+        self.n = sql_names(model, connection.vendor, connection.alias)
         user_field = model._meta.get_field("recipient")
         self.user = user_field.get_db_prep_value(spec.user_pk, connection)
         self.now = connection.ops.adapt_datetimefield_value(spec.now)
@@ -322,8 +322,8 @@ class FeedQuery:
         """PostgreSQL: the user's audience keys as one ``text[]``."""
         sql, params = f"ARRAY['{SYSTEM_KEY}']", []
         for prefix, keys in self._audiences():
-            if _is_subquery(keys):
-                compiled = self._compile_keys(keys)
+            if is_subquery(keys):
+                compiled = self.compile_keys(keys)
                 if compiled is not None:
                     k = self.connection.ops.quote_name("k")
                     sql += (
@@ -332,7 +332,7 @@ class FeedQuery:
                     )
                     params += compiled[1]
             elif keys is not None:
-                values = [prefix + value for value in _key_list(keys)]
+                values = [prefix + value for value in key_list(keys)]
                 if values:
                     sql += f" || ARRAY[{', '.join(['%s'] * len(values))}]::text[]"
                     params += values
@@ -345,8 +345,8 @@ class FeedQuery:
     def _prefixed_keys(self, prefix: str, keys: Any) -> SQL | None:
         """A ``SELECT`` of the keys with their prefix (not PostgreSQL); ``None`` when there
         are none."""
-        if _is_subquery(keys):
-            compiled = self._compile_keys(keys)
+        if is_subquery(keys):
+            compiled = self.compile_keys(keys)
             if compiled is None:
                 return None
             # A CTE names the subquery's one column whatever the adapter called it.
@@ -355,12 +355,12 @@ class FeedQuery:
                 f"SELECT '{prefix}' || v FROM (WITH {k}(v) AS ({compiled[0]}) SELECT v FROM {k})",
                 compiled[1],
             )
-        values = [prefix + value for value in _key_list(keys)] if keys is not None else []
+        values = [prefix + value for value in key_list(keys)] if keys is not None else []
         if not values:
             return None
         return " UNION ALL ".join(["SELECT %s"] * len(values)), values
 
-    def _compile_keys(self, keys: models.QuerySet | MemberKeys) -> SQL | None:
+    def compile_keys(self, keys: models.QuerySet | MemberKeys) -> SQL | None:
         if isinstance(keys, MemberKeys):
             return keys.as_sql(self.connection)
         cache_key = (id(keys), self.connection.alias)

@@ -42,6 +42,7 @@ from django_notify import (
     send_to_self,
     signals,
 )
+from django_notify.feed_checks import visible_per_user
 from django_notify.models import NotificationReceipt
 from django_notify.tenancy import Role
 from django_notify.types import Origin, Scope
@@ -501,6 +502,30 @@ def check_feeds(w: World, Notification) -> None:
             assert n.origin == Origin.ORGANIZATION
             assert meant.org == w.user_org[user.pk], (user, meant)
             assert n.organization_key == w.org_key(user), (user, n.pk, n.organization_key)
+    check_many_users(w, Notification)
+
+
+def check_many_users(w: World, Notification) -> None:
+    """(c) ``visible_per_user``, every user in one call (what a broadcast's wake-up of a
+    process's streams asks), against the reference: each user's visible rows among the
+    ids, and the unread count for users who see one of them or were asked for it
+    (every other user here)."""
+    ids = [r.pk for r in w.rows]
+    asked = {u.pk for u in w.users[::2]}
+    answers = visible_per_user(Notification, w.users, ids, counts_for=asked)
+    assert set(answers) == {u.pk for u in w.users}
+    for user in w.users:
+        answer = answers[user.pk]
+        rows = {pk: created_at for pk, created_at in answer.rows}
+        assert len(rows) == len(answer.rows), f"duplicate rows for {user}"
+        assert set(rows) == w.visible(user) & set(ids), user
+        created = dict(Notification.objects.filter(pk__in=rows).values_list("pk", "created_at"))
+        assert rows == created
+        if rows or user.pk in asked:
+            assert answer.count == len(w.unread(user)), user
+        else:
+            assert answer.count is None, user
+    STATS["many-user checks"] += 1
 
 
 def check_against_reference(Notification, user) -> None:

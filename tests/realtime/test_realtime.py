@@ -32,6 +32,7 @@ from django_notify.realtime.brokers import (
     get_broker,
     reset_brokers,
 )
+from django_notify.realtime.feed_state import batch_state, channels_for, connect_state
 from django_notify.realtime.framing import (
     CURSOR_MAX_IDS,
     GRACE,
@@ -40,7 +41,6 @@ from django_notify.realtime.framing import (
     Cursor,
 )
 from django_notify.realtime.receivers import push, route
-from django_notify.realtime.views import batch_state, channels_for, connect_state
 from django_notify.tenancy import Role
 from tests.support import services
 from tests.support.asgi_server import parse_stream
@@ -726,6 +726,46 @@ def test_stream_events_in_process(inprocess, make_user, committed, Notification)
     run(scenario)
 
 
+def test_a_broadcast_wakes_the_streams_of_a_process_into_one_check(
+    inprocess, make_user, committed, monkeypatch
+):
+    """A system broadcast reaches every open stream at once: their checks are answered
+    together (one ``answer`` for all of them: two statements), and each stream still
+    gets its own user's count."""
+    from django_notify import send_system
+    from django_notify.realtime import gathering
+
+    staff = make_user(staff=True)
+    users = [make_user() for _ in range(4)]
+    for extra, user in enumerate(users):  # different unread counts: 0, 1, 2, 3
+        for i in range(extra):
+            notify([user], title=f"earlier {i}")
+    together, real = [], gathering.answer
+
+    def spy(checks):  # the real answer still runs
+        together.append(len(checks))
+        return real(checks)
+
+    monkeypatch.setattr(gathering, "answer", spy)
+
+    async def scenario():
+        readers = [await open_stream(user) for user in users]
+        for reader in readers:
+            await reader.next(), await reader.next()  # retry, count
+        (row,) = await committed(send_system, staff, title="to everyone")
+        for extra, reader in enumerate(readers):
+            event = await reader.next()
+            assert (event.event, event.data) == (
+                "notification",
+                {"id": row.pk, "unread_count": extra + 1},
+            )
+        for reader in readers:
+            await reader.close()
+
+    run(scenario)
+    assert together == [len(users)]
+
+
 def test_hidden_and_expired_rows_are_never_sent(inprocess, make_user, committed):
     ada = make_user()
 
@@ -807,7 +847,7 @@ def test_last_event_id_replays_what_was_missed_oldest_first(inprocess, make_user
 
 
 def test_a_storm_costs_a_few_batches(inprocess, make_user, monkeypatch):
-    from django_notify.realtime import views
+    from django_notify.realtime import gathering
 
     ada = make_user()
     # Not published (no commit runs here); older than the stream, so none is "known" to it.
@@ -819,7 +859,8 @@ def test_a_storm_costs_a_few_batches(inprocess, make_user, monkeypatch):
         calls.append(args[1])
         return batch_state(*args, **kwargs)
 
-    monkeypatch.setattr(views, "batch_state", counting_batch_state)
+    # One stream: each batch is a check with no company, answered by batch_state.
+    monkeypatch.setattr(gathering, "batch_state", counting_batch_state)
 
     def publish_storm():
         # One message per row, about one a millisecond, as 500 separate sends would be.
@@ -840,7 +881,7 @@ def test_a_storm_costs_a_few_batches(inprocess, make_user, monkeypatch):
 
     run(scenario)
     print(f"storm of 500 messages: {len(calls)} batches")
-    # Two queries per batch; one batch per message would be 500 of them.
+    # One query per batch; one batch per message would be 500 of them.
     assert len(calls) <= 30, [len(ids) for ids in calls]
     # The first message of the storm was not held back for the gathering window: held
     # back, it would bring ~100 others along (one arrives a millisecond). A busy machine

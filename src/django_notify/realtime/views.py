@@ -21,34 +21,30 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.db import connections, models
-from django.db.models import Q
+from django.db import models
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
-from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from ..api.auth import bearer_key
 from ..conf import app_settings
 from ..loading import get_notification_model
 from ..models import ApiToken
-from ..tenancy import as_key_set, get_adapter
 from ..validation import MAX_ID, ascii_int
-from .brokers import Broker, BrokerUnavailable, Listener, get_broker
+from .brokers import BrokerUnavailable, Listener, get_broker
+from .feed_state import batch_state, channels_for, connect_state
 from .framing import (
     COUNT,
-    CURSOR_MAX_IDS,
     DISMISSED,
-    GRACE,
     NOTIFICATION,
     READ,
     RESYNC,
     BrokerMessage,
     Cursor,
-    sort_key,
     sse,
     sse_comment,
     sse_retry,
 )
+from .gathering import gathering
 
 logger = logging.getLogger("django_notify.realtime")
 
@@ -59,9 +55,6 @@ RETRY_MS = 3000
 #: is waited out and everything is handled as one batch, so a storm of 500 rows costs a
 #: handful of visibility + count queries instead of 500.
 COALESCE_SECONDS = 0.1
-#: A reconnecting client is sent at most this many missed notifications (the newest,
-#: oldest first); the count that follows covers the rest.
-CATCH_UP_LIMIT = 1000
 #: Query parameters the stream accepts: ``last_event_id`` is for EventSource polyfills
 #: that cannot send the Last-Event-ID header.
 QUERY_PARAMS = {"last_event_id"}
@@ -109,112 +102,6 @@ async def _authenticate(request: HttpRequest):
         return None
     user = await auser()
     return user if user.is_authenticated else None
-
-
-# --- database work (sync; run through sync_to_async in the request's thread) -----------------
-
-
-def _release_connections() -> None:
-    """Give the connection back between batches as Django does at the end of a request:
-    with the default CONN_MAX_AGE = 0 an idle stream holds no database connection."""
-    for connection in connections.all(initialized_only=True):
-        if not connection.in_atomic_block:
-            connection.close_if_unusable_or_obsolete()
-
-
-def _keys(value: Any) -> set[str]:
-    """Adapter keys (one value, a list, or a one-column queryset) as strings."""
-    if value is None:
-        return set()
-    if isinstance(value, str | int) or not hasattr(value, "__iter__"):
-        return {str(value)}
-    return as_key_set(value)
-
-
-def channels_for(user, broker: Broker) -> list[str]:
-    """Every channel a notification visible to ``user`` can be published on: their own,
-    their teams', their organization's and the system channel. Read once at connect; a
-    membership change takes effect at the next reconnect (at most SSE_MAX_SECONDS), and
-    visibility is re-checked per event meanwhile, so a removed member sees nothing new."""
-    try:
-        adapter = get_adapter()
-        channels = [broker.user_channel(user.pk), broker.system_channel()]
-        channels += [broker.team_channel(k) for k in sorted(_keys(adapter.get_team_ids(user)))]
-        organizations = _keys(adapter.get_organization_filter(user))
-        channels += [broker.organization_channel(k) for k in sorted(organizations)]
-        return channels
-    finally:
-        _release_connections()
-
-
-def _rows_above(visible, cursor: Cursor) -> list[tuple[Any, Any]]:
-    """Visible rows the cursor has not been sent: above its floor, not among its pks;
-    the newest CATCH_UP_LIMIT of them, oldest first."""
-    if cursor.floor_pk is None:
-        above = Q(created_at__gt=cursor.floor)
-    else:
-        above = Q(created_at__gt=cursor.floor) | Q(created_at=cursor.floor, pk__gt=cursor.floor_pk)
-    rows = visible.filter(above)
-    if cursor.sent:
-        rows = rows.exclude(pk__in=list(cursor.sent))
-    newest = rows.order_by("-created_at", "-pk").values_list("pk", "created_at")
-    found = list(newest[:CATCH_UP_LIMIT])
-    found.reverse()
-    return found
-
-
-def connect_state(user, cursor: Cursor | None) -> tuple[int, Cursor, list[tuple[Any, Any]]]:
-    """At connect: the unread count, the cursor to start from and the rows to replay.
-
-    Two queries: the count, and either the catch-up (a cursor was given) or the rows
-    the count already covers near "now" (a fresh client's starting cursor).
-    """
-    try:
-        manager = get_notification_model()._default_manager
-        visible = manager.visible_to(user)
-        count = manager.unread_count(user)
-        if cursor is not None:
-            return count, cursor, _rows_above(visible, cursor)
-        now = timezone.now()
-        recent = visible.filter(created_at__gt=now - GRACE, created_at__lte=now)
-        recent = list(recent.values_list("pk", "created_at")[: CURSOR_MAX_IDS * 2])
-        return count, Cursor.starting_at(now, recent), []
-    finally:
-        _release_connections()
-
-
-def batch_state(
-    user, notification_ids: list[Any], cursor: Cursor | None, need_count: bool
-) -> tuple[list[tuple[Any, Any]], int | None]:
-    """For one batch of broker messages: which of ``notification_ids`` the user can see
-    (plus, after a RESYNC, everything the cursor was not sent), oldest first, and the
-    unread count when anything is to be sent.
-
-    New notifications, the common batch, are one statement: the visible rows carry the
-    count (``with_unread_count``), which matters when a broadcast wakes every stream of
-    a process at once. A second query only when the count is needed and no row brought it
-    (read/dismiss changes, nothing visible); a RESYNC adds the catch-up."""
-    try:
-        manager = get_notification_model()._default_manager
-        visible = manager.visible_to(user)
-        rows: dict[Any, Any] = {}
-        count = None
-        if notification_ids:
-            found = (
-                visible.filter(pk__in=notification_ids)
-                .with_unread_count()
-                .values_list("pk", "created_at", "feed_unread_count")
-            )
-            for pk, created_at, unread in found:
-                rows[pk], count = created_at, unread
-        if cursor is not None:
-            rows.update(_rows_above(visible, cursor))
-        ordered = sorted(rows.items(), key=lambda item: (item[1], sort_key(item[0])))
-        if count is None and (ordered or need_count):
-            count = manager.unread_count(user)
-        return ordered, count
-    finally:
-        _release_connections()
 
 
 def pk_reader(model) -> Any:
@@ -322,9 +209,12 @@ class EventStream:
                 if message.everything:
                     everything.add(message.event)
         need_count = resync or bool(everything) or any(changes.values())
-        rows, count = await sync_to_async(batch_state)(
-            self.user, list(notification_ids), self.cursor if resync else None, need_count
-        )
+        if resync:
+            rows, count = await sync_to_async(batch_state)(
+                self.user, list(notification_ids), self.cursor, need_count
+            )
+        else:  # answered with the other streams of the process woken by the same message
+            rows, count = await gathering().check(self.user, list(notification_ids), need_count)
         if count is None:
             return ""  # nothing this user can see changed
         text = self._notifications(rows, count)
