@@ -139,7 +139,54 @@ class Server:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             self.port = sock.getsockname()[1]
-        cmd = [
+        cmd = self.gunicorn() if self.args.server == "gunicorn" else self.uvicorn()
+        with open(self.log_path, "wb") as handle:
+            self.proc = subprocess.Popen(
+                cmd,
+                cwd=HERE,
+                env=self.env,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"the server exited:\n{self.log_path.read_text()[-3000:]}")
+            try:
+                httpx.get(self.url("/notifications/api/notifications/unread-count/"), timeout=2)
+                return self
+            except httpx.TransportError:
+                time.sleep(0.1)
+        self.stop()
+        raise SystemExit("the server did not answer within 60 s")
+
+    def gunicorn(self) -> list[str]:
+        """WSGI, a fixed pool of threads per process: no thread created per request and
+        no hand-off between an event loop and a thread (the stream needs ASGI)."""
+        return [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "load_wsgi:application",
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--workers",
+            str(self.args.workers),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            str(self.args.threads),
+            "--backlog",
+            "2048",
+            "--log-level",
+            "warning",
+            "--graceful-timeout",
+            "2",
+        ]
+
+    def uvicorn(self) -> list[str]:
+        return [
             sys.executable,
             "-m",
             "uvicorn",
@@ -164,26 +211,6 @@ class Server:
             "--loop",
             self.args.loop,
         ]
-        with open(self.log_path, "wb") as handle:
-            self.proc = subprocess.Popen(
-                cmd,
-                cwd=HERE,
-                env=self.env,
-                stdout=handle,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"uvicorn exited:\n{self.log_path.read_text()[-3000:]}")
-            try:
-                httpx.get(self.url("/notifications/api/notifications/unread-count/"), timeout=2)
-                return self
-            except httpx.TransportError:
-                time.sleep(0.1)
-        self.stop()
-        raise SystemExit("uvicorn did not answer within 60 s")
 
     def url(self, path: str = "") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -518,14 +545,22 @@ def locust_result(path: Path, output: str) -> dict:
 # --- reporting -------------------------------------------------------------------------------
 
 
+def server(s: dict, result: dict) -> str:
+    if s.get("server") == "gunicorn":
+        return f"gunicorn --workers {s['workers']} --worker-class gthread --threads {s['threads']}"
+    return (
+        f"uvicorn --workers {s['workers']} (loop {s['loop']}, http {s['http']}; installed: "
+        f"{result['machine']['uvicorn_extras']})"
+    )
+
+
 def markdown(result: dict) -> str:
     s = result["settings"]
     lines = [
         f"# Load: {result['scenario']} ({s['clients']} clients)",
         "",
-        f"{result['date']}, {result['machine']['cpus']} cores, uvicorn --workers "
-        f"{s['workers']} (loop {s['loop']}, http {s['http']}; installed: "
-        f"{result['machine']['uvicorn_extras']}), PostgreSQL `{s['db_name']}` ({s['size']}; "
+        f"{result['date']}, {result['machine']['cpus']} cores, {server(s, result)}, "
+        f"PostgreSQL `{s['db_name']}` ({s['size']}; "
         f"pool {s['pool'] or 'off'} per process, prepared statements "
         f"{'on' if s['prepare'] else 'off'}, sessions {s['sessions']}), Redis pub/sub.",
         "",
@@ -582,7 +617,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("scenario", choices=("stream", "poll"))
     parser.add_argument("--clients", type=int)
     parser.add_argument("--duration", type=float, help="seconds (stream: of sending)")
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--workers", type=int, default=2, help="server worker processes")
+    parser.add_argument(
+        "--server",
+        choices=("uvicorn", "gunicorn"),
+        default="uvicorn",
+        help="poll: uvicorn (ASGI) or gunicorn's gthread workers (WSGI)",
+    )
+    parser.add_argument("--threads", type=int, default=8, help="gunicorn: threads per worker")
     parser.add_argument("--size", choices=("full", "smoke"))
     parser.add_argument("--smoke", action="store_true", help="5 clients, 3 s, the smoke dataset")
     parser.add_argument("--db-name", help="default notify_load_<size>")
@@ -636,6 +678,8 @@ def main(argv: list[str] | None = None) -> int:
         args.duration = args.duration or 3
         args.drain = min(args.drain, 1.5)
     args.size = args.size or "full"
+    if args.scenario == "stream" and args.server == "gunicorn":
+        parser.error("the stream needs an ASGI server: --server gunicorn is for poll")
     args.clients = args.clients or (500 if args.scenario == "stream" else 200)
     args.duration = args.duration or (30 if args.scenario == "stream" else 60)
     args.db_name = args.db_name or f"notify_load_{args.size}"

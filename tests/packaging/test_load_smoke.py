@@ -89,3 +89,26 @@ def test_poll_smoke_with_locust(load_env, tmp_path):
     assert report["error_count"] == 0, report["errors"]
     assert report["latency_ms_by_request"]["unread-count"]["n"] > 0
     assert report["latency_ms_by_request"]["first page"]["n"] > 0
+
+
+def test_poll_smoke_under_gunicorn(load_env, tmp_path):
+    """The bells under a WSGI server (gunicorn's gthread workers), the deployment
+    docs/scaling.md recommends for the API next to uvicorn for the stream."""
+    if importlib.util.find_spec("gunicorn") is None:
+        missing("the WSGI poll run needs gunicorn (the bench env installs it)")
+    env, common = load_env
+    report = run(env, ["poll", *common, "--tool", "asyncio", "--server", "gunicorn"], tmp_path)
+    assert report["error_count"] == 0, report["errors"]
+    assert report["settings"]["server"] == "gunicorn"
+    by_request = report["latency_ms_by_request"]
+    assert by_request["unread-count"]["n"] > 0 and by_request["first page"]["n"] > 0
+
+
+def test_the_stream_refuses_a_wsgi_server(load_env, tmp_path):
+    env, common = load_env
+    proc = subprocess.run(
+        [sys.executable, str(RUN), "stream", *common, "--server", "gunicorn"],
+        capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "the stream needs an ASGI server" in proc.stderr
