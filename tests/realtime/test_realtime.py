@@ -766,6 +766,47 @@ def test_a_broadcast_wakes_the_streams_of_a_process_into_one_check(
     assert together == [len(users)]
 
 
+def test_a_gathering_answers_each_check_or_fails_them_all(make_user):
+    """The checks gathered together get their own answers (a user sees only their own
+    direct row); a check whose stream went away meanwhile is dropped; an error answering
+    reaches every waiting stream, and the next gathering starts afresh."""
+    from django_notify.realtime.gathering import Gathering
+
+    ada, bob, cy = make_user(), make_user(), make_user()
+    (to_ada,) = notify([ada], title="for ada")
+    (to_bob,) = notify([bob], title="for bob")
+
+    async def scenario():
+        gathering = Gathering()
+        ids = [to_ada.pk, to_bob.pk]
+        gone = asyncio.ensure_future(gathering.check(cy, ids, True))
+        answers = asyncio.gather(
+            gathering.check(ada, ids, False),
+            gathering.check(bob, ids, False),
+            gathering.check(cy, ids, False),
+        )
+        await asyncio.sleep(0)
+        gone.cancel()
+        (ada_rows, ada_count), (bob_rows, bob_count), cy_answer = await answers
+        assert [pk for pk, _ in ada_rows] == [to_ada.pk] and ada_count == 1
+        assert [pk for pk, _ in bob_rows] == [to_bob.pk] and bob_count == 1
+        assert cy_answer == ([], None)  # nothing to see, no count asked for
+        assert gone.cancelled()
+        failing = await asyncio.gather(
+            gathering.check(ada, ["not a pk"], False),
+            gathering.check(bob, ["not a pk"], False),
+            return_exceptions=True,
+        )
+        assert all(isinstance(result, ValueError) for result in failing), failing
+        assert await gathering.check(ada, [to_ada.pk], True) == (
+            [(to_ada.pk, to_ada.created_at)],
+            1,
+        )
+        assert not gathering.waiting and gathering.timer is None
+
+    run(scenario)
+
+
 def test_hidden_and_expired_rows_are_never_sent(inprocess, make_user, committed):
     ada = make_user()
 
