@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from django.db import connections
@@ -35,7 +36,7 @@ from django.utils import timezone
 from .feed_keys import ORGANIZATION_PREFIX, SYSTEM_KEY, TEAM_PREFIX
 from .tenancy import MemberKeys
 from .types import Scope
-from .visibility import SQL, FeedQuery, FeedSpec, is_subquery, key_list, sql_names
+from .visibility import SQL, FeedQuery, FeedSpec, is_subquery, key_list, prefixed_key, sql_names
 
 #: Users per statement: keeps every ``IN`` list and ``UNION ALL`` well inside SQLite's
 #: limits (500 compound terms, 32,766 variables).
@@ -73,15 +74,15 @@ def visible_per_user(
     wanted = set(counts_for)
     unique = list({user.pk: user for user in users}.values())
     answers: dict[Any, FeedCheck] = {}
+    read_pk, read_created = (
+        _reader(model, "pk", connection),
+        _reader(model, "created_at", connection),
+    )
     for start in range(0, len(unique), USERS_PER_STATEMENT):
         chunk = unique[start : start + USERS_PER_STATEMENT]
         feeds = ManyFeeds(model, [FeedSpec.for_user(u, now) for u in chunk], connection)
         rows: dict[Any, list[tuple[Any, Any]]] = {user.pk: [] for user in chunk}
         if ids:
-            read_pk, read_created = (
-                _reader(model, "pk", connection),
-                _reader(model, "created_at", connection),
-            )
             for user_pk, pk, created_at in _fetch(connection, feeds.visible(ids)):
                 rows[feeds.user_pk(user_pk)].append((read_pk(pk), read_created(created_at)))
         counted = [user.pk for user in chunk if rows[user.pk] or user.pk in wanted]
@@ -125,7 +126,9 @@ class ManyFeeds:
         self.model, self.specs, self.connection = model, specs, connection
         self.n = sql_names(model, connection.vendor, connection.alias)
         self.user_field = model._meta.get_field("recipient")
-        self.user_type = self.user_field.target_field.rel_db_type(connection)
+        user_type = self.user_field.target_field.rel_db_type(connection)
+        #: A user pk as a bound value typed like the user column.
+        self.user_placeholder = f"CAST(%s AS {user_type})"
         self.now = connection.ops.adapt_datetimefield_value(specs[0].now)
         self._pks = {self._prep(spec.user_pk): spec.user_pk for spec in specs}
 
@@ -137,17 +140,16 @@ class ManyFeeds:
         return self.user_field.get_db_prep_value(user_pk, self.connection)
 
     def _user(self, user_pk: Any) -> SQL:
-        return f"CAST(%s AS {self.user_type})", [self._prep(user_pk)]
+        return self.user_placeholder, [self._prep(user_pk)]
 
     def _in(self, values: list[Any]) -> str:
         return f"IN ({', '.join(['%s'] * len(values))})"
 
     # --- the users' audience keys ------------------------------------------------------------
     def _prefixed(self, prefix: str, column: str) -> str:
-        if self.connection.vendor == "postgresql":
-            return f"'{prefix}' || CAST({column} AS text)"
-        return f"'{prefix}' || {column}"
+        return prefixed_key(self.connection, prefix, column)
 
+    @cached_property
     def audience(self) -> SQL:
         """``SELECT u, k``: every user's audience keys (``s`` for each, and their team and
         organization keys with their prefixes)."""
@@ -181,8 +183,7 @@ class ManyFeeds:
         return " UNION ALL ".join([rows, *parts]), [*row_params, *params]
 
     def _values(self, values: list[tuple[Any, str]]) -> SQL:
-        user = f"CAST(%s AS {self.user_type})"
-        rows = ", ".join([f"({user}, %s)"] * len(values))
+        rows = ", ".join([f"({self.user_placeholder}, %s)"] * len(values))
         params = [p for user_pk, key in values for p in (self._prep(user_pk), key)]
         if self.connection.vendor == "sqlite":
             return f"SELECT column1, column2 FROM (VALUES {rows})", params
@@ -213,7 +214,7 @@ class ManyFeeds:
         )
 
     def _with_audience(self, sql: str, params: list[Any]) -> SQL:
-        audience, audience_params = self.audience()
+        audience, audience_params = self.audience  # built once for both statements
         return f'WITH "a"("u", "k") AS ({audience}) {sql}', [*audience_params, *params]
 
     def visible(self, ids: list[Any]) -> SQL:

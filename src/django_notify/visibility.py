@@ -94,6 +94,14 @@ def key_lookup(field_name: str, keys: Any):
     return Q(**{f"{field_name}__in": values}) if values else None
 
 
+def prefixed_key(connection, prefix: str, column: str) -> str:
+    """SQL for an audience key from an adapter's key column: ``prefix`` and the key as
+    text (PostgreSQL needs the cast; SQLite's ``||`` converts)."""
+    if connection.vendor == "postgresql":
+        return f"'{prefix}' || CAST({column} AS text)"
+    return f"'{prefix}' || {column}"
+
+
 def _output_field(keys: models.QuerySet):
     """The field of the one column ``keys`` selects; ``None`` if it selects whole rows."""
     query = keys.query
@@ -327,7 +335,7 @@ class FeedQuery:
                 if compiled is not None:
                     k = self.connection.ops.quote_name("k")
                     sql += (
-                        f" || ARRAY(SELECT '{prefix}' || CAST({k}.v AS text) "
+                        f" || ARRAY(SELECT {prefixed_key(self.connection, prefix, f'{k}.v')} "
                         f"FROM ({compiled[0]}) {k}(v))"
                     )
                     params += compiled[1]
@@ -352,7 +360,8 @@ class FeedQuery:
             # A CTE names the subquery's one column whatever the adapter called it.
             k = self.connection.ops.quote_name("k")
             return (
-                f"SELECT '{prefix}' || v FROM (WITH {k}(v) AS ({compiled[0]}) SELECT v FROM {k})",
+                f"SELECT {prefixed_key(self.connection, prefix, 'v')} "
+                f"FROM (WITH {k}(v) AS ({compiled[0]}) SELECT v FROM {k})",
                 compiled[1],
             )
         values = [prefix + value for value in key_list(keys)] if keys is not None else []
