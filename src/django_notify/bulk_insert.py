@@ -21,11 +21,12 @@ row order: one statement takes its sequence (or rowid) values in the order the
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Sequence
 from typing import Any
 
 from django.db import connections, models, router
-from django.db.models.fields import Field
+from django.db.models.fields import DateField, Field
 
 #: Rows per statement unless the caller says: the arrays (or the JSON text) of one
 #: chunk stay a few hundred KB.
@@ -149,8 +150,15 @@ def insert_columns(
     return pks
 
 
-def _values(field, objs) -> list[Any]:
+def _plain_pre_save(field) -> bool:
+    """``pre_save`` returns the attribute as it is (date fields without ``auto_now``)."""
     if type(field).pre_save is _PLAIN_PRE_SAVE:
+        return True
+    return isinstance(field, DateField) and not (field.auto_now or field.auto_now_add)
+
+
+def _values(field, objs) -> list[Any]:
+    if _plain_pre_save(field):
         attname = field.attname
         # Unsaved instances hold every value in __dict__; getattr would go through the
         # field's descriptor (and a change tracker's wrapper) for each of them.
@@ -161,8 +169,26 @@ def _values(field, objs) -> list[Any]:
     return [field.pre_save(obj, True) for obj in objs]
 
 
+def _columns(fields, objs) -> list[list[Any]]:
+    """Each field's values over ``objs``. Fields with a plain ``pre_save`` whose values
+    every instance holds in ``__dict__`` (rows built in bulk do) are read in one C-level
+    pass per row and transposed, not one Python step per value."""
+    plain = [f for f in fields if _plain_pre_save(f)]
+    read: dict[Any, list[Any]] = {}
+    if plain:
+        getter = operator.itemgetter(*(f.attname for f in plain))
+        try:
+            rows = [getter(obj.__dict__) for obj in objs]
+        except KeyError:  # a deferred or unset field: read each value as below
+            pass
+        else:
+            columns = zip(*rows, strict=True) if len(plain) > 1 else [rows]
+            read = {f: list(c) for f, c in zip(plain, columns, strict=True)}
+    return [read[f] if f in read else _values(f, objs) for f in fields]
+
+
 def _statement(model, fields, objs, connection, returning: bool) -> tuple[str, list[Any]]:
-    parts = [(field, _values(field, objs)) for field in fields]
+    parts = list(zip(fields, _columns(fields, objs), strict=True))
     return _statement_from_columns(model, parts, len(objs), connection, returning=returning)
 
 
@@ -197,7 +223,8 @@ def _statement_from_columns(
     varying: list[list[Any]] = []
     for field, values in parts:
         first = values[0]
-        if all(value == first and type(value) is type(first) for value in values):
+        # Both in C: every value equal to the first, and of one type (True == 1).
+        if values.count(first) == len(values) and len(set(map(type, values))) == 1:
             select.append(_constant(field, connection))
             params.append(field.get_db_prep_save(first, connection))
         else:

@@ -28,6 +28,8 @@ class InIds(Lookup):
 
     def get_db_prep_lookup(self, value, connection):
         field = self.lhs.output_field
+        if _plain(field, value):
+            return ("%s", value)
         return ("%s", [field.get_db_prep_value(v, connection, prepared=False) for v in value])
 
     def as_sql(self, compiler, connection):
@@ -36,6 +38,10 @@ class InIds(Lookup):
         if not values:
             return "1 = 0", []  # nothing can match an empty list
         if connection.vendor == "postgresql":
+            literal = _array_literal(values)
+            if literal is not None:
+                cast = self.lhs.output_field.cast_db_type(connection)
+                return f"{lhs} = ANY(CAST(%s AS {cast}[]))", [*lhs_params, literal]
             return f"{lhs} = ANY(%s)", [*lhs_params, values]
         if connection.vendor == "sqlite":
             return (
@@ -44,6 +50,37 @@ class InIds(Lookup):
             )
         placeholders = ", ".join(["%s"] * len(values))
         return f"{lhs} IN ({placeholders})", [*lhs_params, *values]
+
+
+#: Fields whose database value is the Python value itself when that is an int or a str.
+_INTEGER_TYPES = ("AutoField", "BigAutoField", "SmallAutoField", "IntegerField",
+                  "BigIntegerField", "SmallIntegerField", "PositiveIntegerField",
+                  "PositiveBigIntegerField", "PositiveSmallIntegerField")  # fmt: skip
+_TEXT_TYPES = ("CharField", "TextField", "SlugField")
+
+
+def _plain(field, values: list[Any]) -> bool:
+    """The values are already what the database stores (no per-value preparation)."""
+    target = field.target_field if field.is_relation else field
+    kind = target.get_internal_type()
+    if kind in _INTEGER_TYPES:
+        return all(type(v) is int for v in values)
+    if kind in _TEXT_TYPES:
+        return all(type(v) is str for v in values)
+    return False
+
+
+def _quoted(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _array_literal(values: list[Any]) -> str | None:
+    """``{1,2,3}`` / ``{"a","b"}`` for a list of ints or of strs; None otherwise."""
+    if all(type(v) is int for v in values):
+        return "{" + ",".join(map(str, values)) + "}"
+    if all(type(v) is str for v in values):
+        return "{" + ",".join(map(_quoted, values)) + "}"
+    return None
 
 
 def in_ids(field: str, values: Iterable[Any]) -> InIds:

@@ -132,3 +132,24 @@ def test_in_ids_of_nothing_matches_nothing(make_user):
     make_user()
     assert not get_user_model().objects.filter(in_ids("pk", [])).exists()
     assert not get_user_model().objects.filter(in_ids("pk", [None])).exists()
+
+
+def test_in_ids_of_strings_with_quotes_commas_and_backslashes(make_user):
+    # On PostgreSQL strings travel inside one array literal: its quoting must hold.
+    names = ['a"b', "c,d", "e\\f", "{g}", "h i", "NULL", "", "é"]
+    users = {name: make_user(username=f"u{i}", first_name=name) for i, name in enumerate(names)}
+    User = get_user_model()
+    for name, user in users.items():
+        got = list(User.objects.filter(in_ids("first_name", [name])).values_list("pk", flat=True))
+        assert got == [user.pk], name
+    got = set(User.objects.filter(in_ids("first_name", names)).values_list("pk", flat=True))
+    assert got == {u.pk for u in users.values()}
+
+
+def test_in_ids_prepares_values_of_another_type(make_user):
+    user = make_user()
+    # Ids given as text are read by the field, as ``__in`` would read them.
+    assert list(
+        get_user_model().objects.filter(in_ids("pk", [str(user.pk)])).values_list("pk", flat=True)
+    ) == [user.pk]
+    assert get_user_model().objects.filter(in_ids("username", [user.username, 7])).count() == 1

@@ -10,7 +10,7 @@ and a key the tenancy adapter cannot read is the caller's error, naming the fiel
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -168,38 +168,52 @@ def build_template(
     return row
 
 
-def clone(template, **target) -> models.Model:
-    """A copy of ``template`` with the ``target`` fields (attnames, or ``sender``) set.
+def cloner(template, *, sender=None) -> Callable[..., models.Model]:
+    """A function making copies of ``template`` with given fields (attnames) set, and
+    ``sender`` on every copy.
 
-    A fan-out makes thousands of them. Unless something listens to ``pre_init`` or
-    ``post_init`` for the model, the copy is assembled the way ``__init__`` would leave
-    it (the field values, a fresh state, the targeting tracker started) without running
+    A fan-out makes thousands of copies. Unless something listens to ``pre_init`` or
+    ``post_init`` for the model, a copy is assembled the way ``__init__`` would leave it
+    (the field values, a fresh state, the targeting tracker started) without running
     ``__init__``, which is most of the cost of a row; otherwise it is built positionally,
-    as Django builds rows read from the database."""
+    as Django builds rows read from the database. What every copy shares (the template's
+    values, the listener check) is worked out once, here."""
     model = type(template)
-    sender = target.pop("sender", None)
-    if sender is not None:
-        target["sender_id"] = sender.pk
     source = template.__dict__
-    values = [
-        None if f.primary_key else target.get(f.attname, source.get(f.attname))
+    base = {
+        f.attname: None if f.primary_key else source.get(f.attname)
         for f in model._meta.concrete_fields
-    ]
-    if pre_init.has_listeners(model) or post_init.has_listeners(model):
-        row = model(*values)
-    else:
-        row = model.__new__(model)
-        row.__dict__.update(zip(_attnames(model), values, strict=True))
-        row._state = ModelState()
-        model.targeting_tracker.initialize_tracker(model, row)
-    if sender is not None:  # cached, as sender=... would: serialising it costs no query
-        model._meta.get_field("sender").set_cached_value(row, sender)
-    row._notify_prepared = True
-    return row
+    }
+    if sender is not None:
+        base["sender_id"] = sender.pk
+    by_init = pre_init.has_listeners(model) or post_init.has_listeners(model)
+    tracker = model.targeting_tracker
+    sender_field = model._meta.get_field("sender")
+
+    def make(**target: Any) -> models.Model:
+        unknown = target.keys() - base.keys()
+        if unknown:
+            raise TypeError(f"Not fields of {model.__name__}: {', '.join(sorted(unknown))}")
+        values = base | target
+        if by_init:
+            row = model(*values.values())
+        else:
+            row = model.__new__(model)
+            row.__dict__.update(values)
+            row._state = ModelState()
+            tracker.initialize_tracker(model, row)
+        if sender is not None:  # cached, as sender=... would: serialising it costs no query
+            sender_field.set_cached_value(row, sender)
+        row._notify_prepared = True
+        return row
+
+    return make
 
 
-def _attnames(model) -> list[str]:
-    return [f.attname for f in model._meta.concrete_fields]
+def clone(template, **target) -> models.Model:
+    """One copy of ``template`` with the ``target`` fields (attnames, or ``sender``) set
+    (see :func:`cloner`, for many)."""
+    return cloner(template, sender=target.pop("sender", None))(**target)
 
 
 def insert_rows(rows: Sequence[models.Model], *, created_by=None) -> list[models.Model]:
@@ -216,14 +230,13 @@ def insert_rows(rows: Sequence[models.Model], *, created_by=None) -> list[models
 def user_rows(template, user_ids, origin, sender, orgs=None) -> list[models.Model]:
     if orgs is None:
         orgs = get_adapter().get_user_organizations(user_ids)
+    make = cloner(template, sender=sender)
     return [
-        clone(
-            template,
+        make(
             scope=Scope.USER,
             origin=origin,
             recipient_id=uid,
             organization_key=str(orgs.get(uid) or ""),
-            sender=sender,
             is_global=False,
         )  # fmt: skip
         for uid in user_ids
@@ -231,14 +244,13 @@ def user_rows(template, user_ids, origin, sender, orgs=None) -> list[models.Mode
 
 
 def team_rows(template, keys, team_orgs, origin, sender) -> list[models.Model]:
+    make = cloner(template, sender=sender)
     return [
-        clone(
-            template,
+        make(
             scope=Scope.TEAM,
             origin=origin,
             team_key=key,
             organization_key=team_orgs[key],
-            sender=sender,
             is_global=False,
         )  # fmt: skip
         for key in keys
