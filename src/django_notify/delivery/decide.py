@@ -153,20 +153,32 @@ def decide(
         key = ("user", row.user_id, row.channel)
         layers.setdefault(key, {})[layer_of(row, "user")] = (row.enabled, row.frequency)
 
+    def weigh(org: str, channel: str, own: dict, subscription_on: bool | None) -> Decision:
+        found = {**layers.get(("org", org, channel), {}), **own}
+        return merge(
+            channel in defaults,
+            default_frequency,
+            [(name, *found[name]) for name in LAYERS if name in found],
+            subscription_on=subscription_on,
+            required=channel in required,
+        )
+
+    # Most recipients have no preference rows of their own: theirs is the decision of
+    # everyone in their organization with the same subscription switch, weighed once
+    # (a Decision is immutable, so they share it).
+    shared: dict[tuple[str, str, bool | None], Decision] = {}
     decisions = {}
     for uid in user_ids:
-        org = organizations.get(uid)
+        org = str(organizations.get(uid))
         for channel in channels:
-            found = {
-                **layers.get(("org", str(org), channel), {}),
-                **layers.get(("user", uid, channel), {}),
-            }
-            ordered = [(name, *found[name]) for name in LAYERS if name in found]
-            decisions[(uid, channel)] = merge(
-                channel in defaults,
-                default_frequency,
-                ordered,
-                subscription_on=subscriptions.get((uid, channel)),
-                required=channel in required,
-            )
+            subscription_on = subscriptions.get((uid, channel))
+            own = layers.get(("user", uid, channel))
+            if own is not None:
+                decisions[(uid, channel)] = weigh(org, channel, own, subscription_on)
+                continue
+            key = (org, channel, subscription_on)
+            decision = shared.get(key)
+            if decision is None:
+                decision = shared[key] = weigh(org, channel, {}, subscription_on)
+            decisions[(uid, channel)] = decision
     return decisions

@@ -8,6 +8,7 @@ sweeper finds rows that are due whatever became of the in-memory dispatch.
 
 from __future__ import annotations
 
+import os
 import uuid
 
 import swapper
@@ -21,6 +22,14 @@ from django.utils.translation import gettext_lazy as _
 
 def new_key() -> str:
     return uuid.uuid4().hex
+
+
+def new_keys(n: int) -> list[str]:
+    """``n`` random keys of the same form as :func:`new_key` (32 hex digits), drawn in
+    one call: a fan-out needs one per delivery, and ``uuid4()`` each costs ten times
+    as much."""
+    digits = os.urandom(16 * n).hex()
+    return [digits[i : i + 32] for i in range(0, 32 * n, 32)]
 
 
 class DeliveryStatus(models.TextChoices):

@@ -17,7 +17,7 @@ from .. import bulk_insert, schedule
 from ..channels.registry import get_channel
 from ..conf import app_settings
 from ..models import Delivery, DeliveryStatus, Frequency
-from ..models.delivery import new_key
+from ..models.delivery import new_keys
 from ..rates import describe_window
 from .decisions import GroupDecisions
 
@@ -64,8 +64,8 @@ COLUMNS = (
 
 
 def _group_deliveries(group: GroupDecisions, now: datetime) -> list[tuple]:
-    """The Delivery rows of one decided group, as value tuples in ``COLUMNS`` order; its
-    rows must be saved (they have pks)."""
+    """The Delivery rows of one decided group, as value tuples in ``COLUMNS`` order
+    without the last (the idempotency key); its rows must be saved (they have pks)."""
     deliveries = []
     limit = group.limit
     skipped, immediate = DeliveryStatus.SKIPPED, Frequency.IMMEDIATE
@@ -82,7 +82,7 @@ def _group_deliveries(group: GroupDecisions, now: datetime) -> list[tuple]:
                     if decision.on_by_default:  # somebody switched it off: say so
                         deliveries.append(
                             (nid, uid, channel, ntype, skipped, now,
-                             f"switched off ({decision.source})", "", immediate, new_key())
+                             f"switched off ({decision.source})", "", immediate)
                         )  # fmt: skip
                     continue
                 address = group.addresses[channel].get(uid)
@@ -99,7 +99,7 @@ def _group_deliveries(group: GroupDecisions, now: datetime) -> list[tuple]:
                 if skip:
                     deliveries.append(
                         (nid, uid, channel, ntype, skipped, now, skip, address or "",
-                         immediate, new_key())
+                         immediate)
                     )  # fmt: skip
                     continue
                 frequency = decision.frequency
@@ -113,7 +113,7 @@ def _group_deliveries(group: GroupDecisions, now: datetime) -> list[tuple]:
                 status, due, reason = when
                 deliveries.append(
                     (nid, uid, channel, ntype, status, due, reason, address,
-                     immediate if group.bypass else frequency, new_key())
+                     immediate if group.bypass else frequency)
                 )  # fmt: skip
     return deliveries
 
@@ -124,6 +124,7 @@ def write_deliveries(groups: Iterable[GroupDecisions], now: datetime) -> list[Pl
     rows = [d for group in groups for d in _group_deliveries(group, now)]
     if not rows:
         return []
+    rows = [(*row, key) for row, key in zip(rows, new_keys(len(rows)), strict=True)]
     pks = bulk_insert.insert_columns(
         Delivery,
         COLUMNS,
