@@ -13,7 +13,7 @@ and scope, whatever the number of recipients.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -30,6 +30,7 @@ from ..id_lists import in_ids
 from ..tenancy import get_adapter
 from ..types import NotificationType, Scope, notification_types
 from . import audience
+from .rows import DirectRows
 
 
 def candidate_channels(ntype: type[NotificationType] | None) -> list[str]:
@@ -72,8 +73,9 @@ def worth_a_row(ntype: type[NotificationType], reach: dict[str, set[Any]]) -> se
 class GroupDecisions:
     """What was decided for rows sharing a type, priority, target and scope."""
 
-    rows: list[Any]
-    #: Per row (same order): the user pks it reaches.
+    #: The rows: a list, or a fan-out's :class:`DirectRows`.
+    rows: Sequence[Any]
+    #: Per row of a list (same order): the user pks it reaches.
     members: list[list[Any]]
     #: Channels that get a Delivery row per recipient (in-app is the row itself).
     channels: list[str]
@@ -86,6 +88,19 @@ class GroupDecisions:
     used: dict[tuple[Any, str], int] = field(default_factory=dict)
     bypass: bool = False
 
+    def entries(self) -> Iterable[tuple[Any, str | None, Sequence[Any]]]:
+        """(notification pk, its type, the user pks it reaches) per row, once saved."""
+        rows = self.rows
+        if isinstance(rows, DirectRows):
+            ntype = rows.notification_type
+            return (
+                (pk, ntype, (uid,)) for pk, uid in zip(rows.pks, rows.recipient_ids, strict=True)
+            )
+        return (
+            (row.pk, row.notification_type, members)
+            for row, members in zip(rows, self.members, strict=True)
+        )
+
 
 def decide_all(
     rows: Sequence[Any], *, now: datetime, reach: dict[str, set[Any]] | None = None
@@ -93,6 +108,9 @@ def decide_all(
     """Decide for unsaved rows; hides (dismisses) the direct rows whose recipient has
     in-app off. ``reach`` maps a channel to the users an event's subscriptions and rules
     reach on it; anyone outside a channel's set has that channel off."""
+    if isinstance(rows, DirectRows):  # one type, priority, target and scope
+        found = _decide_group(rows, now, reach)
+        return [found] if found is not None else []
     groups: dict[tuple, list[Any]] = defaultdict(list)
     for row in rows:
         key = (row.target_content_type_id, row.target_object_id)
@@ -109,6 +127,8 @@ def _organizations(group: GroupDecisions, user_ids, adapter) -> dict[Any, Any]:
     """user pk → organization key for organization defaults. The rows already say it
     (a direct row stores its recipient's organization, a team or organization broadcast
     its own); only system broadcasts ask the adapter."""
+    if isinstance(group.rows, DirectRows):
+        return dict(zip(group.rows.recipient_ids, group.rows.organization_keys, strict=True))
     found: dict[Any, Any] = {}
     for row, members in zip(group.rows, group.members, strict=True):
         if row.scope != Scope.SYSTEM:
@@ -132,23 +152,33 @@ def _subscriptions(group, ntype, user_ids, decided, reach) -> dict[tuple[Any, st
         }
     if ntype is None:
         return {}
-    first = group.rows[0]
+    first = _first(group.rows)
     target = first.target if first.target_content_type_id else None
     return audience.subscription_switches(user_ids, first.notification_type, target, decided)
 
 
+def _first(rows: Sequence[Any]) -> Any:
+    """A row standing for the group (type, priority, target are shared)."""
+    return rows.template if isinstance(rows, DirectRows) else rows[0]
+
+
 def _decide_group(
-    rows: list[Any], now: datetime, reach: dict[str, set[Any]] | None
+    rows: Sequence[Any], now: datetime, reach: dict[str, set[Any]] | None
 ) -> GroupDecisions | None:
-    first = rows[0]
+    direct = isinstance(rows, DirectRows)
+    first = _first(rows)
     ntype = notification_types.of(first)
     channels = candidate_channels(ntype)
     # A direct row of a typed notification honours the recipient's in-app switch too.
-    in_app = ntype is not None and first.scope == Scope.USER
+    in_app = ntype is not None and (direct or first.scope == Scope.USER)
     if not channels and not in_app:
         return None
-    group = GroupDecisions(rows=rows, members=[audience.members(r) for r in rows], channels=[])
-    user_ids = list(dict.fromkeys(uid for uids in group.members for uid in uids))
+    if direct:
+        group = GroupDecisions(rows=rows, members=[], channels=[])
+        user_ids = list(dict.fromkeys(rows.recipient_ids))
+    else:
+        group = GroupDecisions(rows=rows, members=[audience.members(r) for r in rows], channels=[])
+        user_ids = list(dict.fromkeys(uid for uids in group.members for uid in uids))
     if not user_ids:
         return None
     # In-app is decided only where the type offers it; a type without it hides the row.
@@ -163,14 +193,18 @@ def _decide_group(
         default_channels=None if ntype is not None else app_settings.DEFAULT_CHANNELS,
     )
     if in_app:
-        for row in rows:
-            shown = any(
-                group.decisions[(row.recipient_id, c)].enabled
-                for c in by_row
-                if (row.recipient_id, c) in group.decisions
-            )
-            if not shown:
-                row.dismissed_at = now
+        decisions = group.decisions
+
+        def hidden(uid) -> bool:
+            return not any(decisions[(uid, c)].enabled for c in by_row if (uid, c) in decisions)
+
+        if direct:
+            rows.hidden = {uid for uid in user_ids if hidden(uid)}
+            rows.hidden_at = now
+        else:
+            for row in rows:
+                if hidden(row.recipient_id):
+                    row.dismissed_at = now
     if not channels:
         return None
     group.channels = channels

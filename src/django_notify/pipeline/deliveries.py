@@ -73,8 +73,7 @@ def _group_deliveries(group: GroupDecisions, now: datetime) -> list[tuple]:
     # frequency): work each one out once.
     schedules: dict[tuple, tuple[str, datetime, str]] = {}
     digestible = {c: get_channel(c).supports_digest for c in group.channels}
-    for row, members in zip(group.rows, group.members, strict=True):
-        nid, ntype = row.pk, row.notification_type
+    for nid, ntype, members in group.entries():
         for uid in members:
             for channel in group.channels:
                 decision = group.decisions[(uid, channel)]

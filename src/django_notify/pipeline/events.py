@@ -189,7 +189,7 @@ def _build_notifications(event) -> Sequence[Any]:
         rows = system_rows(
             model, user_ids[start : start + chunk], event.notification_type, **content
         )
-        written += [row.pk for row in write(WriteRequest(rows, reach=reach, part_of_many=True))]
+        written += write(WriteRequest(rows, reach=reach, part_of_many=True)).pks
         del rows
     return StoredRows(model, written)
 

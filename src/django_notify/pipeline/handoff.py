@@ -13,7 +13,9 @@ from django.db import transaction
 from ..channels import channels as configured_channels
 from ..channels.registry import get_channel
 from ..delivery.dispatch import dispatch_on_commit
+from ..types import Scope
 from .deliveries import Planned, due_now
+from .rows import DirectRows
 
 
 class Published(NamedTuple):
@@ -31,12 +33,22 @@ def hand_off(rows: Sequence[Any], deliveries: Sequence[Planned], *, light: bool 
     channel that delivers by the row (in-app announces them to live clients).
 
     ``light``: keep only each row's :class:`Published` fields until the commit, not the
-    row (a large event writes many chunks in one transaction)."""
+    row (a large event writes many chunks in one transaction). A fan-out's
+    :class:`DirectRows` are always announced that way."""
     dispatch_on_commit(due_now(deliveries))
-    if rows:
-        if light:
-            rows = [Published(*(getattr(r, f) for f in Published._fields)) for r in rows]
-        transaction.on_commit(partial(_announce, list(rows)), robust=True)
+    if not rows:
+        return
+    if isinstance(rows, DirectRows):  # routed from its columns: no instance is built
+        user = Scope.USER
+        rows = [
+            Published(pk, user, uid, "", org)
+            for pk, uid, org in zip(
+                rows.pks, rows.recipient_ids, rows.organization_keys, strict=True
+            )
+        ]
+    elif light:
+        rows = [Published(*(getattr(r, f) for f in Published._fields)) for r in rows]
+    transaction.on_commit(partial(_announce, list(rows)), robust=True)
 
 
 def _announce(rows: list[Any]) -> None:

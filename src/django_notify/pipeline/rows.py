@@ -16,11 +16,11 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, router
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
 
-from .. import signals
+from .. import bulk_insert, signals
 from ..conf import app_settings
 from ..id_lists import in_ids
 from ..tenancy import get_adapter
@@ -216,11 +216,122 @@ def clone(template, **target) -> models.Model:
     return cloner(template, sender=target.pop("sender", None))(**target)
 
 
+class DirectRows(Sequence):
+    """The direct rows of one fan-out (``notify()``, an event's audience), held as the
+    template and three columns (recipient, organization, dismissed) instead of one
+    model instance per recipient.
+
+    The stages read the columns: decisions use the recipients, :func:`insert_rows`
+    writes them with one ``INSERT … SELECT`` of the shared values and the columns, the
+    deliveries pair the new primary keys with the recipients. A row becomes a model
+    instance only when it is read (indexing or iterating), once: edits to it stick."""
+
+    def __init__(self, template, recipient_ids: Sequence[Any], organization_keys, origin):
+        self.template = template
+        self.model = type(template)
+        self.recipient_ids = list(recipient_ids)
+        self.organization_keys = [str(k or "") for k in organization_keys]
+        self.origin = origin
+        #: Recipients whose row is born hidden (dismissed at ``hidden_at``).
+        self.hidden: set[Any] = set()
+        self.hidden_at = None
+        #: Primary keys, in row order, once inserted.
+        self.pks: list[Any] | None = None
+        self._make = cloner(template)
+        self._built: dict[int, models.Model] = {}
+        self._using: str | None = None
+
+    @property
+    def notification_type(self) -> str | None:
+        return self.template.notification_type
+
+    def __len__(self) -> int:
+        return len(self.recipient_ids)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        n = len(self)
+        if not -n <= index < n:
+            raise IndexError("row index out of range")
+        index %= n
+        row = self._built.get(index)
+        if row is None:
+            row = self._build(index)
+            if self.pks is not None:  # kept once saved; before that, a copy
+                self._built[index] = row
+        return row
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def __add__(self, other):
+        return [*self, *other]
+
+    def __radd__(self, other):
+        return [*other, *self]
+
+    def __repr__(self) -> str:
+        return f"<DirectRows: {len(self)} {self.model._meta.label} rows>"
+
+    def columns(self) -> list[tuple[Any, str, Any]]:
+        """(recipient_id, organization_key, dismissed_at) per row."""
+        hidden, at = self.hidden, self.hidden_at
+        return [
+            (uid, org, at if uid in hidden else None)
+            for uid, org in zip(self.recipient_ids, self.organization_keys, strict=True)
+        ]
+
+    def _build(self, index: int) -> models.Model:
+        uid = self.recipient_ids[index]
+        row = self._make(
+            id=None if self.pks is None else self.pks[index],
+            scope=Scope.USER,
+            origin=self.origin,
+            recipient_id=uid,
+            organization_key=self.organization_keys[index],
+            is_global=False,
+            dismissed_at=self.hidden_at if uid in self.hidden else None,
+        )
+        if self.pks is not None:
+            row._state.adding = False
+            row._state.db = self._using
+            row.remember_targeting()
+        return row
+
+    def insert(self, *, using: str | None = None) -> None:
+        """One ``INSERT … SELECT`` per ``BULK_BATCH_SIZE`` rows: the template's values
+        bound once, the three columns as one array."""
+        using = using or router.db_for_write(self.model)
+        varying = ("recipient_id", "organization_key", "dismissed_at")
+        fixed = {
+            f.attname: self.template.__dict__.get(f.attname)
+            for f in self.model._meta.concrete_fields
+            if not f.primary_key and not f.generated and f.attname not in varying
+        }
+        fixed.update(scope=Scope.USER, origin=self.origin, is_global=False)
+        self.pks = bulk_insert.insert_columns(
+            self.model,
+            varying,
+            self.columns(),
+            constants=fixed,
+            using=using,
+            batch_size=app_settings.BULK_BATCH_SIZE,
+        )
+        self._using = using
+
+
 def insert_rows(rows: Sequence[models.Model], *, created_by=None) -> list[models.Model]:
     """Stage 3: bulk-insert the rows (the manager's ``bulk_create`` checks the sender
-    rules of rows not checked yet) and send ``notification_created`` for each."""
-    model = type(rows[0])
-    created = model._default_manager.bulk_create(rows, batch_size=app_settings.BULK_BATCH_SIZE)
+    rules of rows not checked yet; :class:`DirectRows` have no sender) and send
+    ``notification_created`` for each."""
+    if isinstance(rows, DirectRows):
+        rows.insert()
+        created = rows
+        model = rows.model
+    else:
+        model = type(rows[0])
+        created = model._default_manager.bulk_create(rows, batch_size=app_settings.BULK_BATCH_SIZE)
     if signals.notification_created.has_listeners(model):
         for row in created:
             signals.notification_created.send(sender=model, notification=row, created_by=created_by)
@@ -297,7 +408,8 @@ def system_rows(
         limit_meta_data=limit_meta_data,
         **content,
     )
-    return user_rows(template, user_ids, Origin.ORGANIZATION, None)
+    orgs = get_adapter().get_user_organizations(user_ids)
+    return DirectRows(template, user_ids, [orgs.get(uid) for uid in user_ids], Origin.ORGANIZATION)
 
 
 class StoredRows(Sequence):

@@ -8,6 +8,7 @@ behind, and nothing leaves the process before the commit.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import transaction
@@ -18,24 +19,27 @@ from .decisions import decide_all
 from .deliveries import write_deliveries
 from .handoff import hand_off
 from .request import WriteRequest
-from .rows import insert_rows
+from .rows import DirectRows, insert_rows
 
 
-def write(request: WriteRequest) -> list[Any]:
+def write(request: WriteRequest) -> Sequence[Any]:
     """Create the request's notifications and their deliveries; returns the saved rows.
 
     Raises ``SendRefused`` / ``RateLimited`` / ``ValidationError`` before anything is
     written when the sender rules, the sender's rate limit or a row refuse.
     """
-    rows = list(request.rows)
+    rows = request.rows
+    if not isinstance(rows, DirectRows):
+        rows = list(rows)
     if not rows:
         return []
-    model = type(rows[0])
+    model = rows.model if isinstance(rows, DirectRows) else type(rows[0])
     now = timezone.now()
     with transaction.atomic():
         ratelimit.check_sender(request.created_by, len(rows), model)
-        # The sender rules refuse before anything is decided or written.
-        model._default_manager.check_senders(rows)
+        if not isinstance(rows, DirectRows):  # a fan-out's direct rows have no sender
+            # The sender rules refuse before anything is decided or written.
+            model._default_manager.check_senders(rows)
         decided = decide_all(rows, now=now, reach=request.reach)
         created = insert_rows(rows, created_by=request.created_by)
         deliveries = write_deliveries(decided, now)
