@@ -101,9 +101,9 @@ class BaseChannel:
 
     def announce(self, notifications: Sequence[Any]) -> None:
         """New rows were committed (called for channels that ``delivers_by_row``, with
-        the saved rows: route from them rather than reading them again). For an event's
-        audience larger than ``BULK_BATCH_SIZE``, each item carries only ``pk``,
-        ``scope``, ``recipient_id``, ``team_key`` and ``organization_key``."""
+        the saved rows: route from them rather than reading them again). For a fan-out
+        without a sender (``notify()``, an event's audience), each item carries only
+        ``pk``, ``scope``, ``recipient_id``, ``team_key`` and ``organization_key``."""
 
     def __init__(self, alias: str, **options: Any):
         self.alias = alias

@@ -24,13 +24,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Q
+from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils import timezone
 
 from ..id_lists import in_ids
 from ..models import OptOut, Subscription
 from ..models.subscription import entity_q
-from ..rules.sync import per_event_decisions
+from ..rules.sync import per_event_decisions, ranked_rules
 from ..tenancy import get_adapter, only_active
 from ..types import Scope
 
@@ -57,12 +57,12 @@ def subscribers(
     return subs.exclude(Subscription.switched_off_q(channel)).values("user_id")
 
 
-def subscribed_q(type_key: str, target: Any, channel: str) -> Q:
+def subscribed_q(type_key: str, target: Any, channel: str, *, rules=None) -> Q:
     """Users (a ``Q`` on the user model) that subscriptions and rules reach on
     ``channel`` for an event of ``type_key`` on ``target``: manual subscribers ∪ rule
     subscribers a higher-priority per-event rule did not switch off ∪ the users
-    per-event rules switched on."""
-    on, off = per_event_decisions(type_key, target, channel)
+    per-event rules switched on. ``rules``: the type's ranked rules, if already read."""
+    on, off = per_event_decisions(type_key, target, channel, rules=rules)
     ruled = subscribers(type_key, target, channel, created_by_rule=True)
     if off.query.is_empty():
         wanted = Q(pk__in=subscribers(type_key, target, channel))
@@ -97,18 +97,51 @@ def resolve(
     Explicit recipients and ``extra`` are in whatever the switches say; opt-outs and
     inactive users are out whatever the reason they were in.
     """
+    reach = resolve_channels(
+        type_key, target=target, recipients=recipients, extra=extra, channels=[channel]
+    )
+    return sorted(reach[channel])
+
+
+def resolve_channels(
+    type_key: str,
+    *,
+    target: Any = None,
+    recipients: Iterable[Any] = (),
+    extra: Any = None,
+    channels: Iterable[str],
+) -> dict[str, set[Any]]:
+    """:func:`resolve` for several channels at once: channel → the user pks it reaches.
+    One query for all of them (after the rules are read, once): each user comes with one
+    yes/no per channel."""
+    channels = list(dict.fromkeys(channels))
+    if not channels:
+        return {}
     users = get_user_model()._default_manager
-    wanted = subscribed_q(type_key, target, channel)
+    also = Q()
     explicit = [getattr(r, "pk", r) for r in recipients]
     if explicit:
-        wanted |= Q(pk__in=explicit)
+        also |= Q(pk__in=explicit)
     if extra is not None:
         if hasattr(extra, "values_list") and hasattr(extra, "query"):
-            wanted |= Q(pk__in=extra.values("pk"))
+            also |= Q(pk__in=extra.values("pk"))
         else:
-            wanted |= Q(pk__in=[getattr(u, "pk", u) for u in extra])
-    chosen = only_active(users.filter(wanted).exclude(pk__in=opted_out(type_key, target)))
-    return list(chosen.order_by("pk").values_list("pk", flat=True))
+            also |= Q(pk__in=[getattr(u, "pk", u) for u in extra])
+    rules = ranked_rules(type_key)
+    wanted = {c: subscribed_q(type_key, target, c, rules=rules) | also for c in channels}
+    anywhere = Q()
+    for q in wanted.values():
+        anywhere |= q
+    flags = {
+        f"reach_{i}": ExpressionWrapper(q, BooleanField()) for i, q in enumerate(wanted.values())
+    }
+    chosen = only_active(users.filter(anywhere).exclude(pk__in=opted_out(type_key, target)))
+    reach: dict[str, set[Any]] = {c: set() for c in channels}
+    for pk, *on in chosen.annotate(**flags).values_list("pk", *flags):
+        for channel, yes in zip(channels, on, strict=True):
+            if yes:
+                reach[channel].add(pk)
+    return reach
 
 
 def event_reach(
@@ -122,18 +155,13 @@ def event_reach(
     if extra is not None and not hasattr(extra, "query"):
         extra = list(extra)  # read once, used for every channel
     offered = [c for c in ntype.channels if c in set(channels)] or row_channels
-    return {
-        channel: set(
-            resolve(
-                event.notification_type,
-                target=event.target,
-                recipients=event.recipients,
-                extra=extra,
-                channel=channel,
-            )
-        )
-        for channel in offered
-    }
+    return resolve_channels(
+        event.notification_type,
+        target=event.target,
+        recipients=event.recipients,
+        extra=extra,
+        channels=offered,
+    )
 
 
 def members(row: Any) -> list[Any]:

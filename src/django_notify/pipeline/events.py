@@ -123,13 +123,16 @@ def emit(
             raise ValidationError(
                 {"cancellation_key": f"{cancellation_key!r} is already used by another event."}
             )
-        try:
-            with transaction.atomic():
-                event = Event.objects.create(**fields)
-        except IntegrityError:
-            if not idempotency_key:
-                raise
-            return Event.objects.get(idempotency_key=idempotency_key)
+        if idempotency_key:
+            # A concurrent emit with the same key may win between the check and the
+            # insert: the savepoint lets this one return the winner's event.
+            try:
+                with transaction.atomic():
+                    event = Event.objects.create(**fields)
+            except IntegrityError:
+                return Event.objects.get(idempotency_key=idempotency_key)
+        else:
+            event = Event.objects.create(**fields)
         signals.event_emitted.send(sender=Event, event=event)
         if send_at is None or send_at <= timezone.now():
             transaction.on_commit(partial(_process_quietly, event.pk), robust=True)
@@ -183,13 +186,14 @@ def _build_notifications(event) -> Sequence[Any]:
     chunk = app_settings.BULK_BATCH_SIZE
     if len(user_ids) <= chunk:
         rows = system_rows(model, user_ids, event.notification_type, **content)
-        return write(WriteRequest(rows, reach=reach))
+        return write(WriteRequest(rows, reach=reach, savepoint=False))
     written: list[Any] = []
     for start in range(0, len(user_ids), chunk):
         rows = system_rows(
             model, user_ids[start : start + chunk], event.notification_type, **content
         )
-        written += write(WriteRequest(rows, reach=reach, part_of_many=True)).pks
+        request = WriteRequest(rows, reach=reach, part_of_many=True, savepoint=False)
+        written += write(request).pks
         del rows
     return StoredRows(model, written)
 

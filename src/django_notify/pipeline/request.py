@@ -20,9 +20,12 @@ class WriteRequest:
     it (a send naming its recipients) the recipients' subscriptions switch channels off.
     ``part_of_many``: this write is one chunk of a larger one (an event's audience), so
     what waits for the commit keeps only what it needs of each row, not the row.
+    ``savepoint=False``: the caller's transaction is rolled back whenever the write
+    fails (event processing), so the write needs no savepoint of its own.
     """
 
     rows: Sequence[Any]
     created_by: Any = None
     reach: Mapping[str, set[Any]] | None = None
     part_of_many: bool = False
+    savepoint: bool = True

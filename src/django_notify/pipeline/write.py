@@ -35,7 +35,7 @@ def write(request: WriteRequest) -> Sequence[Any]:
         return []
     model = rows.model if isinstance(rows, DirectRows) else type(rows[0])
     now = timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(savepoint=request.savepoint):
         ratelimit.check_sender(request.created_by, len(rows), model)
         if not isinstance(rows, DirectRows):  # a fan-out's direct rows have no sender
             # The sender rules refuse before anything is decided or written.

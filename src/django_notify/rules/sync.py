@@ -53,7 +53,7 @@ def describe_rule_without_criteria(rule) -> str:
     )
 
 
-def _ranked_rules(type_key: str) -> list:
+def ranked_rules(type_key: str) -> list:
     """The active rules of ``type_key`` with their criteria, highest priority first
     (ties: lowest pk)."""
     return list(
@@ -66,7 +66,7 @@ def _ranked_rules(type_key: str) -> list:
 def _desired(type_key: str) -> tuple[dict[Any, Any], list]:
     wanted: dict[Any, Any] = {}
     bare = []
-    for rule in _ranked_rules(type_key):
+    for rule in ranked_rules(type_key):
         if not rule.criteria.all():
             logger.warning(describe_rule_without_criteria(rule))
             bare.append(rule)
@@ -166,7 +166,7 @@ def sync_all() -> dict[str, SyncCounts]:
     return {key: sync_type(key) for key in sorted(keys)}
 
 
-def per_event_decisions(type_key: str, target: Any, channel: str = "in_app"):
+def per_event_decisions(type_key: str, target: Any, channel: str = "in_app", *, rules=None):
     """``(on, off)``: user querysets of the users whose ``channel`` switch, for one event
     of ``type_key`` on ``target``, a per-event criterion decides.
 
@@ -183,10 +183,13 @@ def per_event_decisions(type_key: str, target: Any, channel: str = "in_app"):
     A user whose rule subscription comes from a higher-priority rule is in neither: the
     subscription decides. Set-based: the rules, their criteria and one subquery per
     per-event rule, whatever the number of users; nothing is evaluated when no rule of
-    the type has per-event criteria.
+    the type has per-event criteria. ``rules``: :func:`ranked_rules` of the type, when
+    the caller decides several channels.
     """
     users = get_user_model()._default_manager
-    rules = [r for r in _ranked_rules(type_key) if r.criteria.all()]
+    if rules is None:
+        rules = ranked_rules(type_key)
+    rules = [r for r in rules if r.criteria.all()]
     if not any(c.per_event for r in rules for c in r.criteria.all()):
         return users.none(), users.none()
 
