@@ -99,3 +99,23 @@ def test_the_bell_refresh_is_four_queries(page_world, Notification):
         answer = client.get("/notifications/api/notifications/?unread=true&limit=10").json()
     assert answer["unread_count"] == 3 and len(answer["results"]) == 3
     assert len(ctx.captured_queries) == 4, [q["sql"][:60] for q in ctx.captured_queries]
+
+
+def test_feed_columns_compare_as_django_compares_expressions():
+    # FeedColumn has its own cheap identity; equality and hashing must still tell
+    # columns apart the way Django's signature-based identity would.
+    from django.contrib.auth import get_user_model
+    from django.db import models
+
+    from django_notify.visibility import FeedColumn
+
+    username = get_user_model()._meta.get_field("username")
+    email = get_user_model()._meta.get_field("email")
+    assert FeedColumn("t", "_s4", username) == FeedColumn("t", "_s4", username)
+    assert hash(FeedColumn("t", "_s4", username)) == hash(FeedColumn("t", "_s4", username))
+    assert FeedColumn("t", "_s4", username) != FeedColumn("u", "_s4", username)
+    assert FeedColumn("t", "_s4", username) != FeedColumn("t", "_s5", username)
+    assert FeedColumn("t", "_s4", username) != FeedColumn("t", "_s4", email)
+    assert FeedColumn("t") == FeedColumn("t", output_field=models.DateTimeField())
+    assert FeedColumn("t") != FeedColumn("t", output_field=models.IntegerField())
+    assert FeedColumn("t").relabeled_clone({"t": "u"}) == FeedColumn("u")
