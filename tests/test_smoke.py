@@ -1,3 +1,7 @@
+import os
+import subprocess
+import sys
+
 from django_notify import SendRefused
 from django_notify.tenancy import Role
 
@@ -53,3 +57,17 @@ def test_the_root_exports_the_curated_names_and_each_resolves():
         assert getattr(django_notify, name) is not None, name
     # The criteria registry, not a module of the same name.
     assert callable(django_notify.criteria.register)
+
+
+def test_beat_schedule_imports_from_a_settings_module():
+    # docs/celery.md imports it in settings.py, before Django is set up.
+    code = (
+        "from django_notify.beat import beat_schedule\n"
+        "entries = beat_schedule(every_minute=30)\n"
+        "assert entries['django-notify-send-due']['schedule'] == 30, entries\n"
+        "assert {e['task'] for e in entries.values()} == {'django_notify.sweep_events', "
+        "'django_notify.send_due', 'django_notify.send_digests', 'django_notify.cleanup'}\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

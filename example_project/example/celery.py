@@ -9,6 +9,8 @@ import os
 
 from celery import Celery
 
+from django_notify.beat import beat_schedule
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example.settings")
 
 app = Celery("example")
@@ -20,7 +22,4 @@ app.autodiscover_tasks()
 @app.on_after_finalize.connect
 def _django_notify_beat(sender, **kwargs):
     # The package's sweeps (events, due and retried deliveries, digests) every minute.
-    # Imported here, once Django is set up: the tasks module imports models.
-    from django_notify.tasks import beat_schedule
-
     sender.conf.beat_schedule = {**beat_schedule(), **(sender.conf.beat_schedule or {})}

@@ -22,6 +22,7 @@ from typing import Any
 
 from celery import shared_task
 
+from ..beat import beat_schedule  # noqa: F401 - kept importable from here
 from ..conf import app_settings
 from .dispatch import BaseDispatcher, batches, deliver, deliver_many, send_digest
 from .sweep import cleanup, send_digests, send_due
@@ -96,27 +97,3 @@ class CeleryDispatcher(BaseDispatcher):
     def dispatch_digests(self, digest_ids: Iterable[Any]) -> None:
         for pk in digest_ids:
             send_digest_task.apply_async((pk,))
-
-
-def beat_schedule(*, every_minute: float = 60.0) -> dict[str, dict[str, Any]]:
-    """Entries for ``CELERY_BEAT_SCHEDULE`` / ``app.conf.beat_schedule``::
-
-    app.conf.beat_schedule = {**django_notify.delivery.tasks.beat_schedule()}
-    """
-    from celery.schedules import crontab
-
-    return {
-        "django-notify-sweep-events": {
-            "task": "django_notify.sweep_events",
-            "schedule": every_minute,
-        },
-        "django-notify-send-due": {"task": "django_notify.send_due", "schedule": every_minute},
-        "django-notify-send-digests": {
-            "task": "django_notify.send_digests",
-            "schedule": every_minute,
-        },
-        "django-notify-cleanup": {
-            "task": "django_notify.cleanup",
-            "schedule": crontab(hour=3, minute=17),
-        },
-    }
