@@ -81,3 +81,57 @@ def test_loading_rows_does_not_walk_the_deferred_fields_per_tracked_field(
     assert all(row.changed_targeting() == [] for row in rows)
     rows[0].scope = "team"
     assert rows[0].changed_targeting() == ["scope"]
+
+
+def _state_of(row) -> dict:
+    """What a loaded row holds: its values, its state, what its tracker remembers."""
+    values = {k: v for k, v in row.__dict__.items() if not k.startswith("_")}
+    tracker = row.targeting_tracker
+    return {
+        "values": values,
+        "adding": row._state.adding,
+        "db": row._state.db,
+        "saved": dict(tracker.saved_data),
+        "stored": row._notify_stored,
+    }
+
+
+def test_rows_loaded_by_filling_their_fields_match_rows_django_builds(
+    make_org, make_user, Notification
+):
+    from django_notify.models import tracking
+
+    light = make_user(Role.LIGHT_USER, make_org())
+    Notification.send_to_self(light, title="one", meta_data={"k": [1, 2]})
+    fast = Notification.objects.filter(recipient=light).get()
+    assert tracking.load_row(Notification, "default", [None] * 2) is None  # a partial row
+    tracking._LOADERS[Notification] = None  # force Django's own path
+    try:
+        slow = Notification.objects.filter(recipient=light).get()
+    finally:
+        tracking._LOADERS.pop(Notification)
+    assert _state_of(fast) == _state_of(slow)
+    assert fast.changed_targeting() == [] == slow.changed_targeting()
+    fast.scope = "team"
+    assert fast.changed_targeting() == ["scope"]
+
+
+def test_deferred_fields_and_init_listeners_take_djangos_path(make_org, make_user, Notification):
+    from django.db.models.signals import post_init
+
+    light = make_user(Role.LIGHT_USER, make_org())
+    Notification.send_to_self(light, title="one")
+    partial = Notification.objects.filter(recipient=light).only("pk", "title").get()
+    assert partial.get_deferred_fields() and partial.title == "one"
+    assert partial.changed_targeting() == []
+    seen = []
+
+    def listener(sender, instance, **kwargs):
+        seen.append(instance.pk)
+
+    post_init.connect(listener, sender=Notification)
+    try:
+        row = Notification.objects.filter(recipient=light).get()
+    finally:
+        post_init.disconnect(listener, sender=Notification)
+    assert seen == [row.pk]

@@ -125,4 +125,3 @@ def test_installed_app_passes_checks(site, fresh_venv):
     run(python, "manage.py", "check", "--fail-level", "WARNING", cwd=site)
     # The shipped migrations match the models under the Django version pip picked.
     run(python, "manage.py", "makemigrations", "--check", "--dry-run", cwd=site)
-

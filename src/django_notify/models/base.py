@@ -23,7 +23,7 @@ from ..sanitize import html_to_text, sanitize_html
 from ..tenancy import get_adapter
 from ..types import BROADCAST_SCOPES, Origin, Priority, Scope, validate_type_key
 from ..validation import check_meta_data
-from .tracking import TargetingTracker
+from .tracking import TargetingTracker, load_row
 
 URL_MAX_LENGTH = 500
 _SAFE_URL_SCHEMES = ("http://", "https://", "mailto:")
@@ -251,9 +251,13 @@ class AbstractNotification(models.Model):
 
     # --- what the targeting was when loaded -----------------------------------------
     @classmethod
-    def from_db(cls, *args, **kwargs):
+    def from_db(cls, db, field_names, values, *args, **kwargs):
         # *args/**kwargs: Django 6.1 passes a fetch_mode argument as well.
-        instance = super().from_db(*args, **kwargs)
+        instance = None
+        if not args:
+            instance = load_row(cls, db, values, kwargs.get("fetch_mode"))
+        if instance is None:
+            instance = super().from_db(db, field_names, values, *args, **kwargs)
         instance._notify_stored = True
         return instance
 
