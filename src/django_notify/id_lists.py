@@ -38,10 +38,12 @@ class InIds(Lookup):
         if not values:
             return "1 = 0", []  # nothing can match an empty list
         if connection.vendor == "postgresql":
-            literal = _array_literal(values)
-            if literal is not None:
-                cast = self.lhs.output_field.cast_db_type(connection)
-                return f"{lhs} = ANY(CAST(%s AS {cast}[]))", [*lhs_params, literal]
+            typed = _array_literal(values)
+            if typed is not None:
+                array_type, literal = typed
+                if literal is None:
+                    return "1 = 0", []  # no value a bigint holds: none can match
+                return f"{lhs} = ANY(CAST(%s AS {array_type}))", [*lhs_params, literal]
             return f"{lhs} = ANY(%s)", [*lhs_params, values]
         if connection.vendor == "sqlite":
             return (
@@ -74,12 +76,24 @@ def _quoted(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _array_literal(values: list[Any]) -> str | None:
-    """``{1,2,3}`` / ``{"a","b"}`` for a list of ints or of strs; None otherwise."""
+_BIGINT = (-(2**63), 2**63 - 1)
+
+
+def _array_literal(values: list[Any]) -> tuple[str, str | None] | None:
+    """(array type, ``{1,2,3}`` / ``{"a","b"}``) for a list of ints or of strs; None
+    for other values (the driver adapts those).
+
+    Integers go as ``bigint[]`` whatever the column (``int = bigint`` still uses the
+    index), without the values no bigint holds: no row has them, and PostgreSQL would
+    refuse the cast (the literal is None when nothing is left). Strings go as
+    ``text[]``, never as the column's ``varchar(n)``: that cast cuts longer values,
+    which could then match a stored prefix."""
     if all(type(v) is int for v in values):
-        return "{" + ",".join(map(str, values)) + "}"
+        low, high = _BIGINT
+        kept = [v for v in values if low <= v <= high]
+        return "bigint[]", ("{" + ",".join(map(str, kept)) + "}") if kept else None
     if all(type(v) is str for v in values):
-        return "{" + ",".join(map(_quoted, values)) + "}"
+        return "text[]", "{" + ",".join(map(_quoted, values)) + "}"
     return None
 
 

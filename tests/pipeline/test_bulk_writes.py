@@ -153,3 +153,17 @@ def test_in_ids_prepares_values_of_another_type(make_user):
         get_user_model().objects.filter(in_ids("pk", [str(user.pk)])).values_list("pk", flat=True)
     ) == [user.pk]
     assert get_user_model().objects.filter(in_ids("username", [user.username, 7])).count() == 1
+
+
+def test_in_ids_of_values_no_column_holds_match_nothing(make_user):
+    # An id past the column's range (or past bigint) is an id no row has, not an error.
+    user = make_user()
+    User = get_user_model()
+    huge = [2**31 + 5, 2**63 - 2, 2**63 + 7, -(2**70)]
+    assert list(User.objects.filter(in_ids("pk", huge)).values_list("pk", flat=True)) == []
+    assert list(
+        User.objects.filter(in_ids("pk", [*huge, user.pk])).values_list("pk", flat=True)
+    ) == [user.pk]
+    # A string longer than the column is not cut to a prefix that could match.
+    make_user(username="a" * 150)
+    assert not User.objects.filter(in_ids("username", ["a" * 151])).exists()
