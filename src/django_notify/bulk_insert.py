@@ -28,6 +28,8 @@ from typing import Any
 from django.db import connections, models, router
 from django.db.models.fields import DateField, Field
 
+from .db_values import stored_as_is
+
 #: Rows per statement unless the caller says: the arrays (or the JSON text) of one
 #: chunk stay a few hundred KB.
 CHUNK = 10_000
@@ -192,24 +194,9 @@ def _statement(model, fields, objs, connection, returning: bool) -> tuple[str, l
     return _statement_from_columns(model, parts, len(objs), connection, returning=returning)
 
 
-#: Fields whose database value is the Python value itself when that is an int or a str:
-#: a column of those skips ``get_db_prep_save`` (called per value, it is most of the
-#: cost of preparing a large insert).
-_VERBATIM = frozenset(
-    (
-        "CharField", "TextField", "SlugField", "EmailField", "URLField",
-        "IntegerField", "BigIntegerField", "SmallIntegerField", "PositiveIntegerField",
-        "PositiveBigIntegerField", "PositiveSmallIntegerField", "ForeignKey",
-    )
-)  # fmt: skip
-
-
 def _prepared(field, values: list[Any], connection) -> list[Any]:
-    if field.get_internal_type() in _VERBATIM:
-        target = field.target_field if field.is_relation else field
-        kind = int if target.get_internal_type().endswith(("IntegerField", "AutoField")) else str
-        if all(v is None or type(v) is kind for v in values):
-            return values
+    if stored_as_is(field, values):
+        return values
     return [field.get_db_prep_save(v, connection) for v in values]
 
 

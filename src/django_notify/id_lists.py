@@ -18,6 +18,8 @@ from typing import Any
 
 from django.db.models import F, Lookup
 
+from .db_values import stored_as_is
+
 
 class InIds(Lookup):
     """``lhs IN rhs`` for a list of plain values, bound as a single parameter."""
@@ -28,7 +30,7 @@ class InIds(Lookup):
 
     def get_db_prep_lookup(self, value, connection):
         field = self.lhs.output_field
-        if _plain(field, value):
+        if stored_as_is(field, value):
             return ("%s", value)
         return ("%s", [field.get_db_prep_value(v, connection, prepared=False) for v in value])
 
@@ -52,24 +54,6 @@ class InIds(Lookup):
             )
         placeholders = ", ".join(["%s"] * len(values))
         return f"{lhs} IN ({placeholders})", [*lhs_params, *values]
-
-
-#: Fields whose database value is the Python value itself when that is an int or a str.
-_INTEGER_TYPES = ("AutoField", "BigAutoField", "SmallAutoField", "IntegerField",
-                  "BigIntegerField", "SmallIntegerField", "PositiveIntegerField",
-                  "PositiveBigIntegerField", "PositiveSmallIntegerField")  # fmt: skip
-_TEXT_TYPES = ("CharField", "TextField", "SlugField")
-
-
-def _plain(field, values: list[Any]) -> bool:
-    """The values are already what the database stores (no per-value preparation)."""
-    target = field.target_field if field.is_relation else field
-    kind = target.get_internal_type()
-    if kind in _INTEGER_TYPES:
-        return all(type(v) is int for v in values)
-    if kind in _TEXT_TYPES:
-        return all(type(v) is str for v in values)
-    return False
 
 
 def _quoted(value: str) -> str:
