@@ -747,6 +747,10 @@ def test_a_broadcast_wakes_the_streams_of_a_process_into_one_check(
         return real(checks)
 
     monkeypatch.setattr(gathering, "answer", spy)
+    # The 1 ms window assumes a process that is not starved of CPU; a loaded test machine
+    # can wake one stream later than that. What is tested is that the checks of one
+    # message are answered together, not how long the window is.
+    monkeypatch.setattr(gathering, "GATHER_SECONDS", 0.25)
 
     async def scenario():
         readers = [await open_stream(user) for user in users]
