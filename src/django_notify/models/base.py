@@ -138,7 +138,7 @@ class AbstractNotification(models.Model):
     is_global = models.BooleanField(_("global"), default=False)
     sender = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-        related_name="%(app_label)s_%(class)s_sent",
+        related_name="%(app_label)s_%(class)s_sent", db_index=False,
         help_text=_("Empty for trusted, system-originated notifications."),
     )  # fmt: skip
 
@@ -192,7 +192,19 @@ class AbstractNotification(models.Model):
                 name="dn_%(class).14s_audience",
                 condition=BROADCAST_ROWS,
             ),
-            models.Index(fields=["target_content_type", "target_object_id"]),
+            # Rows about an object, and a sender's rows (rate limits, the cascade when
+            # a user is deleted). Partial: a fan-out's rows usually have neither, and
+            # a row outside an index costs no write to it.
+            models.Index(
+                fields=["target_content_type", "target_object_id"],
+                name="dn_%(class).14s_target",
+                condition=Q(target_content_type__isnull=False),
+            ),
+            models.Index(
+                fields=["sender"],
+                name="dn_%(class).14s_sender",
+                condition=Q(sender__isnull=False),
+            ),
         ]
         constraints = [
             models.CheckConstraint(

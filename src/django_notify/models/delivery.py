@@ -61,6 +61,11 @@ class Frequency(models.TextChoices):
     WEEKLY = "weekly", _("Weekly digest")
 
 
+def unique_key(table: str) -> models.UniqueConstraint:
+    """The idempotency key's uniqueness, one index (equality is the only lookup)."""
+    return models.UniqueConstraint(fields=["idempotency_key"], name=f"{table}_key_unique")
+
+
 class AttemptFields(models.Model):
     """Status, attempts and provider answer: what a worker claims and records."""
 
@@ -81,8 +86,10 @@ class AttemptFields(models.Model):
         _("provider response"), default=dict, blank=True, encoder=DjangoJSONEncoder
     )
     #: Stable across retries: the email Message-ID, the webhook-id, provider keys.
+    #: Unique through :func:`unique_key` in each table's constraints, not ``unique=True``,
+    #: which on PostgreSQL adds a second (``LIKE``) index that no query uses.
     idempotency_key = models.CharField(
-        _("idempotency key"), max_length=64, unique=True, default=new_key, editable=False
+        _("idempotency key"), max_length=64, default=new_key, editable=False
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -107,6 +114,7 @@ class Digest(AttemptFields):
         verbose_name = _("digest")
         verbose_name_plural = _("digests")
         ordering = ("-created_at", "-id")
+        constraints = [unique_key("django_notify_digest")]
         indexes = [
             models.Index(
                 fields=["next_attempt_at"],
@@ -128,7 +136,12 @@ class Delivery(AttemptFields):
         related_name="deliveries",
         db_index=False,  # the unique (notification, user, channel) constraint leads with it
     )
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,  # the (user, notification_type, created_at) index leads with it
+    )
     channel = models.CharField(_("channel"), max_length=50)
     # Copied from the notification: rate limits and statistics read it without a join.
     notification_type = models.CharField(  # noqa: DJ001 - NULL like the notification's
@@ -140,7 +153,12 @@ class Delivery(AttemptFields):
         _("frequency"), max_length=10, choices=Frequency.choices, default=Frequency.IMMEDIATE
     )
     digest = models.ForeignKey(
-        Digest, on_delete=models.SET_NULL, null=True, blank=True, related_name="deliveries"
+        Digest,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="deliveries",
+        db_index=False,  # the partial index below: a fan-out's rows have none
     )
 
     class Meta:
@@ -151,6 +169,7 @@ class Delivery(AttemptFields):
             models.UniqueConstraint(
                 fields=["notification", "user", "channel"], name="django_notify_delivery_unique"
             ),
+            unique_key("django_notify_delivery"),
         ]
         indexes = [
             # The sweeper's and the digest task's scan: only rows still to do.
@@ -168,6 +187,13 @@ class Delivery(AttemptFields):
             models.Index(fields=["user", "notification_type", "created_at"]),
             # Retention clean-up.
             models.Index(fields=["created_at"]),
+            # A digest's deliveries. Only rows gathered into a digest have one, so the
+            # rows a fan-out writes (none yet) cost this index nothing.
+            models.Index(
+                fields=["digest"],
+                condition=Q(digest__isnull=False),
+                name="django_notify_delivery_digest",
+            ),
         ]
 
     def __str__(self) -> str:
