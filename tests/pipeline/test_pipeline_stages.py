@@ -22,7 +22,14 @@ from django_notify.pipeline.decisions import decide_all
 from django_notify.pipeline.deliveries import due_now, write_deliveries
 from django_notify.pipeline.handoff import hand_off
 from django_notify.pipeline.request import WriteRequest
-from django_notify.pipeline.rows import insert_rows, system_rows
+from django_notify.pipeline.rows import (
+    DirectRows,
+    ModelRows,
+    insert_rows,
+    row_set,
+    system_rows,
+    user_rows,
+)
 from django_notify.pipeline.write import write
 from django_notify.tenancy import Role
 
@@ -151,3 +158,61 @@ def test_emit_goes_through_the_same_stages(make_user, django_capture_on_commit_c
     event = Event.objects.get()
     assert event.notification_count == 1
     assert [m.to for m in mail.outbox] == [["a@x.test"]]
+
+
+def test_both_kinds_of_row_set_answer_the_stages_alike(make_user, Notification):
+    """A fan-out's DirectRows (columns) and a send's ModelRows (instances) for the same
+    recipients: the same decisions, hidden rows, deliveries and announcements."""
+    shown, hidden = make_user(email="s@x.test"), make_user(email="h@x.test")
+    _wants_email(shown, hidden)
+    NotificationPreference.objects.create(
+        user=hidden, notification_type=TYPE, channel="in_app", enabled=False
+    )
+    direct = _rows(Notification, [shown, hidden])
+    models = row_set(user_rows(direct.template, direct.recipient_ids, direct.origin, None))
+    assert isinstance(direct, DirectRows) and isinstance(models, ModelRows)
+    assert row_set(direct) is direct and row_set(models) is models
+    now = timezone.now()
+    found = {}
+    for kind, rows in (("direct", direct), ("models", models)):
+        (group,) = decide_all(rows, now=now)
+        insert_rows(rows)
+        planned = write_deliveries([group], now)
+        found[kind] = {
+            "decisions": group.decisions,
+            "dismissed": [r.dismissed_at for r in rows],
+            "entries": [(uid, ntype) for _, ntype, (uid,) in group.entries()],
+            "deliveries": sorted((d.user_id, d.channel, d.status) for d in planned),
+            "announced": [
+                (p.scope, p.recipient_id, p.organization_key) for p in rows.announced(light=True)
+            ],
+        }
+    assert found["direct"] == found["models"]
+    assert found["direct"]["dismissed"] == [None, now]
+    assert [p.pk for p in direct.announced(light=True)] == direct.pks
+    assert models.announced(light=False) == list(models)  # the rows themselves
+
+
+def test_a_send_is_decided_per_group_of_type_target_and_scope(
+    make_org, make_user, make_team, Notification
+):
+    org = make_org()
+    user, member = make_user(org=org), make_user(org=org)
+    team = make_team(org, members=[member])
+    template = system_rows(Notification, [user.pk], TYPE, title="t").template
+    rows = row_set(
+        [
+            *user_rows(template, [user.pk], "organization", None),
+            Notification(
+                title="t",
+                notification_type=TYPE,
+                scope="team",
+                team_key=str(team.pk),
+                organization_key=str(org.pk),
+            ),
+        ]
+    )
+    groups = rows.groups()
+    assert [g.scope for g in groups] == ["user", "team"]
+    assert [g.users() for g in groups] == [[user.pk], [member.pk]]
+    assert groups[1].organizations([member.pk]) == {member.pk: str(org.pk)}

@@ -12,7 +12,6 @@ and scope, whatever the number of recipients.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,7 +29,7 @@ from ..id_lists import in_ids
 from ..tenancy import get_adapter
 from ..types import NotificationType, Scope, notification_types
 from . import audience
-from .rows import DirectRows
+from .rows import DirectRows, ModelRows
 
 
 def candidate_channels(ntype: type[NotificationType] | None) -> list[str]:
@@ -73,10 +72,8 @@ def worth_a_row(ntype: type[NotificationType], reach: dict[str, set[Any]]) -> se
 class GroupDecisions:
     """What was decided for rows sharing a type, priority, target and scope."""
 
-    #: The rows: a list, or a fan-out's :class:`DirectRows`.
-    rows: Sequence[Any]
-    #: Per row of a list (same order): the user pks it reaches.
-    members: list[list[Any]]
+    #: The rows: a :class:`ModelRows` group or a fan-out's :class:`DirectRows`.
+    rows: DirectRows | ModelRows
     #: Channels that get a Delivery row per recipient (in-app is the row itself).
     channels: list[str]
     decisions: dict[tuple[Any, str], Decision] = field(default_factory=dict)
@@ -90,57 +87,24 @@ class GroupDecisions:
 
     def entries(self) -> Iterable[tuple[Any, str | None, Sequence[Any]]]:
         """(notification pk, its type, the user pks it reaches) per row, once saved."""
-        rows = self.rows
-        if isinstance(rows, DirectRows):
-            ntype = rows.notification_type
-            return (
-                (pk, ntype, (uid,)) for pk, uid in zip(rows.pks, rows.recipient_ids, strict=True)
-            )
-        return (
-            (row.pk, row.notification_type, members)
-            for row, members in zip(rows, self.members, strict=True)
-        )
+        return self.rows.entries()
 
 
 def decide_all(
-    rows: Sequence[Any], *, now: datetime, reach: dict[str, set[Any]] | None = None
+    rows: DirectRows | ModelRows, *, now: datetime, reach: dict[str, set[Any]] | None = None
 ) -> list[GroupDecisions]:
     """Decide for unsaved rows; hides (dismisses) the direct rows whose recipient has
     in-app off. ``reach`` maps a channel to the users an event's subscriptions and rules
     reach on it; anyone outside a channel's set has that channel off."""
-    if isinstance(rows, DirectRows):  # one type, priority, target and scope
-        found = _decide_group(rows, now, reach)
-        return [found] if found is not None else []
-    groups: dict[tuple, list[Any]] = defaultdict(list)
-    for row in rows:
-        key = (row.target_content_type_id, row.target_object_id)
-        groups[(row.notification_type, row.priority, key, row.scope)].append(row)
     decided = []
-    for group in groups.values():
+    for group in rows.groups():
         found = _decide_group(group, now, reach)
         if found is not None:
             decided.append(found)
     return decided
 
 
-def _organizations(group: GroupDecisions, user_ids, adapter) -> dict[Any, Any]:
-    """user pk → organization key for organization defaults. The rows already say it
-    (a direct row stores its recipient's organization, a team or organization broadcast
-    its own); only system broadcasts ask the adapter."""
-    if isinstance(group.rows, DirectRows):
-        return dict(zip(group.rows.recipient_ids, group.rows.organization_keys, strict=True))
-    found: dict[Any, Any] = {}
-    for row, members in zip(group.rows, group.members, strict=True):
-        if row.scope != Scope.SYSTEM:
-            for uid in members:
-                found[uid] = row.organization_key
-    rest = [uid for uid in user_ids if uid not in found]
-    if rest:
-        found.update(adapter.get_user_organizations(rest))
-    return found
-
-
-def _subscriptions(group, ntype, user_ids, decided, reach) -> dict[tuple[Any, str], bool]:
+def _subscriptions(rows, ntype, user_ids, decided, reach) -> dict[tuple[Any, str], bool]:
     if reach is not None:
         # An event's audience already weighed subscriptions, rule priorities and manual
         # switches per channel: whoever a channel did not reach has it off.
@@ -152,35 +116,25 @@ def _subscriptions(group, ntype, user_ids, decided, reach) -> dict[tuple[Any, st
         }
     if ntype is None:
         return {}
-    first = _first(group.rows)
+    first = rows.template
     target = first.target if first.target_content_type_id else None
     return audience.subscription_switches(user_ids, first.notification_type, target, decided)
 
 
-def _first(rows: Sequence[Any]) -> Any:
-    """A row standing for the group (type, priority, target are shared)."""
-    return rows.template if isinstance(rows, DirectRows) else rows[0]
-
-
 def _decide_group(
-    rows: Sequence[Any], now: datetime, reach: dict[str, set[Any]] | None
+    rows: DirectRows | ModelRows, now: datetime, reach: dict[str, set[Any]] | None
 ) -> GroupDecisions | None:
-    direct = isinstance(rows, DirectRows)
-    first = _first(rows)
+    first = rows.template
     ntype = notification_types.of(first)
     channels = candidate_channels(ntype)
     # A direct row of a typed notification honours the recipient's in-app switch too.
-    in_app = ntype is not None and (direct or first.scope == Scope.USER)
+    in_app = ntype is not None and rows.scope == Scope.USER
     if not channels and not in_app:
         return None
-    if direct:
-        group = GroupDecisions(rows=rows, members=[], channels=[])
-        user_ids = list(dict.fromkeys(rows.recipient_ids))
-    else:
-        group = GroupDecisions(rows=rows, members=[audience.members(r) for r in rows], channels=[])
-        user_ids = list(dict.fromkeys(uid for uids in group.members for uid in uids))
+    user_ids = rows.users()
     if not user_ids:
         return None
+    group = GroupDecisions(rows=rows, channels=[])
     # In-app is decided only where the type offers it; a type without it hides the row.
     by_row = [c for c in configured_channels.row_channels() if in_app and c in ntype.channels]
     decided = [*channels, *by_row]
@@ -188,23 +142,20 @@ def _decide_group(
         user_ids,
         ntype,
         decided,
-        organizations=_organizations(group, user_ids, get_adapter()),
-        subscriptions=_subscriptions(group, ntype, user_ids, decided, reach),
+        organizations=rows.organizations(user_ids),
+        subscriptions=_subscriptions(rows, ntype, user_ids, decided, reach),
         default_channels=None if ntype is not None else app_settings.DEFAULT_CHANNELS,
     )
     if in_app:
         decisions = group.decisions
-
-        def hidden(uid) -> bool:
-            return not any(decisions[(uid, c)].enabled for c in by_row if (uid, c) in decisions)
-
-        if direct:
-            rows.hidden = {uid for uid in user_ids if hidden(uid)}
-            rows.hidden_at = now
-        else:
-            for row in rows:
-                if hidden(row.recipient_id):
-                    row.dismissed_at = now
+        rows.hide(
+            {
+                uid
+                for uid in user_ids
+                if not any(decisions[(uid, c)].enabled for c in by_row if (uid, c) in decisions)
+            },
+            now,
+        )
     if not channels:
         return None
     group.channels = channels

@@ -6,49 +6,30 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import partial
-from typing import Any, NamedTuple
+from typing import Any
 
 from django.db import transaction
 
 from ..channels import channels as configured_channels
 from ..channels.registry import get_channel
 from ..delivery.dispatch import dispatch_on_commit
-from ..types import Scope
 from .deliveries import Planned, due_now
-from .rows import DirectRows
+from .rows import DirectRows, ModelRows
 
 
-class Published(NamedTuple):
-    """What announcing a row needs of it: its id and where it is addressed."""
-
-    pk: Any
-    scope: str
-    recipient_id: Any
-    team_key: str
-    organization_key: str
-
-
-def hand_off(rows: Sequence[Any], deliveries: Sequence[Planned], *, light: bool = False) -> None:
+def hand_off(
+    rows: DirectRows | ModelRows, deliveries: Sequence[Planned], *, light: bool = False
+) -> None:
     """After the commit: due deliveries to the dispatcher, and the new rows' ids to every
     channel that delivers by the row (in-app announces them to live clients).
 
-    ``light``: keep only each row's :class:`Published` fields until the commit, not the
-    row (a large event writes many chunks in one transaction). A fan-out's
-    :class:`DirectRows` are always announced that way."""
+    ``light``: keep only each row's :class:`~django_notify.pipeline.rows.Published`
+    fields until the commit, not the row (a large event writes many chunks in one
+    transaction). A fan-out's :class:`DirectRows` are always announced that way."""
     dispatch_on_commit(due_now(deliveries))
     if not rows:
         return
-    if isinstance(rows, DirectRows):  # routed from its columns: no instance is built
-        user = Scope.USER
-        rows = [
-            Published(pk, user, uid, "", org)
-            for pk, uid, org in zip(
-                rows.pks, rows.recipient_ids, rows.organization_keys, strict=True
-            )
-        ]
-    elif light:
-        rows = [Published(*(getattr(r, f) for f in Published._fields)) for r in rows]
-    transaction.on_commit(partial(_announce, list(rows)), robust=True)
+    transaction.on_commit(partial(_announce, rows.announced(light=light)), robust=True)
 
 
 def _announce(rows: list[Any]) -> None:

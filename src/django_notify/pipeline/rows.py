@@ -10,8 +10,9 @@ and a key the tenancy adapter cannot read is the caller's error, naming the fiel
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
@@ -26,6 +27,7 @@ from ..id_lists import in_ids
 from ..tenancy import get_adapter
 from ..types import Origin, Priority, Scope, notification_types
 from ..validation import check_meta_data
+from . import audience
 
 logger = logging.getLogger("django_notify.pipeline")
 
@@ -216,6 +218,110 @@ def clone(template, **target) -> models.Model:
     return cloner(template, sender=target.pop("sender", None))(**target)
 
 
+class Published(NamedTuple):
+    """What announcing a row needs of it: its id and where it is addressed."""
+
+    pk: Any
+    scope: str
+    recipient_id: Any
+    team_key: str
+    organization_key: str
+
+
+class ModelRows(list):
+    """Rows built as model instances: a send's direct rows (they have a sender) and
+    team, organization and system broadcasts. The stages ask a row set the same
+    questions whatever its kind (see :class:`DirectRows`, the other kind)."""
+
+    _members: list[list[Any]] | None = None
+
+    @property
+    def model(self):
+        return type(self[0])
+
+    @property
+    def template(self) -> models.Model:
+        """A row standing for the set's shared type, priority, target and scope."""
+        return self[0]
+
+    @property
+    def scope(self) -> str:
+        return self[0].scope
+
+    def check_senders(self) -> None:
+        """The sender rules refuse before anything is decided or written."""
+        self.model._default_manager.check_senders(self)
+
+    def groups(self) -> list[ModelRows]:
+        """The rows split by what a decision is shared over: type, priority, target
+        and scope."""
+        groups: dict[tuple, ModelRows] = defaultdict(ModelRows)
+        for row in self:
+            target = (row.target_content_type_id, row.target_object_id)
+            groups[(row.notification_type, row.priority, target, row.scope)].append(row)
+        return list(groups.values())
+
+    def reached(self) -> list[list[Any]]:
+        """Per row, the user pks it reaches (a broadcast's active members), read once."""
+        if self._members is None:
+            self._members = [audience.members(row) for row in self]
+        return self._members
+
+    def users(self) -> list[Any]:
+        """Every user the rows reach, once each."""
+        return list(dict.fromkeys(uid for uids in self.reached() for uid in uids))
+
+    def organizations(self, user_ids: Iterable[Any]) -> dict[Any, Any]:
+        """user pk → organization key. The rows say it (a direct row stores its
+        recipient's organization, a team or organization broadcast its own); only
+        system broadcasts ask the tenancy adapter."""
+        found: dict[Any, Any] = {}
+        for row, members in zip(self, self.reached(), strict=True):
+            if row.scope != Scope.SYSTEM:
+                for uid in members:
+                    found[uid] = row.organization_key
+        rest = [uid for uid in user_ids if uid not in found]
+        if rest:
+            found.update(get_adapter().get_user_organizations(rest))
+        return found
+
+    def hide(self, user_ids: set[Any], at) -> None:
+        """The direct rows of these recipients are born dismissed (in-app off)."""
+        for row in self:
+            if row.recipient_id in user_ids:
+                row.dismissed_at = at
+
+    def insert(self, *, using: str | None = None) -> None:
+        """Bulk-insert through the manager, which checks the sender rules of rows not
+        checked yet."""
+        manager = self.model._default_manager
+        if using:
+            manager = manager.db_manager(using)
+        self[:] = manager.bulk_create(list(self), batch_size=app_settings.BULK_BATCH_SIZE)
+
+    def entries(self) -> Iterable[tuple[Any, str | None, Sequence[Any]]]:
+        """(pk, type, the user pks it reaches) per saved row."""
+        return (
+            (row.pk, row.notification_type, members)
+            for row, members in zip(self, self.reached(), strict=True)
+        )
+
+    def announced(self, *, light: bool) -> list[Any]:
+        """What waits for the commit to be announced: the rows, or with ``light`` only
+        each row's :class:`Published` fields (a large write's chunks)."""
+        if not light:
+            return list(self)
+        return [Published(*(getattr(r, f) for f in Published._fields)) for r in self]
+
+
+def row_set(rows: Iterable[Any]) -> DirectRows | ModelRows:
+    """``rows`` as a row set: a :class:`DirectRows` or :class:`ModelRows` as it is, any
+    other sequence of unsaved rows as :class:`ModelRows`."""
+    if isinstance(rows, DirectRows | ModelRows):
+        return rows
+    return ModelRows(rows)
+
+
 class DirectRows(Sequence):
     """The direct rows of one fan-out (``notify()``, an event's audience), held as the
     template and three columns (recipient, organization, dismissed) instead of one
@@ -244,6 +350,37 @@ class DirectRows(Sequence):
     @property
     def notification_type(self) -> str | None:
         return self.template.notification_type
+
+    #: Every row is direct; one type, priority and target: one group.
+    scope = Scope.USER
+
+    def check_senders(self) -> None:
+        """A fan-out's rows have no sender: nothing to check."""
+
+    def groups(self) -> list[DirectRows]:
+        return [self]
+
+    def users(self) -> list[Any]:
+        return list(dict.fromkeys(self.recipient_ids))
+
+    def organizations(self, user_ids: Iterable[Any]) -> dict[Any, Any]:
+        return dict(zip(self.recipient_ids, self.organization_keys, strict=True))
+
+    def hide(self, user_ids: set[Any], at) -> None:
+        self.hidden = set(user_ids)
+        self.hidden_at = at
+
+    def entries(self) -> Iterable[tuple[Any, str | None, Sequence[Any]]]:
+        ntype = self.notification_type
+        return ((pk, ntype, (uid,)) for pk, uid in zip(self.pks, self.recipient_ids, strict=True))
+
+    def announced(self, *, light: bool = True) -> list[Published]:
+        """Always from the columns: no instance is built to announce a fan-out."""
+        user, orgs = Scope.USER, self.organization_keys
+        return [
+            Published(pk, user, uid, "", org)
+            for pk, uid, org in zip(self.pks, self.recipient_ids, orgs, strict=True)
+        ]
 
     def __len__(self) -> int:
         return len(self.recipient_ids)
@@ -321,21 +458,14 @@ class DirectRows(Sequence):
         self._using = using
 
 
-def insert_rows(rows: Sequence[models.Model], *, created_by=None) -> list[models.Model]:
-    """Stage 3: bulk-insert the rows (the manager's ``bulk_create`` checks the sender
-    rules of rows not checked yet; :class:`DirectRows` have no sender) and send
-    ``notification_created`` for each."""
-    if isinstance(rows, DirectRows):
-        rows.insert()
-        created = rows
-        model = rows.model
-    else:
-        model = type(rows[0])
-        created = model._default_manager.bulk_create(rows, batch_size=app_settings.BULK_BATCH_SIZE)
+def insert_rows(rows: DirectRows | ModelRows, *, created_by=None) -> DirectRows | ModelRows:
+    """Stage 3: bulk-insert the rows and send ``notification_created`` for each."""
+    rows.insert()
+    model = rows.model
     if signals.notification_created.has_listeners(model):
-        for row in created:
+        for row in rows:
             signals.notification_created.send(sender=model, notification=row, created_by=created_by)
-    return created
+    return rows
 
 
 def user_rows(template, user_ids, origin, sender, orgs=None) -> list[models.Model]:

@@ -19,7 +19,7 @@ from .decisions import decide_all
 from .deliveries import write_deliveries
 from .handoff import hand_off
 from .request import WriteRequest
-from .rows import DirectRows, insert_rows
+from .rows import insert_rows, row_set
 
 
 def write(request: WriteRequest) -> Sequence[Any]:
@@ -28,18 +28,13 @@ def write(request: WriteRequest) -> Sequence[Any]:
     Raises ``SendRefused`` / ``RateLimited`` / ``ValidationError`` before anything is
     written when the sender rules, the sender's rate limit or a row refuse.
     """
-    rows = request.rows
-    if not isinstance(rows, DirectRows):
-        rows = list(rows)
+    rows = row_set(request.rows)
     if not rows:
         return []
-    model = rows.model if isinstance(rows, DirectRows) else type(rows[0])
     now = timezone.now()
     with transaction.atomic(savepoint=request.savepoint):
-        ratelimit.check_sender(request.created_by, len(rows), model)
-        if not isinstance(rows, DirectRows):  # a fan-out's direct rows have no sender
-            # The sender rules refuse before anything is decided or written.
-            model._default_manager.check_senders(rows)
+        ratelimit.check_sender(request.created_by, len(rows), rows.model)
+        rows.check_senders()
         decided = decide_all(rows, now=now, reach=request.reach)
         created = insert_rows(rows, created_by=request.created_by)
         deliveries = write_deliveries(decided, now)
