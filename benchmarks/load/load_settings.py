@@ -16,11 +16,16 @@ Everything that differs between runs comes from the environment (``run.py`` sets
 ``LOAD_SESSIONS``           ``db`` (Django's default) or ``cached_db`` (sessions read
                             through a Redis cache at ``LOAD_REDIS_URL``, keys prefixed with
                             ``LOAD_CHANNEL_PREFIX``)
+``LOAD_DELIVER``            ``1``: the delivery benchmark (``run.py deliver``): its
+                            notification types (``load_app``) are installed and
+                            ``LOAD_NOTIFY`` (JSON) is merged into ``DJANGO_NOTIFY``: the
+                            Celery dispatcher and the channels of the run's receivers
 ``LOAD_POOL``               the largest size of Django's connection pool per process
                             (psycopg's pool); ``0``: no pool, a connection per request
                             and per stream batch
 """
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -112,6 +117,9 @@ DJANGO_NOTIFY = {
     # A run lasts minutes: no stream may end (and reconnect) in the middle of one.
     "SSE_MAX_SECONDS": 3600,
 }
+if os.environ.get("LOAD_DELIVER") == "1":
+    INSTALLED_APPS.append("load_app")
+    DJANGO_NOTIFY.update(json.loads(os.environ.get("LOAD_NOTIFY", "{}")))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
-"""Load benchmarks against a real server: many SSE stream clients, many polling bells.
+"""Load benchmarks against a real server: many SSE stream clients, many polling bells,
+and sustained delivery through a real Celery worker.
 
     python benchmarks/load/run.py stream --clients 500 [--duration 30]
     python benchmarks/load/run.py poll --clients 200 --duration 60 [--tool locust|asyncio]
+    python benchmarks/load/run.py deliver --channel email|webhook [--duration 60]
     python benchmarks/load/run.py stream --smoke        # 5 clients, 3 s (what CI runs)
+
+The delivery scenario is described in ``deliver.py``; the stream and poll runs here.
 
 Each run
 
@@ -614,7 +618,7 @@ def markdown(result: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("scenario", choices=("stream", "poll"))
+    parser.add_argument("scenario", choices=("stream", "poll", "deliver"))
     parser.add_argument("--clients", type=int)
     parser.add_argument("--duration", type=float, help="seconds (stream: of sending)")
     parser.add_argument("--workers", type=int, default=2, help="server worker processes")
@@ -669,6 +673,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--org-every", type=float, default=5.0)
     parser.add_argument("--system-every", type=float, default=10.0)
     parser.add_argument("--drain", type=float, default=3.0, help="stream: wait after the last send")
+    parser.add_argument("--channel", choices=("email", "webhook"), default="email",
+                        help="deliver: what the worker sends")  # fmt: skip
+    parser.add_argument("--offer", type=float,
+                        help="deliver: deliveries a second (1.25 × target)")  # fmt: skip
+    parser.add_argument("--chunk", type=int, default=50, help="deliver: recipients per notify()")
+    parser.add_argument("--users", type=int, default=1000, help="deliver: users created")
+    parser.add_argument("--worker-pool", default="prefork", help="deliver: celery --pool")
+    parser.add_argument("--worker-processes", type=int, default=2, help="deliver: celery -c")
+    parser.add_argument("--drain-max", type=float, default=180.0,
+                        help="deliver: seconds to wait for the backlog after feeding")  # fmt: skip
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     parser.add_argument("--label", default="", help="appended to the result file names")
     args = parser.parse_args(argv)
@@ -677,6 +691,18 @@ def main(argv: list[str] | None = None) -> int:
         args.clients = args.clients or 5
         args.duration = args.duration or 3
         args.drain = min(args.drain, 1.5)
+    if args.scenario == "deliver":
+        from deliver import TARGETS
+        from deliver import main as deliver
+
+        if args.smoke:
+            args.users, args.chunk = min(args.users, 50), min(args.chunk, 10)
+            args.offer = args.offer or 30.0
+            args.drain_max = min(args.drain_max, 60.0)
+        args.duration = args.duration or 60.0
+        args.offer = args.offer or 1.25 * TARGETS[args.channel]
+        args.db_name = args.db_name or f"notify_load_deliver{'_smoke' if args.smoke else ''}"
+        return deliver(args)
     args.size = args.size or "full"
     if args.scenario == "stream" and args.server == "gunicorn":
         parser.error("the stream needs an ASGI server: --server gunicorn is for poll")

@@ -1,13 +1,15 @@
 """The load benchmarks (benchmarks/load/run.py) run end to end at their smoke size.
 
 A test of the harness, not of speed: 5 stream clients and 5 polling bells for 3 seconds
-against a real uvicorn with 2 workers, PostgreSQL and Redis pub/sub. It checks that
-every stream connected, that every committed notification reached every listener it was
-meant for, that the bells got answers and that the reports were written. No timing is
-asserted (the full-size figures are in docs/performance.md). About 40 s, so it runs
-in the ``bench`` tox env (``pytest -m bench``). Needs PostgreSQL (the run
-builds its own database, ``<NOTIFY_PG_NAME>_load_smoke``, on the server
-at ``NOTIFY_PG_HOST``) and Redis.
+against a real uvicorn with 2 workers, PostgreSQL and Redis pub/sub, and 3 seconds of
+email and of webhooks through a real Celery worker into receivers on loopback. It checks
+that every stream connected, that every committed notification reached every listener it
+was meant for, that the bells got answers, that every delivery arrived once (each webhook
+verified) and that the reports were written. No timing is asserted (the full-size
+figures are in docs/performance.md). About a minute, so it runs in the ``bench`` tox env
+(``pytest -m bench``). Needs PostgreSQL (the runs build their own databases,
+``<NOTIFY_PG_NAME>_load_smoke`` and ``…_load_deliver_smoke``, on the server at
+``NOTIFY_PG_HOST``) and Redis.
 """
 
 from __future__ import annotations
@@ -47,13 +49,13 @@ def load_env():
     return env, ["--smoke", "--db-name", f"{prefix}_load_smoke", "--pool", pool]
 
 
-def run(env, args, tmp_path) -> dict:
+def run(env, args, tmp_path, name: str | None = None) -> dict:
     proc = subprocess.run(
         [sys.executable, str(RUN), *args, "--out", str(tmp_path)],
         capture_output=True, text=True, timeout=300, env=env,
     )  # fmt: skip
     assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
-    name = f"load-{args[0]}-smoke"
+    name = name or f"load-{args[0]}-smoke"
     assert (tmp_path / f"{name}.md").read_text().startswith(f"# Load: {args[0]}")
     return json.loads((tmp_path / f"{name}.json").read_text())
 
@@ -112,3 +114,22 @@ def test_the_stream_refuses_a_wsgi_server(load_env, tmp_path):
     )  # fmt: skip
     assert proc.returncode == 2
     assert "the stream needs an ASGI server" in proc.stderr
+
+
+@pytest.mark.parametrize("channel", ["email", "webhook"])
+def test_deliver_smoke(load_env, tmp_path, channel):
+    """3 s of notify() calls while a real worker (2 processes, Redis) sends into a receiver
+    on loopback: every planned delivery sent and received once, nothing else received."""
+    env, common = load_env
+    db_name = common[common.index("--db-name") + 1].replace("_load_smoke", "_load_deliver_smoke")
+    args = ["deliver", "--smoke", "--channel", channel, "--db-name", db_name]
+    report = run(env, args, tmp_path, name=f"load-deliver-{channel}-smoke")
+    assert report["offered"] == report["deliveries"] == report["received"] > 0
+    assert report["statuses"] == {"sent": report["deliveries"]}
+    assert report["attempts"] == {"1": report["deliveries"]}
+    assert report["lost"] == report["duplicates"] == report["unplanned"] == 0
+    assert report["unfinished_at_end"] == 0
+    assert report["error_count"] == 0, report["errors"]
+    if channel == "webhook":
+        assert report["verified"] == report["received"] and report["verify_failures"] == 0
+    assert report["cpu_seconds"]["worker"] > 0
