@@ -31,7 +31,6 @@ import base64
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -46,6 +45,8 @@ REPO = HERE.parent.parent
 sys.path.insert(0, str(REPO))  # the receivers of the test suite (tests/support)
 
 from run import django_env, log, machine, percentiles, pg_dsn, proc_cpu  # noqa: E402
+
+from tests.support.celery_worker import CeleryWorker  # noqa: E402
 
 TARGETS = {"email": 200.0, "webhook": 300.0}
 TYPES = {"email": "load.email", "webhook": "load.webhook"}
@@ -143,57 +144,6 @@ def unfinished(db_name: str, channel: str) -> int:
         ).fetchone()[0]
 
 
-class Worker:
-    """``celery worker`` in its own process group, logging to a file."""
-
-    def __init__(self, args, env: dict, log_dir: Path) -> None:
-        self.args, self.env = args, env
-        self.log_path = log_dir / "worker.log"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self, timeout: float = 60) -> Worker:
-        cmd = [
-            sys.executable, "-m", "celery", "-A", "load_celery", "worker",
-            f"--pool={self.args.worker_pool}", "-c", str(self.args.worker_processes),
-            "-Q", self.env["LOAD_CELERY_QUEUE"], "--without-heartbeat", "--without-gossip",
-            "--without-mingle", "--prefetch-multiplier=1", "-n", f"load-{uuid.uuid4().hex[:8]}@%h",
-            "-l", "info",
-        ]  # fmt: skip
-        with open(self.log_path, "wb") as handle:
-            self.proc = subprocess.Popen(
-                cmd,
-                cwd=HERE,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=handle,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout
-        while " ready." not in self.log():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise SystemExit(f"the celery worker did not start:\n{self.log()[-3000:]}")
-            time.sleep(0.1)
-        return self
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, signal.SIGTERM)  # warm shutdown
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-
-
 def purge_queue(redis_url: str, queue: str) -> None:
     import redis
 
@@ -253,17 +203,25 @@ def run_deliver(args) -> dict:
             stdout=subprocess.PIPE,
             text=True,
         )
-        worker = Worker(args, env, tmp)
+        worker = CeleryWorker(
+            "load_celery",
+            env,
+            tmp / "worker.log",
+            queue=queue,
+            pool=args.worker_pool,
+            concurrency=args.worker_processes,
+            cwd=HERE,
+        )
         try:
             if feeder.stdout.readline().strip() != "READY":
                 raise SystemExit("feeder.py failed (see its output above)")
             log(f"starting the worker (--pool {args.worker_pool} -c {args.worker_processes})")
-            worker.start()
+            worker.start(timeout=60)
             result = feed_and_drain(args, channel, receiver, feeder, worker)
         finally:
             if feeder.poll() is None:
                 feeder.kill()
-            worker.stop()
+            worker.stop(timeout=20)
             receiver.stop()
             purge_queue(args.redis_url, queue)
         worker_log = worker.log()
@@ -289,7 +247,7 @@ def run_deliver(args) -> dict:
     }
 
 
-def feed_and_drain(args, channel: str, receiver, feeder, worker: Worker) -> dict:
+def feed_and_drain(args, channel: str, receiver, feeder, worker) -> dict:
     cpu0 = proc_cpu(worker.proc.pid)
     load0, t0 = os.getloadavg(), time.monotonic()
     log(f"feeding {args.offer:g} {channel} deliveries/s for {args.duration:g} s")

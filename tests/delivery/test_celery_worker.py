@@ -20,12 +20,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import subprocess
-import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -40,6 +36,7 @@ from standardwebhooks.webhooks import Webhook
 from django_notify import emit, notify
 from django_notify.models import Delivery, DeliveryStatus, NotificationPreference
 from django_notify.models.endpoint import WebhookEndpoint, generate_secret
+from tests.support.celery_worker import CeleryWorker
 from tests.support.http_servers import RecordingServer, closed_port
 from tests.support.notify_settings import merged
 from tests.support.services import REDIS_URL, redis_client, require_postgres_for
@@ -63,69 +60,6 @@ HTTP_TIMEOUT = 1.5
 FINAL = (DeliveryStatus.SENT, DeliveryStatus.DEAD, DeliveryStatus.SKIPPED)
 
 
-# --- the worker subprocess ----------------------------------------------------------------
-
-
-class Worker:
-    """One ``celery worker`` process in its own process group, logging to a file."""
-
-    def __init__(self, env: dict[str, str], log_dir: str, n: int):
-        self.env = env
-        self.name = f"notify-{uuid.uuid4().hex[:8]}-{n}@%h"
-        self.log_path = Path(log_dir) / f"worker-{n}.log"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self, timeout: float = 30) -> Worker:
-        cmd = [
-            sys.executable, "-m", "celery", "-A", "tests.support.celery_app", "worker",
-            "--pool=threads", "-c", "2", "-Q", self.env["NOTIFY_CELERY_QUEUE"],
-            "--without-heartbeat", "--without-gossip", "--without-mingle",
-            "--prefetch-multiplier=1", "-n", self.name, "-l", "info",
-        ]  # fmt: skip
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(
-                cmd,
-                cwd=ROOT,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout
-        while " ready." not in self.log():
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"the celery worker exited ({self.proc.returncode}):\n{self.log()}"
-                )
-            if time.monotonic() > deadline:
-                self.kill()
-                raise RuntimeError(f"the celery worker was not ready in {timeout}s:\n{self.log()}")
-            time.sleep(0.05)
-        return self
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
-    def kill(self) -> None:
-        """SIGKILL the whole process group: no warm shutdown, nothing acknowledged."""
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, signal.SIGTERM)  # warm shutdown
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.kill()
-
-
 class Peers:
     """The worker (restartable), the SMTP and HTTP servers, the broker."""
 
@@ -135,14 +69,19 @@ class Peers:
         self.http: RecordingServer = http
         self.redis = redis_client
         self.config: dict[str, Any] = config
-        self.workers: list[Worker] = []
+        self.workers: list[CeleryWorker] = []
 
     @property
-    def worker(self) -> Worker:
+    def worker(self) -> CeleryWorker:
         return self.workers[-1]
 
-    def start_worker(self) -> Worker:
-        worker = Worker(self.env, self.log_dir, len(self.workers) + 1)
+    def start_worker(self) -> CeleryWorker:
+        worker = CeleryWorker(
+            "tests.support.celery_app",
+            self.env,
+            Path(self.log_dir) / f"worker-{len(self.workers) + 1}.log",
+            queue=self.env["NOTIFY_CELERY_QUEUE"],
+        )
         self.workers.append(worker)
         return worker.start()
 
