@@ -511,6 +511,44 @@ def test_each_user_gets_the_most_specific_active_endpoint(make_user, make_org, c
     assert len(queries) == 2
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("cls", [WebhookChannel, SlackChannel, TeamsChannel])
+def test_addresses_of_a_fan_out_cost_the_same_queries_for_30_and_600_users(
+    make_user, make_org, channels, cls
+):
+    """The write path hands a queryset of users: the channel reads their pks (one
+    column, no instances), then organizations and endpoints once for all of them."""
+    from django.contrib.auth import get_user_model
+
+    from tests.testapp.models import Membership
+
+    User = get_user_model()
+    org = make_org()
+    own_user = make_user(org=org)
+    own = endpoint_for("https://own.example.com/", alias=cls.__name__.lower(), user=own_user)
+    org_endpoint = endpoint_for(
+        "https://org.example.com/", alias=cls.__name__.lower(), organization_key=str(org.pk)
+    )
+    tag = uuid.uuid4().hex[:8]
+    others = User.objects.bulk_create([User(username=f"fan{tag}-{i}") for i in range(600)])
+    Membership.objects.bulk_create([Membership(user=u, organization=org) for u in others])
+    channel = channels(cls, alias=cls.__name__.lower())
+    counts = []
+    for n in (30, 600):
+        pks = [own_user.pk, *(u.pk for u in others[:n])]
+        users = User.objects.filter(pk__in=pks)
+        with CaptureQueriesContext(connection) as queries:
+            addresses = channel.get_addresses(users)
+        counts.append(len(queries))
+        assert addresses == {own_user.pk: str(own.pk)} | {
+            u.pk: str(org_endpoint.pk) for u in others[:n]
+        }
+        # One column of the users, never their rows.
+        first = queries.captured_queries[0]["sql"]
+        assert "password" not in first and "username" not in first
+    assert counts[0] == counts[1] == 3, counts
+
+
 @pytest.mark.usefixtures("allow_loopback")
 def test_the_url_option_becomes_a_shared_endpoint_row(server, channels, make_user):
     secret = generate_secret()

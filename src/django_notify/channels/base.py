@@ -31,6 +31,14 @@ from typing import Any, ClassVar, final
 from ..exceptions import NotifyConfigurationError
 
 
+def user_pks(users: Iterable[Any]) -> list[Any]:
+    """The pks of ``users``: one column read from a queryset, never the instances (a
+    fan-out hands :meth:`BaseChannel.get_addresses` thousands of users)."""
+    if hasattr(users, "values_list"):
+        return list(users.values_list("pk", flat=True))
+    return [user.pk for user in users]
+
+
 @dataclass
 class Message:
     """One rendered message for one recipient on one channel.
@@ -158,9 +166,10 @@ class BaseChannel:
     # --- addresses --------------------------------------------------------------------
     def get_addresses(self, users: Iterable[Any]) -> dict[Any, str]:
         """``{user pk: address}`` for the users this channel can reach; users left out
-        are skipped with the reason "no address". Called once per batch, so read in
-        bulk. The default reaches everyone at the channel's configured endpoint."""
-        return {user.pk: self.alias for user in users}
+        are skipped with the reason "no address". Called once per batch with a queryset
+        of users (or any iterable of them), so read in bulk. The default reaches
+        everyone at the channel's configured endpoint, and reads only the users' pks."""
+        return {pk: self.alias for pk in user_pks(users)}
 
     # --- sending: a final template method ------------------------------------------
     @final

@@ -22,7 +22,7 @@ from ...exceptions import (
 from ...models.endpoint import WebhookEndpoint
 from ...network import validate_endpoint_url
 from ...tenancy import get_adapter
-from ..base import BaseChannel, Message, TransmitResult
+from ..base import BaseChannel, Message, TransmitResult, user_pks
 from .answers import HttpResponse, parse_retry_after
 from .endpoints import (
     active_endpoints,
@@ -167,29 +167,30 @@ class HttpChannel(BaseChannel):
     def get_addresses(self, users: Iterable[Any]) -> dict[Any, str]:
         """``{user pk: endpoint pk}``: the user's own active endpoint, else their
         organization's, else the channel's shared one, else the ``URL`` option's row.
-        Two queries per 500 users (the tenancy adapter's and the endpoints'), plus one or
-        two the first time the ``URL`` row is created."""
-        users = list(users)
-        addresses: dict[Any, str] = {}
+        Three queries whatever the number of users (their pks, the tenancy adapter's
+        organizations, the endpoints), plus one or two the first time the ``URL`` row is
+        created."""
+        ids = user_pks(users)
+        if not ids:
+            return {}
+        orgs = {
+            pk: str(org)
+            for pk, org in get_adapter().get_user_organizations(ids).items()
+            if org not in (None, "")
+        }
+        own, by_org, shared = active_endpoints(
+            self.alias, ids, set(orgs.values()), option_url=self.config["URL"]
+        )
         settings_row: Any = None
-        for start in range(0, len(users), 500):
-            ids = [u.pk for u in users[start : start + 500]]
-            orgs = {
-                pk: str(org)
-                for pk, org in get_adapter().get_user_organizations(ids).items()
-                if org not in (None, "")
-            }
-            own, by_org, shared = active_endpoints(
-                self.alias, ids, set(orgs.values()), option_url=self.config["URL"]
-            )
-            for pk in ids:
-                endpoint = own.get(pk) or by_org.get(orgs.get(pk)) or shared
-                if endpoint is None and self.config["URL"]:
-                    if settings_row is None:
-                        settings_row = self.settings_endpoint()
-                    endpoint = settings_row
-                if endpoint is not None:
-                    addresses[pk] = str(endpoint.pk)
+        addresses: dict[Any, str] = {}
+        for pk in ids:
+            endpoint = own.get(pk) or by_org.get(orgs.get(pk)) or shared
+            if endpoint is None and self.config["URL"]:
+                if settings_row is None:  # created only when someone needs it
+                    settings_row = self.settings_endpoint()
+                endpoint = settings_row
+            if endpoint is not None:
+                addresses[pk] = str(endpoint.pk)
         return addresses
 
     def settings_endpoint(self) -> WebhookEndpoint:

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 
 from ...exceptions import DeliveryError
+from ...id_lists import in_ids
 from ...models.endpoint import WebhookEndpoint
 from ...network import validate_endpoint_url
 
@@ -30,11 +31,12 @@ def active_endpoints(
 ) -> tuple[dict[Any, WebhookEndpoint], dict[str, WebhookEndpoint], WebhookEndpoint | None]:
     """``(by user pk, by organization key, shared)``: the newest active endpoint of each
     kind for ``channel``, in one query."""
+    # Each list is one parameter (in_ids): a fan-out's thousands of users are one query.
     shared_q = Q(user__isnull=True, organization_key="")
     if org_keys:
-        shared_q |= Q(user__isnull=True, organization_key__in=org_keys)
+        shared_q |= Q(in_ids("organization_key", org_keys), user__isnull=True)
     rows = WebhookEndpoint._default_manager.filter(
-        Q(user_id__in=user_ids) | shared_q, channel=channel, is_active=True
+        Q(in_ids("user_id", user_ids)) | shared_q, channel=channel, is_active=True
     ).order_by("-created_at", "-pk")
     own: dict[Any, WebhookEndpoint] = {}
     by_org: dict[str, WebhookEndpoint] = {}
