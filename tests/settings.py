@@ -45,6 +45,10 @@ if os.environ.get("NOTIFY_DB", "sqlite") == "postgres":
             "HOST": os.environ.get("NOTIFY_PG_HOST", "127.0.0.1"),
             "PORT": os.environ.get("NOTIFY_PG_PORT", "5432"),
             "TEST": {"NAME": f"test_{name}"},
+            # The session's time zone named as Django names it: a server whose default is
+            # "Etc/UTC" would otherwise get a SET TIME ZONE on every new connection (each
+            # live-server request opens one).
+            "OPTIONS": {"options": "-c TimeZone=UTC"},
         }
     }
 else:

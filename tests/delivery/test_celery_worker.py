@@ -42,7 +42,7 @@ from tests.support.notify_settings import merged
 from tests.support.services import REDIS_URL, redis_client, require_postgres_for
 from tests.support.smtp_server import SmtpServer
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.worker]
 #: On each test, not in pytestmark: conftest adds a plain django_db mark to "postgres"
 #: tests, and a mark on the function is the one pytest-django reads first. The worker
 #: must see committed rows, and on_commit dispatch must run, so no wrapping transaction.

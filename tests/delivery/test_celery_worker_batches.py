@@ -21,7 +21,7 @@ from tests.support.notify_settings import notify_override
 
 from . import test_celery_worker as harness
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.worker]
 # The harness's fixtures, used here too (a worker and servers of this module's own).
 peers, _each = harness.peers, harness._each
 alert, worker_db = harness.alert, harness.worker_db

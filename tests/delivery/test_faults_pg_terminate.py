@@ -36,7 +36,7 @@ from tests.support.services import redis_client, require_postgres_for
 from . import test_celery_worker as harness
 from .test_celery_worker_batches import make_many
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.worker]
 worker_db = harness.worker_db
 
 

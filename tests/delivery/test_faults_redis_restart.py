@@ -31,7 +31,7 @@ from tests.support.services import require_postgres_for
 from . import test_celery_worker as harness
 from .test_celery_worker_batches import make_many
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.worker]
 worker_db = harness.worker_db
 
 PER_EVENT = 100  # one deliver_batch task per event
