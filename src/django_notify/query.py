@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from . import bulk_insert, policy, read_state
 from .feed_users import UserJoin
+from .keyset import OlderThan
 from .models.delivery import MARKED_EMAILED, Delivery, DeliveryStatus
 from .policy import TARGETING_FIELDS
 from .tenancy import get_adapter
@@ -242,14 +243,12 @@ class NotificationQuerySet(models.QuerySet):
     def after(self, created_at: datetime, pk: Any) -> NotificationQuerySet:
         """Keyset pagination: rows strictly older than ``(created_at, pk)``.
 
-        ``created_at <= …`` is implied by the condition, and written out so that it
-        becomes the range of each branch's index scan: a page deep in the feed starts
-        reading at the cursor instead of skipping every newer row.
+        One row-value comparison (see :mod:`django_notify.keyset`), copied into each
+        branch of a feed page, where it becomes the range of the branch's index scan: a
+        page deep in the feed starts reading at the cursor instead of skipping every
+        newer row.
         """
-        return self.filter(
-            Q(created_at__lte=created_at),
-            Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk),
-        )
+        return self.filter(OlderThan("created_at", created_at, pk))
 
     # --- writes through a feed queryset --------------------------------------------------
     def _on_table(self) -> NotificationQuerySet:

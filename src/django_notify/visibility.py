@@ -57,6 +57,7 @@ from django.utils.functional import cached_property
 
 from .feed_keys import BROADCAST_ROWS, ORGANIZATION_PREFIX, SYSTEM_KEY, TEAM_PREFIX, audience_key
 from .feed_users import UserJoin
+from .keyset import KeysetColumns
 from .models.receipt import NotificationReceipt
 from .tenancy import MemberKeys, feed_keys, get_adapter, key_column
 from .types import Scope
@@ -575,7 +576,7 @@ def _own_columns_only(where: WhereNode, alias: str) -> bool:
 
 
 def _safe_node(node) -> bool:
-    return isinstance(node, WhereNode | Lookup | Value | Cast)
+    return isinstance(node, WhereNode | Lookup | Value | Cast | KeysetColumns)
 
 
 class FeedColumn(Expression):

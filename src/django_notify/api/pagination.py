@@ -13,9 +13,9 @@ import binascii
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db.models import Q
 from django.utils.dateparse import parse_datetime
 
+from ..keyset import OlderThan
 from ..validation import MAX_ID, ascii_int
 from .errors import ApiError
 
@@ -64,12 +64,7 @@ def page(queryset, limit: int, *, cursor: str | None, field: str | None) -> tupl
         if field is None:
             queryset = queryset.filter(pk__lt=pk)
         else:
-            # The first term is implied by the second; written out, it is the start of
-            # the index range, so a deep page reads as little as the first one.
-            queryset = queryset.filter(
-                Q(**{f"{field}__lte": moment}),
-                Q(**{f"{field}__lt": moment}) | Q(**{field: moment, "pk__lt": pk}),
-            )
+            queryset = queryset.filter(OlderThan(field, moment, pk))
     rows = list(queryset[: limit + 1])
     if len(rows) <= limit:
         return rows, None
