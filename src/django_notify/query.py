@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
@@ -100,14 +101,24 @@ class FeedPageIterable(ModelIterable):
         clone = queryset._chain()
         alias = use_feed(clone.query, feed_table(clone.query).spec.but(join_users=True))
         columns = []
-        for column, field in join.output_fields():
-            clone.query.add_annotation(FeedColumn(alias, column, field), column, select=True)
+        for column, expression in _joined_columns(join, alias):
+            clone.query.add_annotation(expression, column, select=True)
             columns.append(column)
         rows = ModelIterable(clone, chunked_fetch=self.chunked_fetch, chunk_size=self.chunk_size)
         for row in rows:
             state = row.__dict__
             join.attach(row, {column: state.pop(column) for column in columns})
             yield row
+
+
+@lru_cache(maxsize=32)
+def _joined_columns(join: UserJoin, alias: str) -> tuple[tuple[str, FeedColumn], ...]:
+    """The page's user columns as annotations, built once per join and table alias: a
+    :class:`FeedColumn` is never changed in place (it resolves to itself), so every page
+    can share them."""
+    return tuple(
+        (column, FeedColumn(alias, column, field)) for column, field in join.output_fields()
+    )
 
 
 def _user_join(queryset) -> UserJoin | None:

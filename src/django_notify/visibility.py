@@ -597,6 +597,16 @@ class FeedColumn(Expression):
         alias = change_map.get(self.alias, self.alias)
         return self.__class__(alias, self.column, self.output_field)
 
+    def resolve_expression(
+        self, query=None, allow_joins=True, reuse=None, summarize=False, for_save=False
+    ):
+        # Nothing to resolve (no source expressions, and the alias is the feed table's
+        # already), and never changed in place: the expression is its own resolved form.
+        # Django's default copies it, once per joined user column of every page.
+        if summarize:
+            return super().resolve_expression(query, allow_joins, reuse, summarize, for_save)
+        return self
+
     @cached_property
     def identity(self):
         # What Django's own identity says (it compares and hashes expressions by it),

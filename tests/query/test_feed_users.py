@@ -119,3 +119,30 @@ def test_feed_columns_compare_as_django_compares_expressions():
     assert FeedColumn("t") == FeedColumn("t", output_field=models.DateTimeField())
     assert FeedColumn("t") != FeedColumn("t", output_field=models.IntegerField())
     assert FeedColumn("t").relabeled_clone({"t": "u"}) == FeedColumn("u")
+
+
+def test_pages_share_their_user_column_expressions(page_world, Notification, monkeypatch):
+    """The page's 33 user columns are annotations built once per join and table alias,
+    and each resolves to itself: building them (and copying each as Django's default
+    ``resolve_expression`` does) for every page was a tenth of a page's Python time."""
+    from django_notify import visibility
+
+    reader, bob, *_ = page_world
+    list(Notification.objects.visible_to(reader)[:10])  # warm
+    created = []
+    original = visibility.FeedColumn.__init__
+
+    def counting(self, *args, **kwargs):
+        created.append(args)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(visibility.FeedColumn, "__init__", counting)
+    for user in (reader, bob, reader):
+        page = list(Notification.objects.visible_to(user)[:10])
+        assert all(type(row).sender.is_cached(row) for row in page)
+    # One per page: the feed's own user_read_at column.
+    assert len(created) == 3, created
+    column = visibility.FeedColumn("n", "x", get_user_model()._meta.pk)
+    assert column.resolve_expression(None) is column
+    summarized = column.resolve_expression(None, summarize=True)
+    assert summarized is not column and summarized.is_summary
