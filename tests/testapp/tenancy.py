@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import CharField
 from django.db.models.functions import Cast
 
-from django_notify.tenancy import MembershipTable, Role, TenancyAdapter, int_keys
+from django_notify.tenancy import MembershipTable, Role, TenancyAdapter, in_ids, int_keys
 
 from .models import Membership, Team
 
@@ -30,7 +30,7 @@ class TestTenancyAdapter(TenancyAdapter):
         return teams.annotate(key=Cast("pk", CharField())).values("key").distinct()
 
     def get_user_organizations(self, user_ids):
-        rows = Membership.objects.filter(user_id__in=list(user_ids))
+        rows = Membership.objects.filter(in_ids("user_id", user_ids))
         return dict(rows.values_list("user_id", "organization_id"))
 
     def get_team_organizations(self, team_ids):
