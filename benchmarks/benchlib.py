@@ -554,8 +554,8 @@ def get_json(client, url: str):
 
 
 def explain_all(ops: dict, out_dir: Path, prefix: str = "") -> dict:
-    """For each named operation: run it once capturing its first SQL statement (the main
-    query; prefetches follow it), then write ``EXPLAIN (ANALYZE, BUFFERS)`` of exactly that
+    """For each named operation: run it once to warm the caches, once more capturing its
+    first SQL statement (the main query; prefetches follow it), then write ``EXPLAIN (ANALYZE, BUFFERS)`` of exactly that
     statement and its parameters to ``<out_dir>/<prefix><name>.txt``."""
     from django.db import connection
 
@@ -570,6 +570,7 @@ def explain_all(ops: dict, out_dir: Path, prefix: str = "") -> dict:
             return execute(sql, params, many, context)
 
         try:
+            fn()  # warm: a cold cache (content types) would be the first statement
             with connection.execute_wrapper(capture):
                 fn()
             sql, params = captured[0]
