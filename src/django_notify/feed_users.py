@@ -27,6 +27,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.db import connections, models
 
+from . import row_loading
+
 #: (relation, column prefix, is generic)
 _RELATIONS = (("sender", "_s", False), ("actor", "_a", True), ("target", "_t", True))
 _INTEGER_KEYS = (models.AutoField, models.BigAutoField, models.IntegerField)
@@ -123,7 +125,7 @@ class UserJoin:
                 if not joined.generic and getattr(row, f"{joined.relation}_id") is None:
                     meta.get_field(joined.relation).set_cached_value(row, None)
                 continue
-            user = self.user_model.from_db(self.alias, self.attnames, found)
+            user = row_loading.from_db(self.user_model, self.alias, self.attnames, found)
             meta.get_field(joined.relation).set_cached_value(row, user)
 
 

@@ -146,3 +146,37 @@ def test_pages_share_their_user_column_expressions(page_world, Notification, mon
     assert column.resolve_expression(None) is column
     summarized = column.resolve_expression(None, summarize=True)
     assert summarized is not column and summarized.is_summary
+
+
+def test_joined_users_are_built_as_django_builds_them(page_world, Notification):
+    """Users read with a page fill their fields directly (no ``Model.__init__``) only
+    where that is what ``__init__`` does: the same fields and state as Django's own
+    ``from_db``, and a ``post_init`` listener still sees every user built."""
+    from django.db.models.signals import post_init
+
+    from django_notify import row_loading
+
+    reader, bob, *_ = page_world
+    User = get_user_model()
+    attnames = [f.attname for f in User._meta.concrete_fields]
+    values = [getattr(bob, a) for a in attnames]
+    fast = row_loading.from_db(User, "default", attnames, values)
+    slow = User.from_db("default", attnames, values)
+    assert type(fast) is User and _fields(fast) == _fields(slow) == _fields(bob)
+    assert (fast._state.adding, fast._state.db) == (False, "default")
+    assert fast.get_deferred_fields() == set() and fast == bob
+    # A partial row, or a model whose __init__ is not Django's, takes Django's path.
+    assert row_loading.plain_attnames(User, init=lambda self: None) is None
+    assert row_loading.build_row(User, attnames, values[:2], "default") is None
+    seen = []
+
+    def listener(sender, instance, **kwargs):
+        seen.append(instance.pk)
+
+    post_init.connect(listener, sender=User)
+    try:
+        page = list(Notification.objects.visible_to(reader)[:10])
+        actors = [row.actor for row in page]
+    finally:
+        post_init.disconnect(listener, sender=User)
+    assert bob.pk in seen and bob in actors

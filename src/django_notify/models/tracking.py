@@ -13,19 +13,21 @@ django-model-utils documents.
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
-from django.db.models.base import ModelState
-from django.db.models.query_utils import DeferredAttribute
-from django.db.models.signals import post_init, pre_init
 from model_utils import FieldTracker
 from model_utils.tracker import DescriptorWrapper, FieldInstanceTracker, lightweight_deepcopy
+
+from ..row_loading import build_row, plain_attnames
 
 _IMMUTABLE = (str, int, float, bool, type(None))
 
 
 class _FastPath:
+    #: Read by django_notify.row_loading: a loaded field is left to the field's own
+    #: descriptor.
+    delegates_loaded_fields = True
+
     def __get__(self, instance, owner):
         if instance is not None and self.field_name in instance.__dict__:
             return self.descriptor.__get__(instance, owner)
@@ -97,55 +99,21 @@ class TargetingTracker(FieldTracker):
                 setattr(sender, name, _fast_wrapper(wrapper))
 
 
-_PLAIN_DESCRIPTORS = (DeferredAttribute,)  # ForeignKeyDeferredAttribute is a subclass
-
-
-def _plain_descriptor(descriptor) -> bool:
-    if descriptor is None:
-        return True
-    if isinstance(descriptor, _FastPath):
-        descriptor = descriptor.descriptor
-    return isinstance(descriptor, _PLAIN_DESCRIPTORS)
-
-
-_LOADERS: dict[type, list[str] | None] = {}
-
-
-def _attnames_if_plain(cls) -> list[str] | None:
-    """The concrete attnames of ``cls`` if a row can be loaded by filling ``__dict__``:
-    ``__init__`` is Django's, wrapped only by this tracker, and every field's class
-    attribute is Django's plain descriptor (or this tracker's wrapper of one)."""
-    if cls not in _LOADERS:
-        tracker = cls.__dict__.get("targeting_tracker")
-        attnames = [f.attname for f in cls._meta.concrete_fields]
-        plain = (
-            tracker is not None
-            and getattr(tracker, "patched_init", None) is cls.__init__
-            and all(_plain_descriptor(inspect.getattr_static(cls, a, None)) for a in attnames)
-        )
-        _LOADERS[cls] = attnames if plain else None
-    return _LOADERS[cls]
-
-
 def load_row(cls, db: str, values, fetch_mode=None):
     """A row read from the database, built as ``Model.from_db`` builds it when every
     field was selected, or None when that takes Django's own path (deferred fields,
     ``pre_init``/``post_init`` listeners, another tracker or descriptor on the model).
 
     ``Model.__init__`` sets each value through the attribute's descriptor; for Django's
-    plain descriptors on a new instance that is the same as filling ``__dict__``, which
-    is what this does: a feed page of 20 rows spent most of its Python time there."""
-    attnames = _attnames_if_plain(cls)
-    if attnames is None or len(values) != len(attnames):
+    plain descriptors on a new instance that is the same as filling ``__dict__`` (see
+    :mod:`django_notify.row_loading`): a feed page of 20 rows spent most of its Python
+    time there."""
+    tracker = cls.__dict__.get("targeting_tracker")
+    init = getattr(tracker, "patched_init", None)
+    attnames = plain_attnames(cls, init) if init is not None else None
+    if attnames is None:
         return None
-    if pre_init.has_listeners(cls) or post_init.has_listeners(cls):
-        return None
-    row = cls.__new__(cls)
-    row.__dict__.update(zip(attnames, values, strict=True))
-    state = row._state = ModelState()
-    state.adding = False
-    state.db = db
-    if fetch_mode is not None:
-        state.fetch_mode = fetch_mode
-    cls.targeting_tracker.initialize_tracker(cls, row)
+    row = build_row(cls, attnames, values, db, fetch_mode)
+    if row is not None:
+        cls.targeting_tracker.initialize_tracker(cls, row)
     return row
