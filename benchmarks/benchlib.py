@@ -555,8 +555,9 @@ def get_json(client, url: str):
 
 def explain_all(ops: dict, out_dir: Path, prefix: str = "") -> dict:
     """For each named operation: run it once to warm the caches, once more capturing its
-    first SQL statement (the main query; prefetches follow it), then write ``EXPLAIN (ANALYZE, BUFFERS)`` of exactly that
-    statement and its parameters to ``<out_dir>/<prefix><name>.txt``."""
+    first SQL statement (the main query; prefetches follow it), then write ``EXPLAIN
+    (ANALYZE, BUFFERS)`` of exactly that statement and its parameters to
+    ``<out_dir>/<prefix><name>.txt``."""
     from django.db import connection
 
     out_dir.mkdir(parents=True, exist_ok=True)
