@@ -66,15 +66,21 @@ def build_row(cls: type[Model], attnames: list[str], values, db: str, fetch_mode
     return row
 
 
-def _django_from_db(cls) -> bool:
-    return getattr(cls.from_db, "__func__", None) is Model.from_db.__func__
+def _from_db_attnames(cls: type[Model]) -> list[str] | None:
+    """:func:`plain_attnames` for a model whose ``from_db`` is Django's too; ``None``
+    otherwise. Decided once per model: it runs for every user of every page."""
+    key = (cls, "from_db")
+    if key not in _ATTNAMES:
+        own = getattr(cls.from_db, "__func__", None) is Model.from_db.__func__
+        _ATTNAMES[key] = plain_attnames(cls) if own else None
+    return _ATTNAMES[key]
 
 
 def from_db(cls: type[Model], db: str, attnames: list[str], values):
     """``cls.from_db(db, attnames, values)`` for a row with every concrete field, built
     by :func:`build_row` when the model allows it (and does not define its own
     ``from_db``)."""
-    if _django_from_db(cls) and plain_attnames(cls) == attnames:
+    if _from_db_attnames(cls) == attnames:
         row = build_row(cls, attnames, values, db)
         if row is not None:
             return row

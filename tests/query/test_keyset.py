@@ -97,7 +97,7 @@ def test_a_feed_page_sends_one_row_comparison_into_each_branch(tied, Notificatio
     assert ") = 1" not in sql and ") = true" not in sql, sql
 
 
-def test_the_expanded_form_names_each_column_where_it_is_compared(Notification):
+def test_the_expanded_form_names_each_column_where_it_is_compared(Notification, monkeypatch):
     """The fallback keeps each column's own params beside every use of it."""
     moment = timezone.now()
     query = Notification.objects.filter(OlderThan("created_at", moment, 7)).query
@@ -105,12 +105,8 @@ def test_the_expanded_form_names_each_column_where_it_is_compared(Notification):
     condition = OlderThan("created_at", moment, 7).resolve_expression(query)
     assert condition == OlderThan("created_at", moment, 7).resolve_expression(query)
     assert condition != OlderThan("created_at", moment, 8).resolve_expression(query)
-    original = keyset._ROW_VALUES
-    try:
-        keyset._ROW_VALUES = ()
-        sql, params = condition.as_sql(compiler, connection)
-    finally:
-        keyset._ROW_VALUES = original
+    monkeypatch.setattr(keyset, "_ROW_VALUES", ())
+    sql, params = condition.as_sql(compiler, connection)
     assert sql.count("%s") == len(params) == 4
     assert params[-1] == 7
     assert repr(condition).startswith("OlderThan(")
