@@ -110,6 +110,127 @@ def layer_of(row, owner: str) -> str:
     return f"{owner}: all types"
 
 
+class Decisions(Mapping[tuple[Any, str], Decision]):
+    """Every user × channel's :class:`Decision`, as a mapping keyed by (user pk, channel).
+
+    Users with preference rows of their own or a subscription switch that says off
+    (``individual``) are weighed one by one; everyone else gets the decision of their
+    organization (:meth:`shared`), weighed once per organization and channel and shared
+    (a Decision is immutable). Looking a user up costs a dictionary read, and a fan-out
+    planned in SQL never looks its shared users up one by one."""
+
+    def __init__(self, user_ids, channels, organizations, subscriptions, weigh) -> None:
+        self.users = user_ids
+        self.channels = channels
+        self.organizations = organizations
+        self._weigh = weigh
+        self._shared: dict[tuple[str, str], Decision] = {}
+        self._known = set(user_ids)
+        # Only an "off" switch changes anything (merge ignores a switch that says on).
+        self._off = {key for key, on in subscriptions.items() if on is False}
+        self._own: dict[tuple[Any, str], Decision] = {}
+        own_layers = weigh.own_layers
+        self.individual = {uid for uid, _ in self._off if uid in self._known} | {
+            uid for uid, _ in own_layers if uid in self._known
+        }
+        for uid in self.individual:
+            org = str(organizations.get(uid))
+            for channel in channels:
+                self._own[(uid, channel)] = weigh(
+                    org,
+                    channel,
+                    own_layers.get((uid, channel), {}),
+                    False if (uid, channel) in self._off else None,
+                )
+
+    def shared(self, org: Any, channel: str) -> Decision:
+        """The decision of a user of organization ``org`` (a key, or ``""``/None for
+        none) without preference rows of their own or a subscription switch."""
+        key = (str(org), channel)
+        decision = self._shared.get(key)
+        if decision is None:
+            decision = self._shared[key] = self._weigh(key[0], channel, {}, None)
+        return decision
+
+    def all_off(self, channels: Iterable[str]) -> set[Any]:
+        """The users who have every one of ``channels`` off."""
+        channels = [c for c in channels if c in self.channels]
+        if not channels:
+            return set(self.users)
+        off = {
+            uid for uid in self.individual if not any(self._own[(uid, c)].enabled for c in channels)
+        }
+        orgs = self.organizations
+        off_orgs = {
+            org
+            for org in {str(orgs.get(uid)) for uid in self.users}
+            if not any(self.shared(org, c).enabled for c in channels)
+        }
+        if off_orgs:
+            individual = self.individual
+            off.update(
+                uid
+                for uid in self.users
+                if uid not in individual and str(orgs.get(uid)) in off_orgs
+            )
+        return off
+
+    def __getitem__(self, key: tuple[Any, str]) -> Decision:
+        decision = self._own.get(key)
+        if decision is not None:
+            return decision
+        uid, channel = key
+        if channel not in self.channels or uid not in self._known:
+            raise KeyError(key)
+        return self.shared(self.organizations.get(uid), channel)
+
+    def __iter__(self):
+        return ((uid, channel) for uid in self.users for channel in self.channels)
+
+    def __len__(self) -> int:
+        return len(self.users) * len(self.channels)
+
+
+class _Weigher:
+    """The layers read for one decision (organization and user preference rows) and
+    the precedence rule applied to them."""
+
+    def __init__(self, ntype, channels, org_keys, user_ids, default_channels) -> None:
+        if default_channels is None:
+            default_channels = ntype.default_channels if ntype is not None else ()
+        self.defaults = set(default_channels)
+        self.default_frequency = (
+            ntype.default_frequency if ntype is not None else Frequency.IMMEDIATE
+        )
+        self.required = set(ntype.required_channels) if ntype is not None else set()
+        self.org_layers: dict[tuple[str, str], dict[str, tuple[bool | None, str]]] = {}
+        if org_keys:
+            for row in OrganizationPreference.objects.filter(
+                _scope_q(ntype), organization_key__in=org_keys, channel__in=channels
+            ):
+                self.org_layers.setdefault((row.organization_key, row.channel), {})[
+                    layer_of(row, "organization")
+                ] = (row.enabled, row.frequency)
+        self.own_layers: dict[tuple[Any, str], dict[str, tuple[bool | None, str]]] = {}
+        for row in NotificationPreference.objects.filter(
+            _scope_q(ntype), in_ids("user_id", user_ids), channel__in=channels
+        ):
+            self.own_layers.setdefault((row.user_id, row.channel), {})[layer_of(row, "user")] = (
+                row.enabled,
+                row.frequency,
+            )
+
+    def __call__(self, org: str, channel: str, own: dict, subscription_on: bool | None) -> Decision:
+        found = {**self.org_layers.get((org, channel), {}), **own}
+        return merge(
+            channel in self.defaults,
+            self.default_frequency,
+            [(name, *found[name]) for name in LAYERS if name in found],
+            subscription_on=subscription_on,
+            required=channel in self.required,
+        )
+
+
 def decide(
     user_ids: Iterable[Any],
     ntype: type[NotificationType] | None,
@@ -118,7 +239,7 @@ def decide(
     organizations: Mapping[Any, Any] | None = None,
     subscriptions: Mapping[tuple[Any, str], bool] | None = None,
     default_channels: Iterable[str] | None = None,
-) -> dict[tuple[Any, str], Decision]:
+) -> Decisions:
     """Decisions for every user × channel, in two queries whatever the number of users.
 
     ``organizations`` maps user pk → organization key (for organization defaults);
@@ -126,59 +247,13 @@ def decide(
     """
     user_ids = list(dict.fromkeys(user_ids))
     channels = list(channels)
-    if not user_ids or not channels:
-        return {}
     organizations = organizations or {}
-    subscriptions = subscriptions or {}
-    if default_channels is None:
-        default_channels = ntype.default_channels if ntype is not None else ()
-    defaults = set(default_channels)
-    default_frequency = ntype.default_frequency if ntype is not None else Frequency.IMMEDIATE
-    required = set(ntype.required_channels) if ntype is not None else set()
-
-    layers: dict[tuple[str, Any, str], dict[str, tuple[bool | None, str]]] = {}
+    if not user_ids or not channels:
+        return Decisions([], channels, organizations, {}, _NoLayers())
     org_keys = sorted({str(o) for o in organizations.values() if o not in (None, "")})
-    if org_keys:
-        for row in OrganizationPreference.objects.filter(
-            _scope_q(ntype), organization_key__in=org_keys, channel__in=channels
-        ):
-            key = ("org", row.organization_key, row.channel)
-            layers.setdefault(key, {})[layer_of(row, "organization")] = (
-                row.enabled,
-                row.frequency,
-            )
-    for row in NotificationPreference.objects.filter(
-        _scope_q(ntype), in_ids("user_id", user_ids), channel__in=channels
-    ):
-        key = ("user", row.user_id, row.channel)
-        layers.setdefault(key, {})[layer_of(row, "user")] = (row.enabled, row.frequency)
+    weigh = _Weigher(ntype, channels, org_keys, user_ids, default_channels)
+    return Decisions(user_ids, channels, organizations, subscriptions or {}, weigh)
 
-    def weigh(org: str, channel: str, own: dict, subscription_on: bool | None) -> Decision:
-        found = {**layers.get(("org", org, channel), {}), **own}
-        return merge(
-            channel in defaults,
-            default_frequency,
-            [(name, *found[name]) for name in LAYERS if name in found],
-            subscription_on=subscription_on,
-            required=channel in required,
-        )
 
-    # Most recipients have no preference rows of their own: theirs is the decision of
-    # everyone in their organization with the same subscription switch, weighed once
-    # (a Decision is immutable, so they share it).
-    shared: dict[tuple[str, str, bool | None], Decision] = {}
-    decisions = {}
-    for uid in user_ids:
-        org = str(organizations.get(uid))
-        for channel in channels:
-            subscription_on = subscriptions.get((uid, channel))
-            own = layers.get(("user", uid, channel))
-            if own is not None:
-                decisions[(uid, channel)] = weigh(org, channel, own, subscription_on)
-                continue
-            key = (org, channel, subscription_on)
-            decision = shared.get(key)
-            if decision is None:
-                decision = shared[key] = weigh(org, channel, {}, subscription_on)
-            decisions[(uid, channel)] = decision
-    return decisions
+class _NoLayers:
+    own_layers: dict = {}

@@ -16,16 +16,29 @@ from ..tenancy import get_adapter
 logger = logging.getLogger("django_notify.delivery")
 
 
-def recipient_locales(user_ids: Iterable[Any]) -> dict[Any, tuple[str, str, tuple | None]]:
+def default_locale() -> tuple[str, str, None]:
+    """The locale of a user without settings: the project's LANGUAGE_CODE / TIME_ZONE."""
+    return (django_settings.LANGUAGE_CODE, django_settings.TIME_ZONE, None)
+
+
+def recipient_locales(
+    user_ids: Iterable[Any], *, only_set: bool = False
+) -> dict[Any, tuple[str, str, tuple | None]]:
     """user pk → (language, time zone, quiet hours): the user's settings row, then the
-    tenancy adapter's hook, then the project's LANGUAGE_CODE / TIME_ZONE."""
+    tenancy adapter's hook, then the project's LANGUAGE_CODE / TIME_ZONE.
+
+    ``only_set``: only the users whose settings row or the adapter say something; every
+    other user has :func:`default_locale` (a fan-out need not list them one by one)."""
     user_ids = list(user_ids)
     from_adapter = get_adapter().get_recipient_locales(user_ids) or {}
     rows = {r.user_id: r for r in RecipientSettings.objects.filter(in_ids("user_id", user_ids))}
-    default_language, default_tz = django_settings.LANGUAGE_CODE, django_settings.TIME_ZONE
+    default_language, default_tz, _ = default_locale()
     # A fan-out asks about thousands of users who share a handful of zones.
     known_zones: dict[str, bool] = {}
     out = {}
+    if only_set:
+        wanted = set(user_ids)
+        user_ids = [uid for uid in {*rows, *from_adapter} if uid in wanted]
     for uid in user_ids:
         row = rows.get(uid)
         language, tz = from_adapter.get(uid, ("", ""))

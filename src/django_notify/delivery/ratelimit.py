@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from ..conf import app_settings
 from ..exceptions import RateLimited
+from ..id_lists import in_ids
 from ..models import Delivery, DeliveryStatus
 from ..rates import describe_window, parse_rate
 
@@ -90,7 +91,7 @@ def recent_counts(
     """Deliveries (not skipped) per (user, channel) of ``type_key`` within ``window``."""
     rows = (
         Delivery.objects.filter(
-            user__in=list(user_ids),
+            in_ids("user_id", list(user_ids)),
             notification_type=type_key,
             channel__in=list(channels),
             created_at__gte=timezone.now() - window,
