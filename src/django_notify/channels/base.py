@@ -28,7 +28,23 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, final
 
+from django.contrib.auth import get_user_model
+from django.core.exceptions import FieldDoesNotExist
+
 from ..exceptions import NotifyConfigurationError
+
+
+def user_text_column(name: str) -> str | None:
+    """The attname of the user model's text column ``name``, or None when ``name`` is
+    not one (a property, a relation, a number)."""
+    try:
+        field = get_user_model()._meta.get_field(name)
+    except FieldDoesNotExist:
+        return None
+    internal = getattr(field, "get_internal_type", lambda: "")()
+    if getattr(field, "concrete", False) and internal in ("CharField", "TextField", "EmailField"):
+        return field.attname
+    return None
 
 
 def user_pks(users: Iterable[Any]) -> list[Any]:
@@ -170,6 +186,17 @@ class BaseChannel:
         of users (or any iterable of them), so read in bulk. The default reaches
         everyone at the channel's configured endpoint, and reads only the users' pks."""
         return {pk: self.alias for pk in user_pks(users)}
+
+    def address_source(self) -> tuple[str, str] | None:
+        """How a fan-out written in SQL finds each user's address without calling
+        :meth:`get_addresses` for thousands of users: ``("constant", address)`` when
+        every user has the same one, ``("field", attname)`` when it is a text column of
+        the user model (empty or NULL meaning "no address"), ``None`` when only
+        :meth:`get_addresses` knows. A subclass overriding ``get_addresses`` gets
+        ``None`` unless it overrides this too, so the two never disagree."""
+        if type(self).get_addresses is BaseChannel.get_addresses:
+            return ("constant", self.alias)
+        return None
 
     # --- sending: a final template method ------------------------------------------
     @final

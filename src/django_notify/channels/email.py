@@ -36,7 +36,7 @@ from django.utils.module_loading import import_string
 
 from ..conf import app_settings
 from ..exceptions import DeliveryError, NotifyConfigurationError, RetryableDeliveryError
-from .base import BaseChannel, Message, TransmitResult
+from .base import BaseChannel, Message, TransmitResult, user_text_column
 
 #: Django 6.1+ names its email backends in ``settings.MAILERS`` and hands them out through
 #: ``django.core.mail.mailers``; ``get_connection()`` and ``EMAIL_BACKEND`` are deprecated
@@ -180,6 +180,12 @@ class EmailChannel(BaseChannel):
         if hasattr(users, "values_list"):  # a queryset: read the one column
             return {pk: email for pk, email in users.values_list("pk", field) if email}
         return {u.pk: getattr(u, field) for u in users if getattr(u, field, "")}
+
+    def address_source(self) -> tuple[str, str] | None:
+        if type(self).get_addresses is not EmailChannel.get_addresses:
+            return super().address_source()
+        column = user_text_column(get_user_model().get_email_field_name())
+        return ("field", column) if column else None
 
     # --- sending ------------------------------------------------------------------------
     def message_id(self, message: Message) -> str:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..exceptions import DeliveryError, NotifyConfigurationError, RetryableDeliveryError
-from .base import BaseChannel, Message, TransmitResult
+from .base import BaseChannel, Message, TransmitResult, user_text_column
 
 #: Every message sent through a locmem channel, oldest first.
 outbox: list[Message] = []
@@ -42,6 +42,15 @@ class LocmemChannel(BaseChannel):
         if not attribute:
             return super().get_addresses(users)
         return {u.pk: str(getattr(u, attribute)) for u in users if getattr(u, attribute, "")}
+
+    def address_source(self) -> tuple[str, str] | None:
+        if type(self).get_addresses is not LocmemChannel.get_addresses:
+            return super().address_source()
+        attribute = self.config["ADDRESS_ATTRIBUTE"]
+        if not attribute:
+            return ("constant", self.alias)
+        column = user_text_column(attribute)
+        return ("field", column) if column else None
 
     def build_payload(self, message: Message) -> Message:
         return message
