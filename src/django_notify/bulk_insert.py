@@ -216,15 +216,7 @@ def _statement_from_columns(
             params.append(field.get_db_prep_save(first, connection))
         else:
             select.append(_column(field, connection, len(varying)))
-            if connection.vendor == "postgresql" and _is_json(field, connection):
-                # The document itself (not the driver's adapter), read back with ->.
-                encoder = field.encoder
-                carried = [
-                    None if v is None else json.loads(json.dumps(v, cls=encoder)) for v in values
-                ]
-            else:
-                carried = _prepared(field, values, connection)
-            varying.append(carried)
+            varying.append(_carried(field, values, connection))
     columns = ", ".join(qn(field.column) for field, _ in parts)
     table = qn(model._meta.db_table)
     rows = [list(row) for row in zip(*varying, strict=True)] if varying else [[]] * n
@@ -233,6 +225,106 @@ def _statement_from_columns(
     if returning:
         sql += f" RETURNING {qn(model._meta.pk.column)}"
     return sql, params
+
+
+def _carried(field, values: list[Any], connection) -> list[Any]:
+    """``values`` as the JSON array carries them to the database."""
+    if connection.vendor == "postgresql" and _is_json(field, connection):
+        # The document itself (not the driver's adapter), read back with ->.
+        encoder = field.encoder
+        return [None if v is None else json.loads(json.dumps(v, cls=encoder)) for v in values]
+    return _prepared(field, values, connection)
+
+
+def insert_select(
+    model,
+    *,
+    varying: dict[str, Sequence[Any]],
+    expressions: dict[str, tuple[str, Sequence[Any]]] | None = None,
+    constants: dict[str, Any] | None = None,
+    join: tuple[str, Sequence[Any]] = ("", ()),
+    returning: Sequence[str] = (),
+    using: str | None = None,
+) -> list[tuple]:
+    """One ``INSERT … SELECT`` whose rows are the ``varying`` columns (attname → one value
+    per row, carried as one JSON array) joined to other tables: returns the
+    ``returning`` columns (attnames) of the new rows.
+
+    The rows are the subquery ``"r"``, one column per ``varying`` attname. ``join`` is
+    SQL placed after it (``JOIN auth_user u ON u.id = "r"."user_id"``), and
+    ``expressions`` give columns computed over ``"r"`` and the joined tables, as
+    (SQL, params). ``constants`` give one value for every row; any other field takes its
+    default, called once, except that a unique field with a callable default (a
+    generated key) must be given; ``auto_now`` fields are the caller's, as in
+    :func:`insert_columns`. Only where :func:`supported` says so.
+    """
+    using = using or router.db_for_write(model)
+    connection = connections[using]
+    if not supported(connection):
+        raise NotImplementedError(f"INSERT … SELECT with RETURNING on {connection.vendor}")
+    pk_name = model._meta.pk.attname
+    returning = [pk_name if name == "pk" else name for name in returning]
+    opts = model._meta
+    expressions = dict(expressions or {})
+    constants = dict(constants or {})
+    fields = [f for f in opts.concrete_fields if not f.primary_key and not f.generated]
+    by_name = {f.attname: f for f in fields}
+    given = [*varying, *expressions, *constants]
+    for name in given:
+        opts.get_field(name)  # FieldDoesNotExist names the mistake
+    unique = {f.name for f in fields if f.unique} | {
+        c.fields[0]
+        for c in opts.constraints
+        if isinstance(c, models.UniqueConstraint) and len(c.fields) == 1
+    }
+    for f in fields:
+        if f.attname in given:
+            continue
+        if f.has_default() and callable(f.default) and f.name in unique:
+            # A generated key, called once, would give every row the same one.
+            raise TypeError(f"insert_select() needs a value for {f.attname} (a unique key)")
+        constants[f.attname] = f.get_default()
+    n = len(next(iter(varying.values()))) if varying else 0
+    if not n:
+        return []
+    qn = connection.ops.quote_name
+    inner, carried = [], []
+    for i, (name, values) in enumerate(varying.items()):
+        inner.append(f"{_column(by_name[name], connection, i)} AS {qn(name)}")
+        carried.append(_carried(by_name[name], list(values), connection))
+    outer, params = [], []
+    order = [f for f in fields if f.attname in varying or f.attname in expressions
+             or f.attname in constants]  # fmt: skip
+    for f in order:
+        if f.attname in varying:
+            outer.append(f'"r".{qn(f.attname)}')
+        elif f.attname in expressions:
+            sql, more = expressions[f.attname]
+            outer.append(sql)
+            params.extend(more)
+        else:
+            outer.append(_constant(f, connection))
+            params.append(f.get_db_prep_save(constants[f.attname], connection))
+    rows = [list(row) for row in zip(*carried, strict=True)]
+    params.append(json.dumps(rows, allow_nan=False, default=str))
+    join_sql, join_params = join
+    params.extend(join_params)
+    sql = (
+        f"INSERT INTO {qn(opts.db_table)} ({', '.join(qn(f.column) for f in order)}) "
+        f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM {_source(connection)})"
+        f' AS "r" {join_sql}'
+    )
+    if returning:
+        sql += " RETURNING " + ", ".join(qn(opts.get_field(name).column) for name in returning)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if returning else []
+
+
+def value_sql(field, value: Any, connection) -> tuple[str, list[Any]]:
+    """``value`` for ``field`` as a typed placeholder and its parameter, for SQL built
+    around :func:`insert_select`."""
+    return _constant(field, connection), [field.get_db_prep_save(value, connection)]
 
 
 def _constant(field, connection) -> str:

@@ -92,6 +92,48 @@ def test_rows_that_are_all_alike_and_batches(make_user, Notification):
     ]
 
 
+def test_insert_select_joins_expressions_and_defaults(make_user, Notification):
+    """Rows from the carried columns joined to the users; expressions over both;
+    every other field its default; the asked columns returned."""
+    users = [make_user(email=f"s{i}@x.io") for i in range(3)] + [make_user(email="")]
+    [note] = notify(users[:1], title="n")
+    qn = connection.ops.quote_name
+    user_table, pk = qn(get_user_model()._meta.db_table), qn(get_user_model()._meta.pk.column)
+    written = bulk_insert.insert_select(
+        Delivery,
+        varying={
+            "user_id": [u.pk for u in users],
+            "idempotency_key": [f"k{i}" for i in range(4)],
+        },
+        expressions={"address": ('COALESCE("u"."email", \'\') || %s', ["!"])},
+        constants={"notification_id": note.pk, "channel": "sel", **_now()},
+        join=(f'JOIN {user_table} "u" ON "u".{pk} = "r"."user_id"', []),
+        returning=("pk", "user_id", "address"),
+    )
+    assert sorted((uid, address) for _, uid, address in written) == sorted(
+        (u.pk, f"{u.email}!") for u in users
+    )
+    stored = Delivery.objects.filter(channel="sel")
+    assert sorted(stored.values_list("pk", flat=True)) == sorted(row[0] for row in written)
+    assert [(d.status, d.attempts, d.response) for d in stored] == [
+        (DeliveryStatus.PENDING, 0, {})
+    ] * 4
+
+
+def _now():
+    now = timezone.now()
+    return {"created_at": now, "updated_at": now, "next_attempt_at": now}
+
+
+def test_insert_select_needs_a_value_for_a_field_with_a_callable_default(make_user, Notification):
+    [note] = notify([make_user()], title="n")
+    with pytest.raises(TypeError, match="idempotency_key"):
+        bulk_insert.insert_select(
+            Delivery, varying={"user_id": [note.recipient_id]},
+            constants={"notification_id": note.pk, "channel": "sel", **_now()},
+        )  # fmt: skip
+
+
 def test_notify_rows_keep_their_recipients_and_content(make_org, make_user, Notification):
     org = make_org()
     users = [make_user(org=org) for _ in range(30)]
