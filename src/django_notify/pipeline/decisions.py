@@ -18,17 +18,19 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.db import router
 
 from ..channels import channels as configured_channels
 from ..channels.registry import get_channel
 from ..conf import app_settings
 from ..delivery import ratelimit
 from ..delivery.decide import Decision, decide
-from ..delivery.locales import recipient_locales
+from ..delivery.locales import default_locale, recipient_locales
 from ..id_lists import in_ids
+from ..models import Delivery
 from ..tenancy import get_adapter
 from ..types import NotificationType, Scope, notification_types
-from . import audience
+from . import audience, shared_deliveries
 from .rows import DirectRows, ModelRows
 
 
@@ -84,6 +86,11 @@ class GroupDecisions:
     limit: tuple[int, int] | None = None
     used: dict[tuple[Any, str], int] = field(default_factory=dict)
     bypass: bool = False
+    #: For a fan-out written partly by the database: the users planned one by one (with
+    #: preference rows, a subscription switch, an opt-out, settings or a rate-limit
+    #: count of their own). Everyone else's deliveries are written by
+    #: :mod:`.shared_deliveries`. None: every user is planned one by one.
+    individual: set[Any] | None = None
 
     def entries(self) -> Iterable[tuple[Any, str | None, Sequence[Any]]]:
         """(notification pk, its type, the user pks it reaches) per row, once saved."""
@@ -147,33 +154,71 @@ def _decide_group(
         default_channels=None if ntype is not None else app_settings.DEFAULT_CHANNELS,
     )
     if in_app:
-        decisions = group.decisions
-        rows.hide(
-            {
-                uid
-                for uid in user_ids
-                if not any(decisions[(uid, c)].enabled for c in by_row if (uid, c) in decisions)
-            },
-            now,
-        )
+        rows.hide(group.decisions.all_off(by_row), now)
     if not channels:
         return None
     group.channels = channels
-    wanted = {key for key, d in group.decisions.items() if d.enabled and key[1] in channels}
+    key = first.notification_type
     if ntype is not None:
         target = first.target if first.target_content_type_id else None
-        group.opted_out = audience.opted_out_users(user_ids, first.notification_type, target)
-    enabled_users = sorted({uid for uid, _ in wanted}, key=str)
-    # A queryset, not a list: a channel reading one column of the users (the email
-    # address) reads just that, instead of 10,000 user instances.
-    users = get_user_model()._default_manager.filter(in_ids("pk", enabled_users))
-    group.addresses = {c: get_channel(c).get_addresses(users) for c in channels}
-    group.locales = recipient_locales(enabled_users) if enabled_users else {}
+        group.opted_out = audience.opted_out_users(user_ids, key, target)
     group.limit = ratelimit.user_type_limit(ntype)
-    if group.limit and enabled_users:
-        group.used = ratelimit.recent_counts(
-            enabled_users, first.notification_type, channels, group.limit[1]
-        )
     bypass_at = app_settings.BYPASS_PRIORITY
     group.bypass = bypass_at is not None and first.priority >= bypass_at
+    # A user twice in a fan-out under a rate limit is counted row by row: one by one.
+    once_each = group.limit is None or len(user_ids) == len(rows)
+    if (
+        rows.set_based_deliveries
+        and once_each
+        and shared_deliveries.usable(channels, group.limit, router.db_for_write(Delivery))
+    ):
+        _plan_individuals(group, user_ids, key)
+    else:
+        _plan_everyone(group, key)
     return group
+
+
+def _plan_everyone(group: GroupDecisions, key: str | None) -> None:
+    """What planning every recipient one by one needs: addresses, locales and rate-limit
+    counts of everyone with a channel on."""
+    channels = group.channels
+    wanted = {k for k, d in group.decisions.items() if d.enabled and k[1] in channels}
+    enabled_users = sorted({uid for uid, _ in wanted}, key=str)
+    group.addresses = _addresses(channels, enabled_users)
+    group.locales = recipient_locales(enabled_users) if enabled_users else {}
+    if group.limit and enabled_users:
+        group.used = ratelimit.recent_counts(enabled_users, key, channels, group.limit[1])
+
+
+class _Locales(dict):
+    """Locales of the users with settings; anyone else has the project's."""
+
+    def __missing__(self, uid: Any) -> tuple[str, str, None]:
+        return default_locale()
+
+
+def _plan_individuals(group: GroupDecisions, user_ids: list[Any], key: str | None) -> None:
+    """A fan-out whose shared recipients the database plans: only the users with
+    anything of their own are looked up one by one (``group.individual``)."""
+    channels, decisions = group.channels, group.decisions
+    locales = recipient_locales(user_ids, only_set=True)
+    if group.limit:
+        group.used = ratelimit.recent_counts(user_ids, key, channels, group.limit[1])
+    group.individual = (
+        decisions.individual | group.opted_out | set(locales) | {uid for uid, _ in group.used}
+    )
+    enabled_users = sorted(
+        (uid for uid in group.individual if any(decisions[(uid, c)].enabled for c in channels)),
+        key=str,
+    )
+    group.addresses = (
+        _addresses(channels, enabled_users) if enabled_users else {c: {} for c in channels}
+    )
+    group.locales = _Locales(locales)
+
+
+def _addresses(channels: list[str], user_ids: list[Any]) -> dict[str, dict[Any, str]]:
+    # A queryset, not a list: a channel reading one column of the users (the email
+    # address) reads just that, instead of 10,000 user instances.
+    users = get_user_model()._default_manager.filter(in_ids("pk", user_ids))
+    return {c: get_channel(c).get_addresses(users) for c in channels}

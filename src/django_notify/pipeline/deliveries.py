@@ -11,50 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
-from .. import bulk_insert, schedule
+from .. import bulk_insert
 from ..channels.registry import get_channel
 from ..conf import app_settings
 from ..models import Delivery, DeliveryStatus, Frequency
 from ..models.delivery import new_keys
 from ..rates import describe_window
+from . import shared_deliveries
 from .decisions import GroupDecisions
-
-
-def _when(
-    now: datetime, frequency: str, locale: tuple[str, str, tuple | None], *, bypass: bool
-) -> tuple[str, datetime, str]:
-    """(status, next attempt, reason) for an enabled delivery."""
-    _, tz, quiet = locale
-    if bypass:
-        return DeliveryStatus.PENDING, now, ""
-    due = schedule.deferred_until(
-        now,
-        frequency=frequency,
-        tz=tz,
-        quiet=quiet,
-        daily_at=app_settings.DIGEST_DAILY_AT,
-        weekly_on=app_settings.DIGEST_WEEKDAY,
-    )
-    if frequency != Frequency.IMMEDIATE:
-        return DeliveryStatus.SCHEDULED, due, f"{frequency} digest"
-    if due > now:
-        return DeliveryStatus.SCHEDULED, due, "quiet hours"
-    return DeliveryStatus.PENDING, now, ""
-
-
-class Planned(NamedTuple):
-    """A written Delivery row, as the hand-off needs it (no model instance: a fan-out
-    writes one per recipient × channel)."""
-
-    pk: Any
-    notification_id: Any
-    user_id: Any
-    channel: str
-    status: str
-    reason: str
-
+from .planned import Planned, frequency_on, when
 
 #: The columns a planned delivery sets; every other one takes its default.
 COLUMNS = (
@@ -73,8 +40,11 @@ def _group_deliveries(group: GroupDecisions, now: datetime) -> list[tuple]:
     # frequency): work each one out once.
     schedules: dict[tuple, tuple[str, datetime, str]] = {}
     digestible = {c: get_channel(c).supports_digest for c in group.channels}
+    individual = group.individual
     for nid, ntype, members in group.entries():
         for uid in members:
+            if individual is not None and uid not in individual:
+                continue  # shared_deliveries writes theirs
             for channel in group.channels:
                 decision = group.decisions[(uid, channel)]
                 if not decision.enabled:
@@ -101,15 +71,13 @@ def _group_deliveries(group: GroupDecisions, now: datetime) -> list[tuple]:
                          immediate)
                     )  # fmt: skip
                     continue
-                frequency = decision.frequency
-                if frequency != immediate and not digestible[channel]:
-                    frequency = immediate
+                frequency = frequency_on(digestible[channel], decision.frequency)
                 locale = group.locales[uid]
                 key = (frequency, locale[1], locale[2])
-                when = schedules.get(key)
-                if when is None:
-                    when = schedules[key] = _when(now, frequency, locale, bypass=group.bypass)
-                status, due, reason = when
+                planned = schedules.get(key)
+                if planned is None:
+                    planned = schedules[key] = when(now, frequency, locale, bypass=group.bypass)
+                status, due, reason = planned
                 deliveries.append(
                     (nid, uid, channel, ntype, status, due, reason, address,
                      immediate if group.bypass else frequency)
@@ -119,10 +87,18 @@ def _group_deliveries(group: GroupDecisions, now: datetime) -> list[tuple]:
 
 def write_deliveries(groups: Iterable[GroupDecisions], now: datetime) -> list[Planned]:
     """Insert the Delivery rows of the decided groups (in bulk); returns what the
-    hand-off needs of each."""
+    hand-off needs of each. A fan-out's recipients who share their organization's
+    decision get theirs from :mod:`.shared_deliveries`, without a tuple each here."""
+    groups = list(groups)
+    shared = [
+        planned
+        for group in groups
+        if group.individual is not None
+        for planned in shared_deliveries.write(group, now)
+    ]
     rows = [d for group in groups for d in _group_deliveries(group, now)]
     if not rows:
-        return []
+        return shared
     rows = [(*row, key) for row, key in zip(rows, new_keys(len(rows)), strict=True)]
     pks = bulk_insert.insert_columns(
         Delivery,
@@ -131,7 +107,7 @@ def write_deliveries(groups: Iterable[GroupDecisions], now: datetime) -> list[Pl
         constants={"created_at": now, "updated_at": now},
         batch_size=app_settings.BULK_BATCH_SIZE,
     )
-    return [
+    return shared + [
         Planned(pk, row[0], row[1], row[2], row[4], row[6])
         for pk, row in zip(pks, rows, strict=True)
     ]

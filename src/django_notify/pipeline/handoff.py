@@ -13,7 +13,8 @@ from django.db import transaction
 from ..channels import channels as configured_channels
 from ..channels.registry import get_channel
 from ..delivery.dispatch import dispatch_on_commit
-from .deliveries import Planned, due_now
+from .deliveries import due_now
+from .planned import Planned
 from .rows import DirectRows, ModelRows
 
 

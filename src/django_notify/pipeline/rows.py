@@ -80,6 +80,17 @@ def resolve_user_ids(name: str, values: Iterable[Any]) -> list[Any]:
     return ids
 
 
+def recipient_ids(name: str, value: Any) -> list[Any]:
+    """``value`` (users, ids, or a queryset) → existing user pks, in order, once each. A
+    queryset of users is read as it is: what it returns exists, so only its pks are
+    read, in one query."""
+    if isinstance(value, models.QuerySet):
+        users = get_user_model()._meta.concrete_model
+        if value.model._meta.concrete_model is users:
+            return _unique(value.values_list("pk", flat=True))
+    return resolve_user_ids(name, as_list(name, value))
+
+
 #: What an adapter may raise for a team key it cannot read ("¹", "abc" for an integer
 #: pk, a number past the column): the caller's bad input, not a server error.
 _BAD_KEY_ERRORS = (ValueError, TypeError, ValidationError, OverflowError)
@@ -234,6 +245,9 @@ class ModelRows(list):
     questions whatever its kind (see :class:`DirectRows`, the other kind)."""
 
     _members: list[list[Any]] | None = None
+    #: Deliveries of recipients who share their organization's decision can be written
+    #: by the database (:mod:`.shared_deliveries`): only a fan-out's columns allow it.
+    set_based_deliveries = False
 
     @property
     def model(self):
@@ -353,6 +367,7 @@ class DirectRows(Sequence):
 
     #: Every row is direct; one type, priority and target: one group.
     scope = Scope.USER
+    set_based_deliveries = True
 
     def check_senders(self) -> None:
         """A fan-out's rows have no sender: nothing to check."""
@@ -410,6 +425,10 @@ class DirectRows(Sequence):
 
     def __repr__(self) -> str:
         return f"<DirectRows: {len(self)} {self.model._meta.label} rows>"
+
+    def saved(self) -> Iterable[tuple[Any, Any, str]]:
+        """(pk, recipient, organization key) per inserted row."""
+        return zip(self.pks, self.recipient_ids, self.organization_keys, strict=True)
 
     def columns(self) -> list[tuple[Any, str, Any]]:
         """(recipient_id, organization_key, dismissed_at) per row."""

@@ -1,0 +1,167 @@
+"""Stage 4 for a fan-out's shared decisions: the Delivery rows of the recipients who have
+no preference rows, opt-out, settings or rate-limit count of their own, written by the
+database.
+
+Such a recipient gets their organization's decision (:meth:`Decisions.shared
+<django_notify.delivery.decide.Decisions.shared>`), the project's time zone and no
+quiet hours, so every one of them in an organization gets the same row but for three
+values: the notification, the user and the address. Those go to the database as one
+``INSERT … SELECT`` per channel, outcome (usually one per channel) and
+``BULK_BATCH_SIZE`` rows: the ids and idempotency keys as one JSON array, the address
+read by joining the user table
+(:meth:`~django_notify.channels.base.BaseChannel.address_source`). The recipients with
+anything of their own are planned one by one in :mod:`.deliveries`, as before; the two
+write the same rows (a property test compares them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import connections, router
+
+from .. import bulk_insert
+from ..channels.registry import get_channel
+from ..conf import app_settings
+from ..delivery.decide import Decision
+from ..delivery.locales import default_locale
+from ..models import Delivery, DeliveryStatus, Frequency
+from ..models.delivery import new_keys
+from .planned import Planned, frequency_on, when
+
+
+def usable(channels: Sequence[str], limit: tuple[int, int] | None, using: str) -> bool:
+    """Whether a fan-out's shared deliveries can be written by the database: it writes
+    ``INSERT … SELECT … RETURNING``, each channel says where its addresses are, and a
+    rate limit lets the first delivery through."""
+    return (
+        bulk_insert.supported(connections[using])
+        and all(get_channel(c).address_source() is not None for c in channels)
+        and (limit is None or limit[0] >= 1)
+    )
+
+
+def _outcome(
+    decision: Decision, digests: bool, now: datetime, bypass: bool
+) -> tuple[str, datetime, str, str] | None:
+    """(status, due, reason, frequency) of a delivery with an address, or None for no
+    row (off without anybody switching it off)."""
+    if not decision.enabled:
+        if decision.on_by_default:  # somebody switched it off: say so
+            return (DeliveryStatus.SKIPPED, now, f"switched off ({decision.source})", "")
+        return None
+    frequency = frequency_on(digests, decision.frequency)
+    status, due, reason = when(now, frequency, default_locale(), bypass=bypass)
+    return (status, due, reason, Frequency.IMMEDIATE if bypass else frequency)
+
+
+def write(group, now: datetime) -> list[Planned]:
+    """Insert the shared recipients' deliveries of a decided fan-out
+    (:class:`~django_notify.pipeline.decisions.GroupDecisions` whose ``individual`` is
+    set; its rows are inserted)."""
+    rows, decisions, individual = group.rows, group.decisions, group.individual
+    shared = [(pk, uid, org) for pk, uid, org in rows.saved() if uid not in individual]
+    if not shared:
+        return []
+    using = router.db_for_write(Delivery)
+    planned: list[Planned] = []
+    for channel in group.channels:
+        backend = get_channel(channel)
+        outcomes: dict[str, Any] = {}
+        batches: dict[tuple, tuple[list[Any], list[Any]]] = {}
+        for pk, uid, org in shared:
+            outcome = outcomes.get(org, False)
+            if outcome is False:
+                outcome = outcomes[org] = _outcome(
+                    decisions.shared(org, channel), backend.supports_digest, now, group.bypass
+                )
+            if outcome is not None:
+                nids, uids = batches.setdefault(outcome, ([], []))
+                nids.append(pk)
+                uids.append(uid)
+        size = app_settings.BULK_BATCH_SIZE
+        for outcome, (nids, uids) in batches.items():
+            for start in range(0, len(nids), size):
+                planned += _insert(
+                    channel, rows.notification_type, outcome, nids[start : start + size],
+                    uids[start : start + size], backend.address_source(), now, using,
+                )  # fmt: skip
+    return planned
+
+
+def _insert(
+    channel: str,
+    type_key: str | None,
+    outcome: tuple[str, datetime, str, str],
+    nids: list[Any],
+    uids: list[Any],
+    source: tuple[str, str],
+    now: datetime,
+    using: str,
+) -> list[Planned]:
+    connection = connections[using]
+    status, due, reason, frequency = outcome
+    constants = {
+        "channel": channel,
+        "notification_type": type_key,
+        "created_at": now,
+        "updated_at": now,
+    }
+    expressions: dict[str, tuple[str, list[Any]]] = {}
+    join: tuple[str, list[Any]] = ("", [])
+    if status == DeliveryStatus.SKIPPED:  # switched off: no address looked up
+        constants.update(
+            status=status, next_attempt_at=now, reason=reason, address="",
+            frequency=Frequency.IMMEDIATE,
+        )  # fmt: skip
+    elif source[0] == "constant":
+        constants.update(
+            status=status, next_attempt_at=due, reason=reason, address=source[1],
+            frequency=frequency,
+        )  # fmt: skip
+    else:
+        # The user's column; empty or NULL is "no address", skipped as it would be.
+        qn = connection.ops.quote_name
+        users = get_user_model()._meta
+        column = users.get_field(source[1]).column
+        address = f"COALESCE(\"u\".{qn(column)}, '')"
+        join = (
+            f'JOIN {qn(users.db_table)} "u" ON "u".{qn(users.pk.column)} = "r"."user_id"',
+            [],
+        )
+        fields = {f.attname: f for f in Delivery._meta.concrete_fields}
+
+        def either(name: str, without: Any, with_address: Any) -> tuple[str, list[Any]]:
+            a_sql, a_params = bulk_insert.value_sql(fields[name], without, connection)
+            b_sql, b_params = bulk_insert.value_sql(fields[name], with_address, connection)
+            return (
+                f"CASE WHEN {address} = '' THEN {a_sql} ELSE {b_sql} END",
+                [*a_params, *b_params],
+            )
+
+        expressions.update(
+            status=either("status", DeliveryStatus.SKIPPED, status),
+            next_attempt_at=either("next_attempt_at", now, due),
+            reason=either("reason", "no address", reason),
+            frequency=either("frequency", Frequency.IMMEDIATE, frequency),
+            address=(address, []),
+        )
+    written = bulk_insert.insert_select(
+        Delivery,
+        # Keys drawn here and carried with the ids: cheaper than the database's
+        # gen_random_uuid() per row (measured 20-30 ms for 10,000 on PostgreSQL).
+        varying={"notification_id": nids, "user_id": uids, "idempotency_key": new_keys(len(nids))},
+        expressions=expressions,
+        constants=constants,
+        join=join,
+        returning=("pk", "notification_id", "user_id", "status", "reason"),
+        using=using,
+    )
+    pk = Delivery._meta.pk
+    return [
+        Planned(pk.to_python(id_), nid, uid, channel, row_status, row_reason)
+        for id_, nid, uid, row_status, row_reason in written
+    ]
