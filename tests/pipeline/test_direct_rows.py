@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from django_notify import emit, notify, signals
@@ -139,3 +139,24 @@ def test_audience_of_several_channels_is_one_query(make_user):
         "email": {on_both.pk, email_only.pk},
     }
     assert audience.resolve(TYPE, channel="email") == sorted(reach["email"])
+
+
+def test_a_queryset_of_users_is_read_once(make_user):
+    """notify(<queryset of users>): its pks in one query, no second look-up to check
+    they exist; in order, once each. A queryset of anything else is checked as ids."""
+    from django.contrib.auth import get_user_model
+    from django.core.exceptions import ValidationError
+
+    from tests.testapp.models import Organization
+
+    users = [make_user(username=f"qs{i}") for i in range(4)]
+    audience = get_user_model().objects.filter(username__startswith="qs").order_by("-pk")
+    with transaction.atomic(), CaptureQueriesContext(connection) as ctx:
+        rows = notify(audience, title="x")
+        transaction.set_rollback(True)
+    assert [r.recipient_id for r in rows] == [u.pk for u in reversed(users)]
+    reads = [q["sql"] for q in ctx.captured_queries if 'FROM "auth_user"' in q["sql"]]
+    assert len(reads) == 1, reads
+    missing = Organization.objects.create(name="not a user", pk=10**6)
+    with pytest.raises(ValidationError, match="Unknown user id"):
+        notify(Organization.objects.filter(pk=missing.pk), title="x")

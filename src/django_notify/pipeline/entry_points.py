@@ -21,10 +21,9 @@ from ..tenancy import get_adapter
 from ..types import Origin, Scope
 from .request import WriteRequest
 from .rows import (
-    as_list,
     build_template,
     clone,
-    resolve_user_ids,
+    recipient_ids,
     rows_for_targets,
     system_rows,
 )
@@ -169,6 +168,6 @@ def notify(
     one transaction. No sender rules apply: only call this from trusted code.
     """
     model = model or get_notification_model()
-    user_ids = resolve_user_ids("recipients", as_list("recipients", recipients))
+    user_ids = recipient_ids("recipients", recipients)
     rows = system_rows(model, user_ids, type_key, title=title, body=body, level=level, **content)
     return write(WriteRequest(rows))
