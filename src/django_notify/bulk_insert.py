@@ -113,18 +113,8 @@ def insert_columns(
     using = using or router.db_for_write(model)
     connection = connections[using]
     opts = model._meta
-    given = [*columns, *constants]
-    for name in given:
-        opts.get_field(name)  # FieldDoesNotExist names the mistake
     fields = [f for f in opts.concrete_fields if not f.primary_key and not f.generated]
-    per_row = [
-        f
-        for f in fields
-        if f.attname not in given and f.unique and f.has_default() and callable(f.default)
-    ]
-    for f in fields:
-        if f.attname not in given and f not in per_row:
-            constants[f.attname] = f.get_default()
+    per_row = _defaults(opts, fields, [*columns, *constants], constants)
     names = [*columns, *(f.attname for f in per_row)]
     if not supported(connection) or opts.parents:
         objs = [
@@ -150,6 +140,29 @@ def insert_columns(
             raise RuntimeError(f"inserted {len(ids)} rows for {len(chunk)}")
         pks += [opts.pk.to_python(value) for value in ids]
     return pks
+
+
+def _defaults(opts, fields, given: list[str], constants: dict[str, Any]) -> list[Any]:
+    """Check that every ``given`` attname is a field; put the default of every other
+    field into ``constants`` (called once), except the generated unique keys (a unique
+    field, or the one field of a unique constraint, with a callable default): returns
+    those, which need a value per row."""
+    for name in given:
+        opts.get_field(name)  # FieldDoesNotExist names the mistake
+    unique = {f.name for f in fields if f.unique} | {
+        c.fields[0]
+        for c in opts.constraints
+        if isinstance(c, models.UniqueConstraint) and len(c.fields) == 1
+    }
+    keys = []
+    for f in fields:
+        if f.attname in given:
+            continue
+        if f.name in unique and f.has_default() and callable(f.default):
+            keys.append(f)
+        else:
+            constants[f.attname] = f.get_default()
+    return keys
 
 
 def _plain_pre_save(field) -> bool:
@@ -269,21 +282,9 @@ def insert_select(
     constants = dict(constants or {})
     fields = [f for f in opts.concrete_fields if not f.primary_key and not f.generated]
     by_name = {f.attname: f for f in fields}
-    given = [*varying, *expressions, *constants]
-    for name in given:
-        opts.get_field(name)  # FieldDoesNotExist names the mistake
-    unique = {f.name for f in fields if f.unique} | {
-        c.fields[0]
-        for c in opts.constraints
-        if isinstance(c, models.UniqueConstraint) and len(c.fields) == 1
-    }
-    for f in fields:
-        if f.attname in given:
-            continue
-        if f.has_default() and callable(f.default) and f.name in unique:
-            # A generated key, called once, would give every row the same one.
-            raise TypeError(f"insert_select() needs a value for {f.attname} (a unique key)")
-        constants[f.attname] = f.get_default()
+    keys = _defaults(opts, fields, [*varying, *expressions, *constants], constants)
+    if keys:  # one value per row is the caller's to carry
+        raise TypeError(f"insert_select() needs a value for {keys[0].attname} (a unique key)")
     n = len(next(iter(varying.values()))) if varying else 0
     if not n:
         return []
