@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import json
 import operator
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from itertools import islice
 from typing import Any
 
 from django.db import connections, models, router
@@ -90,14 +91,15 @@ def insert(
 def insert_columns(
     model,
     columns: Sequence[str],
-    rows: Sequence[Sequence[Any]],
+    rows: Iterable[Sequence[Any]],
     *,
     constants: dict[str, Any] | None = None,
     using: str | None = None,
     batch_size: int | None = None,
 ) -> list[Any]:
     """Insert rows given as value tuples, without building model instances; returns
-    the new primary keys in row order.
+    the new primary keys in row order. ``rows`` may be a generator: it is read one
+    batch at a time.
 
     ``columns`` names (attnames) the values of each tuple in ``rows``; ``constants``
     gives one value for every row. Any other field takes its default: a callable
@@ -107,8 +109,6 @@ def insert_columns(
     ``INSERT … SELECT`` as :func:`insert`; on a database without it, instances are built
     and ``bulk_create`` writes them.
     """
-    if not rows:
-        return []
     constants = dict(constants or {})
     using = using or router.db_for_write(model)
     connection = connections[using]
@@ -125,8 +125,8 @@ def insert_columns(
     by_name = {f.attname: f for f in fields}
     pks: list[Any] = []
     size = batch_size or CHUNK
-    for start in range(0, len(rows), size):
-        chunk = rows[start : start + size]
+    rows = iter(rows)
+    while chunk := list(islice(rows, size)):
         vectors = [list(v) for v in zip(*chunk, strict=True)] if columns else []
         vectors += [[f.get_default() for _ in chunk] for f in per_row]
         parts = [(by_name[name], values) for name, values in zip(names, vectors, strict=True)]

@@ -183,14 +183,12 @@ def test_both_kinds_of_row_set_answer_the_stages_alike(make_user, Notification):
             "dismissed": [r.dismissed_at for r in rows],
             "entries": [(uid, ntype) for _, ntype, (uid,) in group.entries()],
             "deliveries": sorted((d.user_id, d.channel, d.status) for d in planned),
-            "announced": [
-                (p.scope, p.recipient_id, p.organization_key) for p in rows.announced(light=True)
-            ],
+            "announced": [(p.scope, p.recipient_id, p.organization_key) for p in rows.announced()],
         }
     assert found["direct"] == found["models"]
     assert found["direct"]["dismissed"] == [None, now]
-    assert [p.pk for p in direct.announced(light=True)] == direct.pks
-    assert models.announced(light=False) == list(models)  # the rows themselves
+    assert [p.pk for p in direct.announced()] == direct.pks
+    assert models.announced() == list(models)  # the rows themselves
 
 
 def test_a_send_is_decided_per_group_of_type_target_and_scope(

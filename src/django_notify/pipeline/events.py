@@ -156,10 +156,10 @@ def _render(ntype, event, template: str, fallback: str, *, html: bool = False) -
 
 
 def _build_notifications(event) -> Sequence[Any]:
-    """Write the event's notifications; returns them. An audience larger than
-    ``BULK_BATCH_SIZE`` is written that many recipients at a time, in the same
-    transaction, and only the ids of what was written are kept: memory stays that of
-    one chunk whatever the audience."""
+    """Write the event's notifications; returns them. However large the audience, it
+    is one write: the look-ups (organizations, preferences, opt-outs, settings) are one
+    query each for everyone, and only the ``INSERT``s go ``BULK_BATCH_SIZE`` rows at a
+    time. Past that size, what is returned holds the new ids, not the rows."""
     ntype = notification_types.get(event.notification_type)
     reach = audience.event_reach(
         event, ntype, configured_channels.keys(), configured_channels.row_channels()
@@ -183,19 +183,12 @@ def _build_notifications(event) -> Sequence[Any]:
         "meta_data": {"event": event.pk, "context": event.context},
         "limit_meta_data": False,
     }
-    chunk = app_settings.BULK_BATCH_SIZE
-    if len(user_ids) <= chunk:
-        rows = system_rows(model, user_ids, event.notification_type, **content)
-        return write(WriteRequest(rows, reach=reach, savepoint=False))
-    written: list[Any] = []
-    for start in range(0, len(user_ids), chunk):
-        rows = system_rows(
-            model, user_ids[start : start + chunk], event.notification_type, **content
-        )
-        request = WriteRequest(rows, reach=reach, part_of_many=True, savepoint=False)
-        written += write(request).pks
-        del rows
-    return StoredRows(model, written)
+    rows = system_rows(model, user_ids, event.notification_type, **content)
+    written = write(WriteRequest(rows, reach=reach, savepoint=False))
+    if len(written) <= app_settings.BULK_BATCH_SIZE:
+        return written
+    # A listener iterating a large event's rows reads them in chunks, none kept.
+    return StoredRows(model, written.pks)
 
 
 def process_event(event_id: Any, *, force: bool = False) -> bool:

@@ -12,27 +12,29 @@ from django.db import transaction
 
 from ..channels import channels as configured_channels
 from ..channels.registry import get_channel
+from ..conf import app_settings
 from ..delivery.dispatch import dispatch_on_commit
 from .deliveries import due_now
 from .planned import Planned
 from .rows import DirectRows, ModelRows
 
 
-def hand_off(
-    rows: DirectRows | ModelRows, deliveries: Sequence[Planned], *, light: bool = False
-) -> None:
-    """After the commit: due deliveries to the dispatcher, and the new rows' ids to every
-    channel that delivers by the row (in-app announces them to live clients).
-
-    ``light``: keep only each row's :class:`~django_notify.pipeline.rows.Published`
-    fields until the commit, not the row (a large event writes many chunks in one
-    transaction). A fan-out's :class:`DirectRows` are always announced that way."""
+def hand_off(rows: DirectRows | ModelRows, deliveries: Sequence[Planned]) -> None:
+    """After the commit: due deliveries to the dispatcher, and the new rows to every
+    channel that delivers by the row (in-app announces them to live clients). A
+    fan-out's :class:`DirectRows` wait for the commit as their
+    :class:`~django_notify.pipeline.rows.Published` fields, not as rows."""
     dispatch_on_commit(due_now(deliveries))
     if not rows:
         return
-    transaction.on_commit(partial(_announce, rows.announced(light=light)), robust=True)
+    transaction.on_commit(partial(_announce, rows.announced()), robust=True)
 
 
 def _announce(rows: list[Any]) -> None:
+    # A large fan-out is announced BULK_BATCH_SIZE rows at a time, so what one call (and
+    # the notification_published signal) handles stays bounded.
+    size = app_settings.BULK_BATCH_SIZE
     for alias in configured_channels.aliases_with("delivers_by_row"):
-        get_channel(alias).announce(rows)
+        channel = get_channel(alias)
+        for start in range(0, len(rows), size):
+            channel.announce(rows[start : start + size])

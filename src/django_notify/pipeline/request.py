@@ -18,8 +18,6 @@ class WriteRequest:
     ``reach`` is set for an event: channel → the users its subscriptions and rules reach
     on that channel; a recipient outside a channel's set has that channel off. Without
     it (a send naming its recipients) the recipients' subscriptions switch channels off.
-    ``part_of_many``: this write is one chunk of a larger one (an event's audience), so
-    what waits for the commit keeps only what it needs of each row, not the row.
     ``savepoint=False``: the caller's transaction is rolled back whenever the write
     fails (event processing), so the write needs no savepoint of its own.
     """
@@ -27,5 +25,4 @@ class WriteRequest:
     rows: Sequence[Any]
     created_by: Any = None
     reach: Mapping[str, set[Any]] | None = None
-    part_of_many: bool = False
     savepoint: bool = True

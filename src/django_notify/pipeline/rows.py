@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 from django.contrib.auth import get_user_model
@@ -320,12 +320,9 @@ class ModelRows(list):
             for row, members in zip(self, self.reached(), strict=True)
         )
 
-    def announced(self, *, light: bool) -> list[Any]:
-        """What waits for the commit to be announced: the rows, or with ``light`` only
-        each row's :class:`Published` fields (a large write's chunks)."""
-        if not light:
-            return list(self)
-        return [Published(*(getattr(r, f) for f in Published._fields)) for r in self]
+    def announced(self) -> list[Any]:
+        """What waits for the commit to be announced: the rows themselves."""
+        return list(self)
 
 
 def row_set(rows: Iterable[Any]) -> DirectRows | ModelRows:
@@ -389,8 +386,9 @@ class DirectRows(Sequence):
         ntype = self.notification_type
         return ((pk, ntype, (uid,)) for pk, uid in zip(self.pks, self.recipient_ids, strict=True))
 
-    def announced(self, *, light: bool = True) -> list[Published]:
-        """Always from the columns: no instance is built to announce a fan-out."""
+    def announced(self) -> list[Published]:
+        """Each row's :class:`Published` fields, from the columns: no instance is built
+        to announce a fan-out."""
         user, orgs = Scope.USER, self.organization_keys
         return [
             Published(pk, user, uid, "", org)
@@ -430,13 +428,14 @@ class DirectRows(Sequence):
         """(pk, recipient, organization key) per inserted row."""
         return zip(self.pks, self.recipient_ids, self.organization_keys, strict=True)
 
-    def columns(self) -> list[tuple[Any, str, Any]]:
-        """(recipient_id, organization_key, dismissed_at) per row."""
+    def columns(self) -> Iterator[tuple[Any, str, Any]]:
+        """(recipient_id, organization_key, dismissed_at) per row, made as they are read
+        (the INSERT reads a batch at a time)."""
         hidden, at = self.hidden, self.hidden_at
-        return [
+        return (
             (uid, org, at if uid in hidden else None)
             for uid, org in zip(self.recipient_ids, self.organization_keys, strict=True)
-        ]
+        )
 
     def _build(self, index: int) -> models.Model:
         uid = self.recipient_ids[index]

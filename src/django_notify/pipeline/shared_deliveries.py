@@ -63,16 +63,15 @@ def write(group, now: datetime) -> list[Planned]:
     (:class:`~django_notify.pipeline.decisions.GroupDecisions` whose ``individual`` is
     set; its rows are inserted)."""
     rows, decisions, individual = group.rows, group.decisions, group.individual
-    shared = [(pk, uid, org) for pk, uid, org in rows.saved() if uid not in individual]
-    if not shared:
-        return []
     using = router.db_for_write(Delivery)
     planned: list[Planned] = []
     for channel in group.channels:
         backend = get_channel(channel)
         outcomes: dict[str, Any] = {}
         batches: dict[tuple, tuple[list[Any], list[Any]]] = {}
-        for pk, uid, org in shared:
+        for pk, uid, org in rows.saved():
+            if uid in individual:
+                continue
             outcome = outcomes.get(org, False)
             if outcome is False:
                 outcome = outcomes[org] = _outcome(

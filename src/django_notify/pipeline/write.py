@@ -38,5 +38,5 @@ def write(request: WriteRequest) -> Sequence[Any]:
         decided = decide_all(rows, now=now, reach=request.reach)
         created = insert_rows(rows, created_by=request.created_by)
         deliveries = write_deliveries(decided, now)
-        hand_off(created, deliveries, light=request.part_of_many)
+        hand_off(created, deliveries)
     return created
