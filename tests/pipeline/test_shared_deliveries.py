@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from django_notify import notify
+from django_notify.channels.registry import get_channel
 from django_notify.models import (
     Delivery,
     DeliveryStatus,
@@ -45,11 +46,15 @@ SCOPES = {
 }
 
 
-def _written(users, type_key, priority, *, set_based: bool, now=None):
-    """The deliveries, hidden rows, keys and SQL of one ``notify()``, rolled back."""
+def _written(users, type_key, priority, *, set_based: bool, now=None, sourceless=None):
+    """The deliveries, hidden rows, keys and SQL of one ``notify()``, rolled back.
+    ``sourceless``: a channel that says nothing of where its addresses are (its
+    ``get_addresses()`` stays), so only the others are set-based."""
     with pytest.MonkeyPatch.context() as mp:
         if not set_based:
-            mp.setattr(shared_deliveries, "usable", lambda *a: False)
+            mp.setattr(shared_deliveries, "channels_for", lambda *a: [])
+        if sourceless is not None:
+            mp.setattr(type(get_channel(sourceless)), "address_source", lambda self: None)
         if now is not None:  # quiet hours and digests due at the same instant
             mp.setattr("django_notify.pipeline.write.timezone", SimpleNamespace(now=lambda: now))
         with transaction.atomic(), CaptureQueriesContext(connection) as ctx:
@@ -130,8 +135,11 @@ def test_the_database_writes_what_the_planner_writes(data, make_org, make_user):
                 Delivery.objects.filter(notification=earlier[0]).update(
                     status=DeliveryStatus.SENT, created_at=now - timedelta(minutes=5)
                 )
+    # Sometimes one channel lacks an address source: it is planned one by one for
+    # everyone while the other stays set-based.
+    sourceless = data.draw(st.sampled_from([None, "email", "outbox"]), label="sourceless")
     planner = _written(users, type_key, priority, set_based=False, now=now)
-    database = _written(users, type_key, priority, set_based=True, now=now)
+    database = _written(users, type_key, priority, set_based=True, now=now, sourceless=sourceless)
     assert database[0] == planner[0]
     assert database[1] == planner[1]
     assert len(set(database[2])) == len(database[2])
@@ -163,17 +171,29 @@ def test_a_channel_overriding_get_addresses_has_no_address_source():
     assert Directory.__new__(Directory).address_source() is None
 
 
-def test_a_channel_without_an_address_source_is_planned_one_by_one(make_user, monkeypatch):
+def test_a_channel_without_an_address_source_is_planned_one_by_one(
+    make_org, make_user, monkeypatch
+):
+    """Email lacks an address source here: its deliveries are planned one by one for
+    everyone (one address look-up, one INSERT of value tuples), while the type's other
+    channel (locmem, on by the organization's default) stays one INSERT … SELECT."""
     from django_notify.channels.email import EmailChannel
 
     monkeypatch.setattr(EmailChannel, "address_source", lambda self: None)
     monkeypatch.setattr(
         EmailChannel, "get_addresses", lambda self, users: {u.pk: "x@y.io" for u in users}
     )
-    users = [make_user(email=f"q{i}@x.io") for i in range(3)]
+    org = make_org()
+    OrganizationPreference.objects.create(
+        organization_key=str(org.pk), channel="outbox", enabled=True, notification_type="",
+        category="",
+    )  # fmt: skip
+    users = [make_user(org=org, email=f"q{i}@x.io") for i in range(3)]
     deliveries, _, _, sql = _written(users, "test.alert", "normal", set_based=True)
-    assert 'JOIN "auth_user" "u"' not in sql
-    assert {d[6] for d in deliveries} == {"x@y.io"}
+    assert {(d[1], d[6]) for d in deliveries} == {("email", "x@y.io"), ("outbox", "outbox")}
+    assert len(deliveries) == 6
+    assert sql.count('INSERT INTO "django_notify_delivery"') == 2
+    assert 'JOIN "auth_user" "u"' not in sql  # email is not joined; the outbox is a constant
 
 
 def test_the_database_writes_in_batches_of_bulk_batch_size(make_user, notify_settings):

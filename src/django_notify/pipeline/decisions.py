@@ -88,9 +88,23 @@ class GroupDecisions:
     bypass: bool = False
     #: For a fan-out written partly by the database: the users planned one by one (with
     #: preference rows, a subscription switch, an opt-out, settings or a rate-limit
-    #: count of their own). Everyone else's deliveries are written by
-    #: :mod:`.shared_deliveries`. None: every user is planned one by one.
+    #: count of their own). Everyone else's deliveries on the ``set_based`` channels are
+    #: written by :mod:`.shared_deliveries`. None: every user is planned one by one.
     individual: set[Any] | None = None
+    #: The channels whose shared recipients :mod:`.shared_deliveries` writes; on the
+    #: others every recipient is planned one by one.
+    set_based: list[str] = field(default_factory=list)
+
+    def planned_one_by_one(self, uid: Any) -> list[str]:
+        """The channels on which ``uid``'s deliveries are planned one by one."""
+        if self.individual is None or uid in self.individual:
+            return self.channels
+        return self.one_by_one
+
+    @property
+    def one_by_one(self) -> list[str]:
+        """The channels planned one by one for everyone."""
+        return [c for c in self.channels if c not in self.set_based]
 
     def entries(self) -> Iterable[tuple[Any, str | None, Sequence[Any]]]:
         """(notification pk, its type, the user pks it reaches) per row, once saved."""
@@ -167,11 +181,10 @@ def _decide_group(
     group.bypass = bypass_at is not None and first.priority >= bypass_at
     # A user twice in a fan-out under a rate limit is counted row by row: one by one.
     once_each = group.limit is None or len(user_ids) == len(rows)
-    if (
-        rows.set_based_deliveries
-        and once_each
-        and shared_deliveries.usable(channels, group.limit, router.db_for_write(Delivery))
-    ):
+    if rows.set_based_deliveries and once_each:
+        using = router.db_for_write(Delivery)
+        group.set_based = shared_deliveries.channels_for(channels, group.limit, using)
+    if group.set_based:
         _plan_individuals(group, user_ids, key)
     else:
         _plan_everyone(group, key)
@@ -198,8 +211,9 @@ class _Locales(dict):
 
 
 def _plan_individuals(group: GroupDecisions, user_ids: list[Any], key: str | None) -> None:
-    """A fan-out whose shared recipients the database plans: only the users with
-    anything of their own are looked up one by one (``group.individual``)."""
+    """A fan-out whose shared recipients the database plans on ``group.set_based``: only
+    the users with anything of their own are looked up one by one there
+    (``group.individual``); on the other channels, everyone with the channel on."""
     channels, decisions = group.channels, group.decisions
     locales = recipient_locales(user_ids, only_set=True)
     if group.limit:
@@ -207,17 +221,18 @@ def _plan_individuals(group: GroupDecisions, user_ids: list[Any], key: str | Non
     group.individual = (
         decisions.individual | group.opted_out | set(locales) | {uid for uid, _ in group.used}
     )
-    enabled_users = sorted(
-        (uid for uid in group.individual if any(decisions[(uid, c)].enabled for c in channels)),
-        key=str,
-    )
-    group.addresses = (
-        _addresses(channels, enabled_users) if enabled_users else {c: {} for c in channels}
-    )
+    addressed = {c: group.individual for c in group.set_based}
+    addressed.update((c, user_ids) for c in group.one_by_one)
+    group.addresses = {
+        c: _addresses([c], sorted((u for u in users if decisions[(u, c)].enabled), key=str))[c]
+        for c, users in addressed.items()
+    }
     group.locales = _Locales(locales)
 
 
 def _addresses(channels: list[str], user_ids: list[Any]) -> dict[str, dict[Any, str]]:
+    if not user_ids:
+        return {c: {} for c in channels}
     # A queryset, not a list: a channel reading one column of the users (the email
     # address) reads just that, instead of 10,000 user instances.
     users = get_user_model()._default_manager.filter(in_ids("pk", user_ids))

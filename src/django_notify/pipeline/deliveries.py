@@ -40,12 +40,10 @@ def _group_deliveries(group: GroupDecisions, now: datetime) -> list[tuple]:
     # frequency): work each one out once.
     schedules: dict[tuple, tuple[str, datetime, str]] = {}
     digestible = {c: get_channel(c).supports_digest for c in group.channels}
-    individual = group.individual
     for nid, ntype, members in group.entries():
         for uid in members:
-            if individual is not None and uid not in individual:
-                continue  # shared_deliveries writes theirs
-            for channel in group.channels:
+            # On the set-based channels, shared_deliveries writes the shared users' rows.
+            for channel in group.planned_one_by_one(uid):
                 decision = group.decisions[(uid, channel)]
                 if not decision.enabled:
                     if decision.on_by_default:  # somebody switched it off: say so

@@ -33,15 +33,14 @@ from ..models.delivery import new_keys
 from .planned import Planned, frequency_on, when
 
 
-def usable(channels: Sequence[str], limit: tuple[int, int] | None, using: str) -> bool:
-    """Whether a fan-out's shared deliveries can be written by the database: it writes
-    ``INSERT … SELECT … RETURNING``, each channel says where its addresses are, and a
-    rate limit lets the first delivery through."""
-    return (
-        bulk_insert.supported(connections[using])
-        and all(get_channel(c).address_source() is not None for c in channels)
-        and (limit is None or limit[0] >= 1)
-    )
+def channels_for(channels: Sequence[str], limit: tuple[int, int] | None, using: str) -> list[str]:
+    """The channels whose shared deliveries the database can write: it writes ``INSERT …
+    SELECT … RETURNING``, a rate limit lets the first delivery through, and the channel
+    says where its addresses are (one that does not, a webhook's per-user endpoint
+    say, is planned one by one for everyone)."""
+    if not bulk_insert.supported(connections[using]) or (limit is not None and limit[0] < 1):
+        return []
+    return [c for c in channels if get_channel(c).address_source() is not None]
 
 
 def _outcome(
@@ -59,13 +58,13 @@ def _outcome(
 
 
 def write(group, now: datetime) -> list[Planned]:
-    """Insert the shared recipients' deliveries of a decided fan-out
-    (:class:`~django_notify.pipeline.decisions.GroupDecisions` whose ``individual`` is
-    set; its rows are inserted)."""
+    """Insert the shared recipients' deliveries of a decided fan-out on its
+    ``set_based`` channels (a :class:`~django_notify.pipeline.decisions.GroupDecisions`
+    whose ``individual`` is set; its rows are inserted)."""
     rows, decisions, individual = group.rows, group.decisions, group.individual
     using = router.db_for_write(Delivery)
     planned: list[Planned] = []
-    for channel in group.channels:
+    for channel in group.set_based:
         backend = get_channel(channel)
         outcomes: dict[str, Any] = {}
         batches: dict[tuple, tuple[list[Any], list[Any]]] = {}
