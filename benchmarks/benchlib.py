@@ -103,7 +103,7 @@ def db_settings(side: str) -> dict:
 
 
 def default_db_name(side: str, engine: str, size: str, dataset: str | None = None) -> str:
-    label = "million" if dataset == "million" else size
+    label = {"million": "million", "event": f"event_{size}"}.get(dataset or "", size)
     prefix = os.environ.get("BENCH_PG_PREFIX", "bench")
     if engine == "postgres":
         return f"{prefix}_{side}_{label}"

@@ -2,7 +2,8 @@
 """django-notify versus django-notifications-hq 1.8.3 ("DN"), side by side.
 
     python3 benchmarks/run.py [--size small|full] [--db sqlite,postgres] [--rounds 2]
-                              [--write-docs] [--out DIR] [--no-million] [--python PATH]
+                              [--write-docs] [--out DIR] [--no-million] [--no-event]
+                              [--python PATH]
 
 Standard library only. It
 
@@ -12,7 +13,8 @@ Standard library only. It
 2. prepares the datasets: each worker migrates its database and rebuilds the data when the
    migrations, the builder or the dataset definition changed (PostgreSQL databases
    bench_<side>_<size>, SQLite files under benchmarks/.data/; with --size full on
-   PostgreSQL also django-notify's 1,000,000-row bench_notify_million);
+   PostgreSQL also django-notify's 1,000,000-row bench_notify_million, and on PostgreSQL
+   the large-event audience bench_notify_event_<size>: 2,000 or 100,000 subscribers);
 3. measures interleaved: per round, per database, django-notify's worker then DN's (then
    the million-row figures), each a subprocess printing JSON; medians over every
    repetition of every round;
@@ -92,6 +94,9 @@ MILLION_FIGURES = {
     "million_unread_page": "unread feed, first page of 20",
     "million_unread_list_view": "GET unread-list view, 10 items",
     "million_mark_all_read": "mark all read (10,000 direct + 1,000 broadcasts)",
+}
+EVENT_FIGURES = {
+    "event_audience": "`emit()` to {subscriptions:,} subscribers (in-app and email), processed",
 }
 
 
@@ -227,7 +232,8 @@ def _collect(store: dict, figures: dict, db: str, side: str) -> None:
     for name, record in figures.items():
         cell = store.setdefault(name, {}).setdefault(db, {}).setdefault(
             side, {"samples_ms": [], "round_medians_ms": [], "queries_per_round": [],
-                   "results": [], "created": [], "errors": []}
+                   "results": [], "created": [], "errors": [], "peak_rss_mb": [],
+                   "start_rss_mb": []}
         )  # fmt: skip
         if record.get("error"):
             cell["errors"].append(record["error"])
@@ -238,6 +244,9 @@ def _collect(store: dict, figures: dict, db: str, side: str) -> None:
         cell["results"].append(record.get("result"))
         if record.get("created") is not None:
             cell["created"].append(record["created"])
+        for key in ("peak_rss_mb", "start_rss_mb"):
+            if record.get(key) is not None:
+                cell[key].append(record[key])
 
 
 def _fail_all(store: dict, names, db: str, side: str, error: str) -> None:
@@ -266,6 +275,10 @@ def _finish(store: dict) -> dict:
                     # same; each repetition's rows are deleted before the next).
                     "created": cell["created"][0] if cell["created"] else None,
                     "error": cell["errors"][0] if cell["errors"] else None,
+                    # A worker's peak resident memory (figures that measure it): the
+                    # highest over the rounds, and where the process started.
+                    "peak_rss_mb": max(cell["peak_rss_mb"], default=None),
+                    "start_rss_mb": max(cell["start_rss_mb"], default=None),
                     "errors": cell["errors"],
                     "samples_ms": samples,
                 }
@@ -368,8 +381,9 @@ def markdown(report: dict, heading: bool) -> str:
         for name, label in MILLION_FIGURES.items():
             cell = million.get(name, {}).get("postgres", {}).get("notify")
             lines.append(f"| `{name}`: {label} | {_cell(cell)} |")
+    lines += _event_table(report)
     errors = []
-    for table in (report["figures"], million):
+    for table in (report["figures"], million, report.get("event_figures") or {}):
         for name, by_db in table.items():
             for db, by_side in by_db.items():
                 for side, cell in by_side.items():
@@ -398,6 +412,40 @@ def _created(report: dict, name: str, side: str) -> str:
                 return "nothing"
             return ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1]
     return "?"
+
+
+def _event_table(report: dict) -> list[str]:
+    figures = report.get("event_figures") or {}
+    if not figures:
+        return []
+    counts = report.get("event_dataset") or {}
+    lines = [
+        "",
+        _para(
+            f"One event for a large audience, django-notify alone on PostgreSQL: "
+            f"{counts.get('subscriptions', 0):,} users with an email address in "
+            f"{counts.get('organizations', 0)} organizations, all subscribed to the emitted "
+            "type (on in-app and email by default). One call per round, each in a new "
+            "worker process, so the peak resident memory is that call's; the worker's memory "
+            "when the call started is given beside it. Statements: every SQL statement of "
+            "the call, the event's own included. Dispatch is a no-op, as above."
+        ),
+        "",
+        "| figure | PostgreSQL: django-notify | statements | worker peak RSS (at start) |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, label in EVENT_FIGURES.items():
+        cell = figures.get(name, {}).get("postgres", {}).get("notify")
+        if not cell or cell["median_ms"] is None:
+            lines.append(f"| `{name}`: {label.format(**counts)} | {_cell(cell)} | – | – |")
+            continue
+        time_text = _ms(cell["median_ms"])
+        time_text += "" if time_text.endswith(" s") else " ms"
+        lines.append(
+            f"| `{name}`: {label.format(**counts)} | {time_text} | {cell['queries']:,} | "
+            f"{cell['peak_rss_mb']:.0f} MB ({cell['start_rss_mb']:.0f} MB) |"
+        )
+    return lines
 
 
 def _write_table(report: dict) -> list[str]:
@@ -483,6 +531,7 @@ def main(argv=None) -> int:
     parser.add_argument("--write-docs", action="store_true")
     parser.add_argument("--out", type=Path, default=ROOT / "results")
     parser.add_argument("--no-million", action="store_true", help="skip the 1M-row dataset")
+    parser.add_argument("--no-event", action="store_true", help="skip the large event (PostgreSQL)")
     parser.add_argument("--python", help="a Python 3.12 for the virtualenvs")
     opts = parser.parse_args(argv)
     if opts.rounds < 1:
@@ -515,6 +564,7 @@ def main(argv=None) -> int:
     failures: list[str] = []
     store: dict = {}
     million_store: dict = {}
+    event_store: dict = {}
     packages: dict = {}
     engines: dict = {}
     prepared: dict = {}
@@ -523,10 +573,13 @@ def main(argv=None) -> int:
         jobs = [(db, side, "main") for db in dbs for side in ("notify", "dn")]
         if million:
             jobs.append(("postgres", "notify", "million"))
+        if "postgres" in dbs and not opts.no_event:
+            jobs.append(("postgres", "notify", "event"))
         ok = set()
         for db, side, dataset in jobs:
             t0 = time.perf_counter()
-            label = f"{side}/{db}/{dataset if dataset == 'million' else opts.size}"
+            named = {"main": opts.size, "event": f"event_{opts.size}"}.get(dataset, dataset)
+            label = f"{side}/{db}/{named}"
             log(f"prepare {label}")
             try:
                 prepared[label] = worker(venvs[side], side, "prepare", db, opts.size, dataset)
@@ -541,12 +594,11 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         for round_no in range(1, opts.rounds + 1):
             for db, side, dataset in jobs:
-                names = (
-                    MILLION_FIGURES
-                    if dataset == "million"
-                    else [*FIGURES, *WRITE_FIGURES, *FLOORS.values()]
-                )
-                target = million_store if dataset == "million" else store
+                names = {
+                    "million": MILLION_FIGURES,
+                    "event": EVENT_FIGURES,
+                }.get(dataset, [*FIGURES, *WRITE_FIGURES, *FLOORS.values()])
+                target = {"million": million_store, "event": event_store}.get(dataset, store)
                 if (db, side, dataset) not in ok:
                     _fail_all(target, names, db, side, "the dataset could not be prepared")
                     continue
@@ -573,7 +625,7 @@ def main(argv=None) -> int:
 
         if "postgres" in dbs:
             for db, side, dataset in jobs:
-                if db != "postgres" or (db, side, dataset) not in ok:
+                if db != "postgres" or dataset == "event" or (db, side, dataset) not in ok:
                     continue
                 try:
                     plans[f"{side}/{dataset}"] = worker(
@@ -586,6 +638,7 @@ def main(argv=None) -> int:
 
     timings["total_s"] = round(time.perf_counter() - started, 1)
     million_counts = prepared.get("notify/postgres/million", {}).get("counts")
+    event_counts = prepared.get(f"notify/postgres/event_{opts.size}", {}).get("counts")
     report = {
         "size": opts.size,
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -608,6 +661,8 @@ def main(argv=None) -> int:
         "packages": packages,
         "figures": _finish(store),
         "million_figures": _finish(million_store),
+        "event_dataset": event_counts,
+        "event_figures": _finish(event_store),
         "plans": plans,
         "timings": timings,
         "failures": failures,

@@ -1,5 +1,6 @@
 """django-notify's datasets: the main one (the same logical rows as DN's, all direct) and,
-on PostgreSQL only, the million-row one with team, organization and system broadcasts."""
+on PostgreSQL only, the million-row one with team, organization and system broadcasts
+and the large-event one (100,000 subscribers of one type)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,10 @@ MILLION = {
 }
 TARGET = "target"
 MARKER = "marker"
+#: The large-event dataset (PostgreSQL, django-notify only): this many users per size
+#: with an email address, members of EVENT_ORGS organizations, all subscribed to EVENT_TYPE.
+EVENT_AUDIENCE = {"small": 2_000, "full": 100_000}
+EVENT_ORGS = 20
 #: The emitted type of the write figures (notify_side/notifications.py).
 EVENT_TYPE = "bench.event"
 
@@ -292,4 +297,45 @@ def build_million() -> dict:
         "target_direct": Notification.objects.filter(recipient_id=target).count(),
         "marker_direct": Notification.objects.filter(recipient_id=marker).count(),
         "target_read_receipts": Receipt.objects.filter(user_id=target).count(),
+    }
+
+
+def build_event(size: str) -> dict:
+    """The large-event audience: ``EVENT_AUDIENCE[size]`` subscribers with an email
+    address, in EVENT_ORGS organizations, and the actor (``benchlib.HEAVY``, subscribed
+    to nothing)."""
+    m = _models()
+    User = m["User"]
+    names = [f"e{i:06d}" for i in range(EVENT_AUDIENCE[size])]
+    joined = benchlib.BASE_TIME - timedelta(days=100)
+    benchlib.insert_rows(
+        User, {"username": [benchlib.HEAVY]}, fixed={"password": "!", "date_joined": joined}
+    )
+    benchlib.insert_rows(
+        User,
+        {"username": names, "email": [f"{n}@bench.example" for n in names]},
+        fixed={"password": "!", "date_joined": joined},
+    )
+    ids = list(
+        User.objects.filter(username__startswith="e").order_by("pk").values_list("pk", flat=True)
+    )
+    orgs = [f"org{i:03d}" for i in range(EVENT_ORGS)]
+    benchlib.insert_rows(m["Organization"], {"name": orgs})
+    org_ids = _ids(m["Organization"], "name", orgs)
+    benchlib.insert_rows(
+        m["Membership"],
+        {"user_id": ids, "organization_id": [org_ids[k % EVENT_ORGS] for k in range(len(ids))]},
+    )
+    benchlib.insert_rows(
+        m["Subscription"],
+        {"user_id": ids},
+        fixed={"notification_type": EVENT_TYPE, "created_at": benchlib.BASE_TIME},
+    )
+    benchlib.analyze(
+        [m[k]._meta.db_table for k in ("User", "Subscription", "Membership", "Notification")]
+    )
+    return {
+        "users": User.objects.count(),
+        "subscriptions": m["Subscription"].objects.filter(notification_type=EVENT_TYPE).count(),
+        "organizations": len(org_ids),
     }

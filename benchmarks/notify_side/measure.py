@@ -4,6 +4,7 @@ Prints one JSON document on stdout."""
 
 import os
 import sys
+import time
 from pathlib import Path
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "notify_side.settings")
@@ -229,17 +230,78 @@ def million_figures() -> dict:
     return figures
 
 
+def event_figures() -> dict:
+    """One ``emit()`` for the large-event audience, processed on commit before it returns:
+    its time, statements and the worker's peak RSS. One call per worker process (a
+    round), first thing after start-up, so the peak is this event's; its rows are
+    deleted afterwards (untimed)."""
+    import resource
+
+    from django_notify import emit, signals
+    from django_notify.models import Delivery, Event
+
+    Notification = get_notification_model()
+    actor = get_user_model().objects.get(username=benchlib.HEAVY)
+    cleanup = benchlib.NewRows(deliveries=Delivery, notifications=Notification, events=Event)
+    processed = []
+    signals.event_processed.connect(
+        lambda sender, **kw: processed.append(len(kw["notifications"])), weak=False
+    )
+    statements = [0]
+
+    def count(execute, sql, params, many, context):
+        statements[0] += 1
+        return execute(sql, params, many, context)
+
+    def peak_mb() -> float:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+    before = peak_mb()
+    try:
+        with connection.execute_wrapper(count):
+            started = time.perf_counter()
+            event = emit(notifications.EVENT, context={"version": "1.0"}, actor=actor)
+            elapsed = (time.perf_counter() - started) * 1000
+        peak = peak_mb()
+        if not processed:
+            event.refresh_from_db()
+            raise RuntimeError(f"event not processed: {event.status} {event.last_error[:500]}")
+    except Exception as exc:  # noqa: BLE001 - recorded like any figure's error
+        return {"event_audience": {"error": f"{type(exc).__name__}: {exc}"[:2000]}}
+    finally:
+        cleanup()
+        _vacuum(Delivery, Event)
+    record = {
+        "median_ms": round(elapsed, 4),
+        "samples_ms": [round(elapsed, 4)],
+        "queries": statements[0],
+        "repetitions": 1,
+        "result": processed[0],
+        "peak_rss_mb": round(peak, 1),
+        "start_rss_mb": round(before, 1),
+    }
+    return {"event_audience": cleanup.record(record)}
+
+
 def prepare() -> dict:
-    if DATASET == "million":
+    if DATASET in ("million", "event"):
         if connection.vendor != "postgresql":
-            raise SystemExit("the million dataset is PostgreSQL only")
-        return benchlib.prepare("notify", "million", build.build_million, [Path(build.__file__)])
+            raise SystemExit(f"the {DATASET} dataset is PostgreSQL only")
+        if DATASET == "million":
+            return benchlib.prepare(
+                "notify", "million", build.build_million, [Path(build.__file__)]
+            )
+        return benchlib.prepare(
+            "notify", f"event_{SIZE}", lambda: build.build_event(SIZE), [Path(build.__file__)]
+        )
     return benchlib.prepare("notify", SIZE, lambda: build.build_main(SIZE), [Path(build.__file__)])
 
 
 def measure() -> dict:
     if DATASET == "million":
         figures = million_figures()
+    elif DATASET == "event":
+        figures = event_figures()
     else:
         figures = {**main_figures(), **write_figures()}
     return {"side": "notify", "versions": benchlib.versions(PACKAGE), "figures": figures}

@@ -96,6 +96,18 @@ def test_small_benchmark_run(tmp_path):
         assert emitted["result"] == fans, db
         assert emitted["created"] == {**planned, "events": 1}, db
         assert emitted["queries"] <= 40, db
-    # One table row per read figure and per write figure (the floor is a column).
-    table_rows = len(FIGURES) + len(WRITE_FIGURES) - 1
+    # The large event (PostgreSQL): one call per round in a fresh worker, every
+    # subscriber a row and an email delivery, its statements and peak memory recorded.
+    if "postgres" in dbs:
+        audience = report["event_dataset"]["subscriptions"]
+        assert audience == 2_000
+        event = report["event_figures"]["event_audience"]["postgres"]["notify"]
+        assert event["error"] is None, event["error"]
+        assert event["result"] == audience
+        assert event["created"] == {"notifications": audience, "deliveries": audience, "events": 1}
+        assert 1 <= event["queries"] <= 40
+        assert event["peak_rss_mb"] >= event["start_rss_mb"] > 0
+    # One table row per read figure and per write figure (the floor is a column), and
+    # the large event's on PostgreSQL.
+    table_rows = len(FIGURES) + len(WRITE_FIGURES) - 1 + ("postgres" in dbs)
     assert (tmp_path / "small.md").read_text().count("| `") == table_rows
