@@ -386,14 +386,10 @@ class DirectRows(Sequence):
         ntype = self.notification_type
         return ((pk, ntype, (uid,)) for pk, uid in zip(self.pks, self.recipient_ids, strict=True))
 
-    def announced(self) -> list[Published]:
-        """Each row's :class:`Published` fields, from the columns: no instance is built
-        to announce a fan-out."""
-        user, orgs = Scope.USER, self.organization_keys
-        return [
-            Published(pk, user, uid, "", org)
-            for pk, uid, org in zip(self.pks, self.recipient_ids, orgs, strict=True)
-        ]
+    def announced(self) -> Sequence[Published]:
+        """Each row's :class:`Published` fields, made from the columns as they are read:
+        no instance (nor tuple) per row waits for the commit."""
+        return _PublishedColumns(self.pks, self.recipient_ids, self.organization_keys)
 
     def __len__(self) -> int:
         return len(self.recipient_ids)
@@ -474,6 +470,25 @@ class DirectRows(Sequence):
             batch_size=app_settings.BULK_BATCH_SIZE,
         )
         self._using = using
+
+
+class _PublishedColumns(Sequence):
+    """A fan-out's :class:`Published` rows over its three columns."""
+
+    def __init__(self, pks: list[Any], recipient_ids: list[Any], organization_keys: list[str]):
+        self._columns = (pks, recipient_ids, organization_keys)
+
+    def __len__(self) -> int:
+        return len(self._columns[0])
+
+    def __getitem__(self, index):
+        pks, users, orgs = self._columns
+        if isinstance(index, slice):
+            return [
+                Published(pk, Scope.USER, uid, "", org)
+                for pk, uid, org in zip(pks[index], users[index], orgs[index], strict=True)
+            ]
+        return Published(pks[index], Scope.USER, users[index], "", orgs[index])
 
 
 def insert_rows(rows: DirectRows | ModelRows, *, created_by=None) -> DirectRows | ModelRows:
