@@ -95,12 +95,6 @@ class GroupDecisions:
     #: others every recipient is planned one by one.
     set_based: list[str] = field(default_factory=list)
 
-    def planned_one_by_one(self, uid: Any) -> list[str]:
-        """The channels on which ``uid``'s deliveries are planned one by one."""
-        if self.individual is None or uid in self.individual:
-            return self.channels
-        return self.one_by_one
-
     @property
     def one_by_one(self) -> list[str]:
         """The channels planned one by one for everyone."""

@@ -40,10 +40,12 @@ def _group_deliveries(group: GroupDecisions, now: datetime) -> list[tuple]:
     # frequency): work each one out once.
     schedules: dict[tuple, tuple[str, datetime, str]] = {}
     digestible = {c: get_channel(c).supports_digest for c in group.channels}
+    # On the set-based channels, shared_deliveries writes the shared users' rows.
+    individual, everyone, one_by_one = group.individual, group.channels, group.one_by_one
     for nid, ntype, members in group.entries():
         for uid in members:
-            # On the set-based channels, shared_deliveries writes the shared users' rows.
-            for channel in group.planned_one_by_one(uid):
+            own = individual is None or uid in individual
+            for channel in everyone if own else one_by_one:
                 decision = group.decisions[(uid, channel)]
                 if not decision.enabled:
                     if decision.on_by_default:  # somebody switched it off: say so
