@@ -30,7 +30,7 @@ def hand_off(rows: DirectRows | ModelRows, deliveries: Sequence[Planned]) -> Non
     transaction.on_commit(partial(_announce, rows.announced()), robust=True)
 
 
-def _announce(rows: list[Any]) -> None:
+def _announce(rows: Sequence[Any]) -> None:
     # A large fan-out is announced BULK_BATCH_SIZE rows at a time, so what one call (and
     # the notification_published signal) handles stays bounded.
     size = app_settings.BULK_BATCH_SIZE
