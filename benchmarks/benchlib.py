@@ -242,10 +242,11 @@ def insert_rows(model, columns: dict[str, list], fixed: dict | None = None, chun
                 cursor.executemany(sql, batch)
 
 
-def insert_select(model, exprs: dict[str, str], from_sql: str, params=(), fixed=None) -> int:
-    """``INSERT INTO <model> (…) SELECT <exprs> FROM <from_sql>``: the varying columns are
-    SQL expressions over ``from_sql``; the others constants (see above). PostgreSQL gets
-    every column cast to its type; SQLite needs no casts."""
+def insert_sql(model, exprs: dict[str, str], fixed=None) -> tuple[str, list]:
+    """``INSERT INTO <model> (…) SELECT <exprs>`` and its parameters, for the caller to
+    follow with its ``FROM``: the varying columns are SQL expressions over that source;
+    the others constants (see above). PostgreSQL gets every column cast to its type;
+    SQLite needs no casts."""
     from django.db import connection
 
     const, var = _plan_columns(model, exprs, fixed or {})
@@ -255,12 +256,17 @@ def insert_select(model, exprs: dict[str, str], from_sql: str, params=(), fixed=
         select += [f"({exprs[f.attname]})::{f.db_type(connection)}" for f in var]
     else:
         select = ["%s"] * len(const) + [f"({exprs[f.attname]})" for f in var]
-    sql = (
-        f"INSERT INTO {_qn(model._meta.db_table)} ({', '.join(names)}) "
-        f"SELECT {', '.join(select)} FROM {from_sql}"
-    )
+    sql = f"INSERT INTO {_qn(model._meta.db_table)} ({', '.join(names)}) SELECT {', '.join(select)}"
+    return sql, [value for _, value in const]
+
+
+def insert_select(model, exprs: dict[str, str], from_sql: str, params=(), fixed=None) -> int:
+    """``INSERT INTO <model> (…) SELECT <exprs> FROM <from_sql>`` (:func:`insert_sql`)."""
+    from django.db import connection
+
+    sql, constants = insert_sql(model, exprs, fixed)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [value for _, value in const] + list(params))
+        cursor.execute(f"{sql} FROM {from_sql}", constants + list(params))
         return cursor.rowcount
 
 

@@ -97,6 +97,8 @@ MILLION_FIGURES = {
 }
 EVENT_FIGURES = {
     "event_audience": "`emit()` to {subscriptions:,} subscribers (in-app and email), processed",
+    "event_floor": "floor: the same rows and email deliveries written by one statement from "
+    "the subscriptions, nothing decided",
 }
 
 
@@ -428,7 +430,10 @@ def _event_table(report: dict) -> list[str]:
             "type (on in-app and email by default). One call per round, each in a new "
             "worker process, so the peak resident memory is that call's; the worker's memory "
             "when the call started is given beside it. Statements: every SQL statement of "
-            "the call, the event's own included. Dispatch is a no-op, as above."
+            "the call, the event's own included. Dispatch is a no-op, as above. The floor "
+            "follows the event in the same worker: one committed statement that writes the "
+            "same rows from the subscriptions with nothing decided, what the database alone "
+            "takes."
         ),
         "",
         "| figure | PostgreSQL: django-notify | statements | worker peak RSS (at start) |",
@@ -441,9 +446,15 @@ def _event_table(report: dict) -> list[str]:
             continue
         time_text = _ms(cell["median_ms"])
         time_text += "" if time_text.endswith(" s") else " ms"
+        # The floor runs after the event in the same worker: the peak is not its own.
+        memory = (
+            "–"
+            if cell["peak_rss_mb"] is None
+            else f"{cell['peak_rss_mb']:.0f} MB ({cell['start_rss_mb']:.0f} MB)"
+        )
         lines.append(
             f"| `{name}`: {label.format(**counts)} | {time_text} | {cell['queries']:,} | "
-            f"{cell['peak_rss_mb']:.0f} MB ({cell['start_rss_mb']:.0f} MB) |"
+            f"{memory} |"
         )
     return lines
 

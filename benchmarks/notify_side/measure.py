@@ -280,7 +280,72 @@ def event_figures() -> dict:
         "peak_rss_mb": round(peak, 1),
         "start_rss_mb": round(before, 1),
     }
-    return {"event_audience": cleanup.record(record)}
+    return {"event_audience": cleanup.record(record), "event_floor": _event_floor()}
+
+
+def _event_floor() -> dict:
+    """The same event's rows written by the database alone: one statement inserts a
+    notification per subscriber (organization key from the membership) and, from those
+    rows, an email delivery each (address from the user, a random key), committed. No
+    decision is taken: it is what writing the rows costs, whatever decides them."""
+    from django.utils import timezone
+
+    from django_notify.models import Delivery
+    from notify_side.build import EVENT_TYPE
+
+    Notification = get_notification_model()
+    now = timezone.now()
+    notification_sql, notification_params = benchlib.insert_sql(
+        Notification,
+        {
+            "recipient_id": '"s"."user_id"',
+            "organization_key": "COALESCE(CAST(\"m\".\"organization_id\" AS text), '')",
+        },
+        fixed={
+            "title": "Event", "notification_type": EVENT_TYPE, "scope": "user",
+            "origin": "system", "is_global": False, "created_at": now,
+        },  # fmt: skip
+    )
+    delivery_sql, delivery_params = benchlib.insert_sql(
+        Delivery,
+        {
+            "notification_id": '"n"."id"',
+            "user_id": '"n"."recipient_id"',
+            "address": '"u"."email"',
+            "idempotency_key": "replace(CAST(gen_random_uuid() AS text), '-', '')",
+        },
+        fixed={
+            "status": "pending", "channel": "email", "notification_type": EVENT_TYPE,
+            "next_attempt_at": now, "created_at": now, "updated_at": now,
+            "frequency": "immediate",
+        },  # fmt: skip
+    )
+    sql = (
+        f'WITH "n" AS ({notification_sql} FROM "django_notify_subscription" "s" '
+        'LEFT JOIN "organizations_membership" "m" ON "m"."user_id" = "s"."user_id" '
+        'WHERE "s"."notification_type" = %s RETURNING "id", "recipient_id") '
+        f'{delivery_sql} FROM "n" JOIN "auth_user" "u" ON "u"."id" = "n"."recipient_id"'
+    )
+    params = [*notification_params, EVENT_TYPE, *delivery_params]
+    cleanup = benchlib.NewRows(deliveries=Delivery, notifications=Notification)
+    try:
+        started = time.perf_counter()
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            written = cursor.rowcount
+        elapsed = (time.perf_counter() - started) * 1000
+    except Exception as exc:  # noqa: BLE001 - recorded like any figure's error
+        return {"error": f"{type(exc).__name__}: {exc}"[:2000]}
+    finally:
+        cleanup()
+    record = {
+        "median_ms": round(elapsed, 4),
+        "samples_ms": [round(elapsed, 4)],
+        "queries": 1,
+        "repetitions": 1,
+        "result": written,
+    }
+    return cleanup.record(record)
 
 
 def prepare() -> dict:

@@ -107,7 +107,12 @@ def test_small_benchmark_run(tmp_path):
         assert event["created"] == {"notifications": audience, "deliveries": audience, "events": 1}
         assert 1 <= event["queries"] <= 40
         assert event["peak_rss_mb"] >= event["start_rss_mb"] > 0
+        floor = report["event_figures"]["event_floor"]["postgres"]["notify"]
+        assert floor["error"] is None, floor["error"]
+        assert floor["result"] == audience  # the deliveries; one notification each
+        assert floor["created"] == {"notifications": audience, "deliveries": audience}
+        assert floor["queries"] == 1
     # One table row per read figure and per write figure (the floor is a column), and
-    # the large event's on PostgreSQL.
-    table_rows = len(FIGURES) + len(WRITE_FIGURES) - 1 + ("postgres" in dbs)
+    # the large event's two on PostgreSQL (the event and its floor).
+    table_rows = len(FIGURES) + len(WRITE_FIGURES) - 1 + 2 * ("postgres" in dbs)
     assert (tmp_path / "small.md").read_text().count("| `") == table_rows
