@@ -453,8 +453,7 @@ def _event_table(report: dict) -> list[str]:
             else f"{cell['peak_rss_mb']:.0f} MB ({cell['start_rss_mb']:.0f} MB)"
         )
         lines.append(
-            f"| `{name}`: {label.format(**counts)} | {time_text} | {cell['queries']:,} | "
-            f"{memory} |"
+            f"| `{name}`: {label.format(**counts)} | {time_text} | {cell['queries']:,} | {memory} |"
         )
     return lines
 

@@ -299,12 +299,16 @@ def _event_floor() -> dict:
         Notification,
         {
             "recipient_id": '"s"."user_id"',
-            "organization_key": "COALESCE(CAST(\"m\".\"organization_id\" AS text), '')",
+            "organization_key": 'COALESCE(CAST("m"."organization_id" AS text), \'\')',
         },
         fixed={
-            "title": "Event", "notification_type": EVENT_TYPE, "scope": "user",
-            "origin": "system", "is_global": False, "created_at": now,
-        },  # fmt: skip
+            "title": "Event",
+            "notification_type": EVENT_TYPE,
+            "scope": "user",
+            "origin": "system",
+            "is_global": False,
+            "created_at": now,
+        },
     )
     delivery_sql, delivery_params = benchlib.insert_sql(
         Delivery,
@@ -315,10 +319,14 @@ def _event_floor() -> dict:
             "idempotency_key": "replace(CAST(gen_random_uuid() AS text), '-', '')",
         },
         fixed={
-            "status": "pending", "channel": "email", "notification_type": EVENT_TYPE,
-            "next_attempt_at": now, "created_at": now, "updated_at": now,
+            "status": "pending",
+            "channel": "email",
+            "notification_type": EVENT_TYPE,
+            "next_attempt_at": now,
+            "created_at": now,
+            "updated_at": now,
             "frequency": "immediate",
-        },  # fmt: skip
+        },
     )
     sql = (
         f'WITH "n" AS ({notification_sql} FROM "django_notify_subscription" "s" '

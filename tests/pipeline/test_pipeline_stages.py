@@ -15,12 +15,15 @@ from django_notify.models import (
     DeliveryStatus,
     Event,
     NotificationPreference,
+    OrganizationPreference,
     Subscription,
 )
 from django_notify.pipeline import audience
+from django_notify.pipeline import write as write_module
 from django_notify.pipeline.decisions import decide_all
 from django_notify.pipeline.deliveries import due_now, write_deliveries
 from django_notify.pipeline.handoff import hand_off
+from django_notify.pipeline.planned import PlannedColumns, PlannedList
 from django_notify.pipeline.request import WriteRequest
 from django_notify.pipeline.rows import (
     DirectRows,
@@ -214,3 +217,34 @@ def test_a_send_is_decided_per_group_of_type_target_and_scope(
     assert [g.scope for g in groups] == ["user", "team"]
     assert [g.users() for g in groups] == [[user.pk], [member.pk]]
     assert groups[1].organizations([member.pk]) == {member.pk: str(org.pk)}
+
+
+def test_a_fan_outs_shared_deliveries_reach_the_hand_off_as_columns(
+    make_user, make_org, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Recipients who share their organization's decision get their deliveries written
+    by one statement per channel; those wait for the commit as columns (no tuple per
+    delivery), and read as the same planned deliveries."""
+    org = make_org()
+    users = [make_user(org=org, email=f"u{i}@x.test") for i in range(3)]
+    OrganizationPreference.objects.create(
+        organization_key=str(org.pk), notification_type=TYPE, channel="email", enabled=True
+    )
+    handed = []
+    real = write_module.hand_off
+    monkeypatch.setattr(
+        write_module,
+        "hand_off",
+        lambda rows, deliveries: (handed.append(deliveries), real(rows, deliveries)),
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        emit(TYPE, context={"team": "Research"}, recipients=users)
+    (deliveries,) = handed
+    assert isinstance(deliveries, PlannedList)
+    assert [type(part) for part in deliveries.parts] == [PlannedColumns]
+    written = Delivery.objects.filter(channel="email")
+    assert sorted((d.user_id, d.channel, d.pk) for d in deliveries) == sorted(
+        written.values_list("user_id", "channel", "pk")
+    )
+    assert sorted(due_now(deliveries)) == sorted(written.values_list("pk", flat=True))
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(u.email for u in users)

@@ -12,7 +12,7 @@ and scope, whatever the number of recipients.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -106,28 +106,32 @@ class GroupDecisions:
 
 
 def decide_all(
-    rows: DirectRows | ModelRows, *, now: datetime, reach: dict[str, set[Any]] | None = None
+    rows: DirectRows | ModelRows,
+    *,
+    now: datetime,
+    unreached: Mapping[str, set[Any]] | None = None,
 ) -> list[GroupDecisions]:
     """Decide for unsaved rows; hides (dismisses) the direct rows whose recipient has
-    in-app off. ``reach`` maps a channel to the users an event's subscriptions and rules
-    reach on it; anyone outside a channel's set has that channel off."""
+    in-app off. ``unreached`` (an event's) maps a channel to the recipients its
+    subscriptions and rules do not reach there: they have that channel off."""
     decided = []
     for group in rows.groups():
-        found = _decide_group(group, now, reach)
+        found = _decide_group(group, now, unreached)
         if found is not None:
             decided.append(found)
     return decided
 
 
-def _subscriptions(rows, ntype, user_ids, decided, reach) -> dict[tuple[Any, str], bool]:
-    if reach is not None:
+def _subscriptions(rows, ntype, user_ids, decided, unreached) -> dict[tuple[Any, str], bool]:
+    if unreached is not None:
         # An event's audience already weighed subscriptions, rule priorities and manual
         # switches per channel: whoever a channel did not reach has it off.
+        users = set(user_ids)
         return {
             (uid, channel): False
-            for channel, reached in reach.items()
-            for uid in user_ids
-            if uid not in reached
+            for channel, off in unreached.items()
+            for uid in off
+            if uid in users
         }
     if ntype is None:
         return {}
@@ -137,7 +141,7 @@ def _subscriptions(rows, ntype, user_ids, decided, reach) -> dict[tuple[Any, str
 
 
 def _decide_group(
-    rows: DirectRows | ModelRows, now: datetime, reach: dict[str, set[Any]] | None
+    rows: DirectRows | ModelRows, now: datetime, unreached: Mapping[str, set[Any]] | None
 ) -> GroupDecisions | None:
     first = rows.template
     ntype = notification_types.of(first)
@@ -158,7 +162,7 @@ def _decide_group(
         ntype,
         decided,
         organizations=rows.organizations(user_ids),
-        subscriptions=_subscriptions(rows, ntype, user_ids, decided, reach),
+        subscriptions=_subscriptions(rows, ntype, user_ids, decided, unreached),
         default_channels=None if ntype is not None else app_settings.DEFAULT_CHANNELS,
     )
     if in_app:

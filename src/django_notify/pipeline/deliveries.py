@@ -9,7 +9,7 @@ was sent. In-app needs no Delivery row: the notification row is the in-app deliv
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +21,7 @@ from ..models.delivery import new_keys
 from ..rates import describe_window
 from . import shared_deliveries
 from .decisions import GroupDecisions
-from .planned import Planned, frequency_on, when
+from .planned import Planned, PlannedList, frequency_on, when
 
 #: The columns a planned delivery sets; every other one takes its default.
 COLUMNS = (
@@ -85,20 +85,21 @@ def _group_deliveries(group: GroupDecisions, now: datetime) -> list[tuple]:
     return deliveries
 
 
-def write_deliveries(groups: Iterable[GroupDecisions], now: datetime) -> list[Planned]:
+def write_deliveries(groups: Iterable[GroupDecisions], now: datetime) -> PlannedList:
     """Insert the Delivery rows of the decided groups (in bulk); returns what the
     hand-off needs of each. A fan-out's recipients who share their organization's
-    decision get theirs from :mod:`.shared_deliveries`, without a tuple each here."""
+    decision get theirs from :mod:`.shared_deliveries`, held as columns, not a tuple
+    each."""
     groups = list(groups)
-    shared = [
-        planned
+    shared: list[Sequence[Planned]] = [
+        block
         for group in groups
         if group.individual is not None
-        for planned in shared_deliveries.write(group, now)
+        for block in shared_deliveries.write(group, now)
     ]
     rows = [d for group in groups for d in _group_deliveries(group, now)]
     if not rows:
-        return shared
+        return PlannedList(shared)
     rows = [(*row, key) for row, key in zip(rows, new_keys(len(rows)), strict=True)]
     pks = bulk_insert.insert_columns(
         Delivery,
@@ -107,10 +108,11 @@ def write_deliveries(groups: Iterable[GroupDecisions], now: datetime) -> list[Pl
         constants={"created_at": now, "updated_at": now},
         batch_size=app_settings.BULK_BATCH_SIZE,
     )
-    return shared + [
+    one_by_one = [
         Planned(pk, row[0], row[1], row[2], row[4], row[6])
         for pk, row in zip(pks, rows, strict=True)
     ]
+    return PlannedList([*shared, one_by_one])
 
 
 def due_now(deliveries: Iterable[Planned]) -> list[Any]:

@@ -165,6 +165,10 @@ def _build_notifications(event) -> Sequence[Any]:
         event, ntype, configured_channels.keys(), configured_channels.row_channels()
     )
     chosen = reached_by_row(reach) | worth_a_row(ntype, reach)
+    # The write needs only whom each channel did not reach; the audience's sets (one
+    # per channel, each as large as the audience) are let go before rows are written.
+    unreached = {channel: chosen - users for channel, users in reach.items()}
+    del reach
     user_ids = sorted(chosen, key=lambda pk: (str(type(pk)), pk))
     del chosen
     if not user_ids:
@@ -184,7 +188,7 @@ def _build_notifications(event) -> Sequence[Any]:
         "limit_meta_data": False,
     }
     rows = system_rows(model, user_ids, event.notification_type, **content)
-    written = write(WriteRequest(rows, reach=reach, savepoint=False))
+    written = write(WriteRequest(rows, unreached=unreached, savepoint=False))
     if len(written) <= app_settings.BULK_BATCH_SIZE:
         return written
     # A listener iterating a large event's rows reads them in chunks, none kept.

@@ -3,8 +3,11 @@ shared by the deliveries planned one by one and those written in SQL."""
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
+from itertools import accumulate, chain
+from typing import Any, NamedTuple, overload
 
 from .. import schedule
 from ..conf import app_settings
@@ -21,6 +24,72 @@ class Planned(NamedTuple):
     channel: str
     status: str
     reason: str
+
+
+class PlannedColumns(Sequence[Planned]):
+    """Deliveries of one channel written by one statement, held as columns: a fan-out's
+    shared deliveries come back by the ten thousand, and a tuple each would wait for the
+    commit. Indexing or iterating makes the :class:`Planned` of a row."""
+
+    def __init__(
+        self,
+        pks: list[Any],
+        notification_ids: list[Any],
+        user_ids: list[Any],
+        channel: str,
+        statuses: list[str],
+        reasons: list[str],
+    ) -> None:
+        self.columns = (pks, notification_ids, user_ids, statuses, reasons)
+        self.channel = channel
+
+    def __len__(self) -> int:
+        return len(self.columns[0])
+
+    @overload
+    def __getitem__(self, index: int) -> Planned: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Planned]: ...
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        pks, nids, uids, statuses, reasons = self.columns
+        return Planned(pks[index], nids[index], uids[index], self.channel, statuses[index],
+                       reasons[index])  # fmt: skip
+
+    def __iter__(self) -> Iterator[Planned]:
+        pks, nids, uids, statuses, reasons = self.columns
+        channel = self.channel
+        for pk, nid, uid, status, reason in zip(pks, nids, uids, statuses, reasons, strict=True):
+            yield Planned(pk, nid, uid, channel, status, reason)
+
+
+class PlannedList(Sequence[Planned]):
+    """Several sequences of planned deliveries read as one (what the hand-off gets)."""
+
+    def __init__(self, parts: Sequence[Sequence[Planned]]) -> None:
+        self.parts = [part for part in parts if len(part)]
+        self.ends = list(accumulate(len(part) for part in self.parts))
+
+    def __len__(self) -> int:
+        return self.ends[-1] if self.ends else 0
+
+    @overload
+    def __getitem__(self, index: int) -> Planned: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Planned]: ...
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        n = len(self)
+        if not -n <= index < n:
+            raise IndexError("planned delivery index out of range")
+        index %= n
+        part = bisect_right(self.ends, index)
+        return self.parts[part][index - (self.ends[part - 1] if part else 0)]
+
+    def __iter__(self) -> Iterator[Planned]:
+        return chain.from_iterable(self.parts)
 
 
 def when(

@@ -15,14 +15,14 @@ class WriteRequest:
     one per direct recipient, one per team, organization or system broadcast.
     ``created_by`` is the person who caused the write (their rate limit applies, and
     ``notification_created`` names them); ``None`` for system-originated writes.
-    ``reach`` is set for an event: channel → the users its subscriptions and rules reach
-    on that channel; a recipient outside a channel's set has that channel off. Without
-    it (a send naming its recipients) the recipients' subscriptions switch channels off.
+    ``unreached`` is set for an event: channel → the recipients its subscriptions and
+    rules do not reach on that channel, who have that channel off. Without it (a send
+    naming its recipients) the recipients' subscriptions switch channels off.
     ``savepoint=False``: the caller's transaction is rolled back whenever the write
     fails (event processing), so the write needs no savepoint of its own.
     """
 
     rows: Sequence[Any]
     created_by: Any = None
-    reach: Mapping[str, set[Any]] | None = None
+    unreached: Mapping[str, set[Any]] | None = None
     savepoint: bool = True

@@ -347,7 +347,12 @@ class DirectRows(Sequence):
         self.template = template
         self.model = type(template)
         self.recipient_ids = list(recipient_ids)
-        self.organization_keys = [str(k or "") for k in organization_keys]
+        # A few organizations for thousands of rows: one string each, shared by its rows
+        # (str() of an integer key makes a new one per row).
+        shared: dict[str, str] = {}
+        self.organization_keys = [
+            shared.setdefault(key, key) for key in (str(k or "") for k in organization_keys)
+        ]
         self.origin = origin
         #: Recipients whose row is born hidden (dismissed at ``hidden_at``).
         self.hidden: set[Any] = set()

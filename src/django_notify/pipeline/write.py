@@ -35,7 +35,7 @@ def write(request: WriteRequest) -> Sequence[Any]:
     with transaction.atomic(savepoint=request.savepoint):
         ratelimit.check_sender(request.created_by, len(rows), rows.model)
         rows.check_senders()
-        decided = decide_all(rows, now=now, reach=request.reach)
+        decided = decide_all(rows, now=now, unreached=request.unreached)
         created = insert_rows(rows, created_by=request.created_by)
         deliveries = write_deliveries(decided, now)
         hand_off(created, deliveries)
