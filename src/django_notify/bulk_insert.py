@@ -16,14 +16,21 @@ parameters as the table has columns whatever the number of rows, so SQLite's par
 limit never splits it. Primary keys come back with ``RETURNING`` and are assigned in
 row order: one statement takes its sequence (or rowid) values in the order the
 ``SELECT`` feeds it. Other databases fall back to ``bulk_create``.
+
+On PostgreSQL, rows past one batch inside a transaction are *staged* instead: streamed
+with ``COPY`` into a temporary table (dropped at the commit) and inserted from it by one
+``INSERT … SELECT``. However many rows, that is three statements, and no batch of rows
+is ever held as one parameter; the new keys come back in slices.
 """
 
 from __future__ import annotations
 
 import json
 import operator
-from collections.abc import Iterable, Sequence
-from itertools import islice
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import nullcontext
+from itertools import chain, islice
 from typing import Any
 
 from django.db import connections, models, router
@@ -126,6 +133,17 @@ def insert_columns(
     pks: list[Any] = []
     size = batch_size or CHUNK
     rows = iter(rows)
+    first = list(islice(rows, size + 1))
+    if len(first) > size and _stages(connection):
+        every: Iterable[Sequence[Any]] = chain(first, rows)
+        if per_row:  # a generated key per row, as below
+            every = ((*row, *(f.get_default() for f in per_row)) for row in every)
+        statement = _Statement(model, by_name, names, {}, constants, ("", ()), [opts.pk.attname],
+                               connection)  # fmt: skip
+        found: list[Any] = []
+        statement.staged(every, size, lambda batch: found.extend(row[0] for row in batch))
+        return [opts.pk.to_python(value) for value in sorted(found)]
+    rows = chain(first, rows)
     while chunk := list(islice(rows, size)):
         vectors = [list(v) for v in zip(*chunk, strict=True)] if columns else []
         vectors += [[f.get_default() for _ in chunk] for f in per_row]
@@ -258,10 +276,13 @@ def insert_select(
     join: tuple[str, Sequence[Any]] = ("", ()),
     returning: Sequence[str] = (),
     using: str | None = None,
+    batch_size: int | None = None,
+    on_rows: Callable[[list[tuple]], None] | None = None,
 ) -> list[tuple]:
-    """One ``INSERT … SELECT`` whose rows are the ``varying`` columns (attname → one value
-    per row, carried as one JSON array) joined to other tables: returns the
-    ``returning`` columns (attnames) of the new rows.
+    """``INSERT … SELECT`` whose rows are the ``varying`` columns (attname → one value per
+    row, carried as one JSON array per ``batch_size`` rows, or staged: see the module
+    text) joined to other tables: returns the ``returning`` columns (attnames) of the
+    new rows.
 
     The rows are the subquery ``"r"``, one column per ``varying`` attname. ``join`` is
     SQL placed after it (``JOIN auth_user u ON u.id = "r"."user_id"``), and
@@ -269,7 +290,9 @@ def insert_select(
     (SQL, params). ``constants`` give one value for every row; any other field takes its
     default, called once, except that a unique field with a callable default (a
     generated key) must be given; ``auto_now`` fields are the caller's, as in
-    :func:`insert_columns`. Only where :func:`supported` says so.
+    :func:`insert_columns`. ``on_rows``: called with the returned rows a slice at a time
+    (at most ``batch_size``), and nothing is returned: a large write's rows are never
+    all held at once. Only where :func:`supported` says so.
     """
     using = using or router.db_for_write(model)
     connection = connections[using]
@@ -288,38 +311,136 @@ def insert_select(
     n = len(next(iter(varying.values()))) if varying else 0
     if not n:
         return []
+    found: list[tuple] = []
+    collect = on_rows or found.extend
+    statement = _Statement(model, by_name, varying, expressions, constants, join, returning,
+                           connection)  # fmt: skip
+    size = batch_size or CHUNK
+    columns = [list(values) for values in varying.values()]
+    if n > size and _stages(connection):
+        statement.staged(zip(*columns, strict=True), size, collect)
+        return found
+    for start in range(0, n, size):
+        statement.carried([column[start : start + size] for column in columns], collect)
+    return found
+
+
+class _Statement:
+    """The ``INSERT … SELECT`` of :func:`insert_select` (and of staged rows), over the
+    rows ``"r"`` from a JSON array or from a staging table."""
+
+    def __init__(self, model, by_name, varying, expressions, constants, join, returning,
+                 connection) -> None:  # fmt: skip
+        self.connection = connection
+        self.qn = qn = connection.ops.quote_name
+        self.model = model
+        self.varying = [by_name[name] for name in varying]
+        opts = model._meta
+        order = [f for f in by_name.values() if f.attname in varying
+                 or f.attname in expressions or f.attname in constants]  # fmt: skip
+        outer: list[str] = []
+        self.params: list[Any] = []
+        for f in order:
+            if f.attname in varying:
+                outer.append(f'"r".{qn(f.attname)}')
+            elif f.attname in expressions:
+                sql, more = expressions[f.attname]
+                outer.append(sql)
+                self.params.extend(more)
+            else:
+                outer.append(_constant(f, connection))
+                self.params.append(f.get_db_prep_save(constants[f.attname], connection))
+        join_sql, self.join_params = join[0], list(join[1])
+        self.head = (
+            f"INSERT INTO {qn(opts.db_table)} ({', '.join(qn(f.column) for f in order)}) "
+            f"SELECT {', '.join(outer)} FROM"
+        )
+        self.tail = f' AS "r" {join_sql}'
+        if returning:
+            self.tail += " RETURNING " + ", ".join(
+                qn(opts.get_field(name).column) for name in returning
+            )
+        self.returning = bool(returning)
+
+    def carried(self, columns: list[list[Any]], collect: Callable[[list[tuple]], None]) -> None:
+        """The rows as one JSON array parameter."""
+        connection, qn = self.connection, self.qn
+        inner = [
+            f"{_column(f, connection, i)} AS {qn(f.attname)}" for i, f in enumerate(self.varying)
+        ]
+        carried = [_carried(f, values, connection) for f, values in zip(self.varying, columns,
+                                                                          strict=True)]  # fmt: skip
+        rows = [list(row) for row in zip(*carried, strict=True)]
+        sql = f"{self.head} (SELECT {', '.join(inner)} FROM {_source(connection)}){self.tail}"
+        params = [*self.params, json.dumps(rows, allow_nan=False, default=str), *self.join_params]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            if self.returning:
+                collect(cursor.fetchall())
+
+    def staged(
+        self, rows: Iterable[Sequence[Any]], size: int, collect: Callable[[list[tuple]], None]
+    ) -> None:
+        """The rows streamed into a staging table, then inserted from it (PostgreSQL)."""
+        qn = self.qn
+        stage = _stage(self.connection, self.varying, rows)
+        inner = [f'"s".{qn(f"c{i}")} AS {qn(f.attname)}' for i, f in enumerate(self.varying)]
+        sql = (
+            f'{self.head} (SELECT {", ".join(inner)} FROM {qn(stage)} "s" '
+            f'ORDER BY "s"."n"){self.tail}'
+        )
+
+        with self.connection.cursor() as cursor:
+            cursor.execute(sql, [*self.params, *self.join_params])
+            if self.returning:
+                while batch := cursor.fetchmany(size):
+                    collect(batch)
+
+
+def _stages(connection) -> bool:
+    """Rows past one batch are staged (see the module text): PostgreSQL, inside a
+    transaction (the staging table lives until its commit)."""
+    return connection.vendor == "postgresql" and connection.in_atomic_block
+
+
+def _stage(connection, fields, rows: Iterable[Sequence[Any]]) -> str:
+    """A temporary table holding ``rows`` (one value per field each) in columns ``c0``…
+    and their order in ``n``, filled by one ``COPY``; returns its name."""
     qn = connection.ops.quote_name
-    inner, carried = [], []
-    for i, (name, values) in enumerate(varying.items()):
-        inner.append(f"{_column(by_name[name], connection, i)} AS {qn(name)}")
-        carried.append(_carried(by_name[name], list(values), connection))
-    outer, params = [], []
-    order = [f for f in fields if f.attname in varying or f.attname in expressions
-             or f.attname in constants]  # fmt: skip
-    for f in order:
-        if f.attname in varying:
-            outer.append(f'"r".{qn(f.attname)}')
-        elif f.attname in expressions:
-            sql, more = expressions[f.attname]
-            outer.append(sql)
-            params.extend(more)
-        else:
-            outer.append(_constant(f, connection))
-            params.append(f.get_db_prep_save(constants[f.attname], connection))
-    rows = [list(row) for row in zip(*carried, strict=True)]
-    params.append(json.dumps(rows, allow_nan=False, default=str))
-    join_sql, join_params = join
-    params.extend(join_params)
-    sql = (
-        f"INSERT INTO {qn(opts.db_table)} ({', '.join(qn(f.column) for f in order)}) "
-        f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM {_source(connection)})"
-        f' AS "r" {join_sql}'
+    name = f"django_notify_stage_{uuid.uuid4().hex[:16]}"
+    columns = ", ".join(f"{qn(f'c{i}')} {f.db_type(connection)}" for i, f in enumerate(fields))
+    prepare = [_copy_value(f, connection) for f in fields]
+    copy_sql = (
+        f"COPY {qn(name)} ({qn('n')}, {', '.join(qn(f'c{i}') for i in range(len(fields)))}) "
+        "FROM STDIN"
     )
-    if returning:
-        sql += " RETURNING " + ", ".join(qn(opts.get_field(name).column) for name in returning)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall() if returning else []
+        cursor.execute(f"CREATE TEMPORARY TABLE {qn(name)} ({qn('n')} bigint, {columns}) "
+                       "ON COMMIT DROP")  # fmt: skip
+
+        def copy(sql, params, many, context):
+            with connection.wrap_database_errors, context["cursor"].cursor.copy(sql) as stream:
+                for n, row in enumerate(rows):
+                    stream.write_row((n, *(p(v) for p, v in zip(prepare, row, strict=True))))
+
+        # Through the execute wrappers and the query log, like any statement: query
+        # counts and instrumentation see the COPY.
+        debug = getattr(cursor, "debug_sql", None)
+        with debug(copy_sql) if debug is not None else nullcontext():
+            cursor._execute_with_wrappers(copy_sql, None, False, copy)
+    return name
+
+
+def _copy_value(field, connection) -> Callable[[Any], Any]:
+    """How a value of ``field`` goes into a ``COPY``: integers and text as they are (the
+    driver writes them), anything else prepared as a statement parameter would be."""
+    if stored_as_is(field, ()):
+        return _same
+    return lambda value: field.get_db_prep_save(value, connection)
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def value_sql(field, value: Any, connection) -> tuple[str, list[Any]]:

@@ -209,3 +209,101 @@ def test_in_ids_of_values_no_column_holds_match_nothing(make_user):
     # A string longer than the column is not cut to a prefix that could match.
     make_user(username="a" * 150)
     assert not User.objects.filter(in_ids("username", ["a" * 151])).exists()
+
+
+# --- staged rows (PostgreSQL, past one batch, inside a transaction) ---------------------------
+
+AWKWARD = ["tab\there", "line\nbreak", "back\\slash", "\\N", "quote'\"", "", "é"]
+
+
+def _statements(ctx) -> list[str]:
+    return [q["sql"].split()[0] for q in ctx.captured_queries]
+
+
+def _columns_written(note, users, batch_size):
+    """``insert_columns`` of one Delivery per user (awkward text, NULLs, JSON, times,
+    a generated key per row); returns the new pks, the rows read back and the
+    statements."""
+    now = timezone.now().replace(microsecond=654321)
+    rows = (
+        (
+            note.pk, user.pk, f"c{batch_size}", AWKWARD[i % len(AWKWARD)],
+            None if i % 2 else now + timedelta(seconds=i), {"i": i, "t": AWKWARD[i % 7]},
+        )
+        for i, user in enumerate(users)
+    )  # fmt: skip
+    columns = ("notification_id", "user_id", "channel", "reason", "sent_at", "response")
+    with CaptureQueriesContext(connection) as ctx:
+        pks = bulk_insert.insert_columns(
+            Delivery, columns, rows, constants={"next_attempt_at": now, "created_at": now,
+                                                "updated_at": now}, batch_size=batch_size,
+        )  # fmt: skip
+    stored = {d.pk: d for d in Delivery.objects.filter(pk__in=pks)}
+    read = [
+        (stored[pk].user_id, stored[pk].reason, stored[pk].sent_at, stored[pk].response)
+        for pk in pks
+    ]
+    keys = {stored[pk].idempotency_key for pk in pks}
+    assert len(keys) == len(pks) and all(len(k) == 32 for k in keys)
+    return pks, read, _statements(ctx)
+
+
+def test_staged_columns_store_what_one_batch_stores(make_user, Notification):
+    users = [make_user() for _ in range(9)]
+    [note] = notify(users[:1], title="n")
+    one_pks, one_batch, one_sql = _columns_written(note, users, batch_size=100)
+    pks, staged, sql = _columns_written(note, users, batch_size=2)
+    assert staged == one_batch  # every value, in row order: the pks follow the rows
+    assert len(pks) == 9 and pks == sorted(pks) and one_sql == ["INSERT"]
+    if connection.vendor == "postgresql":
+        assert sql == ["CREATE", "COPY", "INSERT"]
+    else:
+        assert sql == ["INSERT"] * 5
+
+
+def test_staged_select_joins_and_hands_back_slices(make_user, Notification):
+    users = [make_user(email=f"s{i}@x.io") for i in range(7)] + [make_user(email="")]
+    [note] = notify(users[:1], title="n")
+    qn = connection.ops.quote_name
+    user_table, pk = qn(get_user_model()._meta.db_table), qn(get_user_model()._meta.pk.column)
+    slices = []
+    with CaptureQueriesContext(connection) as ctx:
+        found = bulk_insert.insert_select(
+            Delivery,
+            varying={
+                "user_id": [u.pk for u in users],
+                "idempotency_key": [f"k{i}" for i in range(8)],
+                "reason": AWKWARD + ["x"],
+            },
+            expressions={"address": ('COALESCE("u"."email", \'\') || %s', ["!"])},
+            constants={"notification_id": note.pk, "channel": "staged", **_now()},
+            join=(f'JOIN {user_table} "u" ON "u".{pk} = "r"."user_id"', []),
+            returning=("pk", "user_id", "address", "reason"),
+            batch_size=3,
+            on_rows=slices.append,
+        )
+    assert found == [] and all(1 <= len(s) <= 3 for s in slices)
+    written = [row for s in slices for row in s]
+    assert sorted((uid, address, reason) for _, uid, address, reason in written) == sorted(
+        (u.pk, f"{u.email}!", reason) for u, reason in zip(users, AWKWARD + ["x"], strict=True)
+    )
+    stored = Delivery.objects.filter(channel="staged")
+    assert sorted(stored.values_list("pk", "reason")) == sorted((r[0], r[3]) for r in written)
+    expected = ["CREATE", "COPY", "INSERT"] if connection.vendor == "postgresql" else ["INSERT"] * 3
+    assert _statements(ctx) == expected
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rows_are_not_staged_outside_a_transaction(make_user, Notification):
+    # The staging table lives until the commit: with none to wait for, batches it is.
+    users = [make_user() for _ in range(5)]
+    [note] = notify(users[:1], title="n")
+    now = timezone.now()
+    with CaptureQueriesContext(connection) as ctx:
+        pks = bulk_insert.insert_columns(
+            Delivery, ("notification_id", "user_id", "channel"),
+            [(note.pk, u.pk, "auto") for u in users],
+            constants={"next_attempt_at": now, "created_at": now, "updated_at": now},
+            batch_size=2,
+        )  # fmt: skip
+    assert len(pks) == 5 and _statements(ctx) == ["INSERT"] * 3

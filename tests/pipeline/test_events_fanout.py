@@ -149,12 +149,54 @@ def test_a_large_audience_is_written_in_chunks_in_one_transaction(
                 row.recipient_id,
                 row.organization_key,
             )
-    # Three chunks: three notification INSERTs and three Delivery INSERTs; the look-ups
-    # (organizations, preferences, opt-outs, settings, rate-limit counts) once each.
+    # The look-ups (organizations, preferences, opt-outs, settings, rate-limit counts)
+    # once each. On PostgreSQL the rows past one batch are staged: a temporary table,
+    # one COPY and one INSERT per table, however many rows. Elsewhere one INSERT per
+    # chunk: three for the notifications and three for the deliveries.
     table = Notification._meta.db_table
     kinds = Counter(_table(q["sql"]) for q in ctx.captured_queries)
-    assert kinds.pop(f"INSERT {table}") == 3
-    assert kinds.pop(f"INSERT {Delivery._meta.db_table}") == 3
+    per_table = 1 if connection.vendor == "postgresql" else 3
+    assert kinds.pop(f"INSERT {table}") == per_table
+    assert kinds.pop(f"INSERT {Delivery._meta.db_table}") == per_table
+    if connection.vendor == "postgresql":
+        assert kinds.pop("CREATE") == kinds.pop("COPY") == 2
     kinds.pop("UPDATE django_notify_event")  # the attempt, the claim, the count
     assert max(kinds.values()) == 1, kinds
     assert len(ctx) <= 19
+
+
+def test_an_events_statements_do_not_grow_with_its_audience_on_postgresql(
+    db, Notification, notify_settings, django_capture_on_commit_callbacks
+):
+    """Past one batch, PostgreSQL stages the rows (COPY into a temporary table, one
+    INSERT from it): the same statements for 9 subscribers as for 30. Elsewhere one
+    INSERT per batch, so there the count grows with the audience."""
+    from django_notify.models import Delivery
+
+    User = get_user_model()
+    notify_settings(
+        BULK_BATCH_SIZE=4,
+        CHANNELS={"in_app": {"BACKEND": "in_app"}, "outbox": {"BACKEND": "locmem"}},
+    )
+    counts = {}
+    for size in (9, 30):
+        users = User.objects.bulk_create(
+            [User(username=f"a{size}-{i}", email=f"a{size}-{i}@example.com") for i in range(size)]
+        )
+        Subscription.objects.filter(notification_type=CHUNKED).delete()
+        Subscription.objects.bulk_create(
+            [Subscription(user_id=u.pk, notification_type=CHUNKED) for u in users]
+        )
+        event = Event.objects.create(notification_type=CHUNKED)
+        with django_capture_on_commit_callbacks(execute=True):
+            with CaptureQueriesContext(connection) as ctx:
+                assert process_event(event.pk)
+        assert Notification.objects.filter(meta_data__event=event.pk).count() == size
+        assert Delivery.objects.filter(notification__meta_data__event=event.pk).count() == size
+        counts[size] = Counter(_table(q["sql"]) for q in ctx.captured_queries)
+    table = Notification._meta.db_table
+    if connection.vendor == "postgresql":
+        assert counts[9] == counts[30]
+        assert counts[30][f"INSERT {table}"] == 1
+    else:
+        assert counts[9][f"INSERT {table}"] == 3 and counts[30][f"INSERT {table}"] == 8

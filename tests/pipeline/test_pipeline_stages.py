@@ -8,7 +8,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from django_notify import SendRefused, emit, signals
+from django_notify import SendRefused, bulk_insert, emit, signals
 from django_notify.channels import channels
 from django_notify.models import (
     Delivery,
@@ -219,32 +219,54 @@ def test_a_send_is_decided_per_group_of_type_target_and_scope(
     assert groups[1].organizations([member.pk]) == {member.pk: str(org.pk)}
 
 
+@pytest.mark.parametrize("batch", [10_000, 2])
+@pytest.mark.parametrize("returned", ["as written", "reversed"])
 def test_a_fan_outs_shared_deliveries_reach_the_hand_off_as_columns(
-    make_user, make_org, monkeypatch, django_capture_on_commit_callbacks
-):
+    batch, returned, make_user, make_org, monkeypatch, notify_settings,
+    django_capture_on_commit_callbacks,
+):  # fmt: skip
     """Recipients who share their organization's decision get their deliveries written
     by one statement per channel; those wait for the commit as columns (no tuple per
-    delivery), and read as the same planned deliveries."""
+    delivery) and read as the rows written, each with its status and reason, whether
+    the rows went in one batch or several (staged on PostgreSQL) and in whatever order
+    the database returns them."""
+    notify_settings(BULK_BATCH_SIZE=batch)
+    if returned == "reversed":
+        insert_select = bulk_insert.insert_select
+
+        def backwards(*args, on_rows, **kwargs):
+            slices = []
+            insert_select(*args, on_rows=slices.append, **kwargs)
+            for rows in reversed(slices):
+                on_rows(rows[::-1])
+
+        monkeypatch.setattr(bulk_insert, "insert_select", backwards)
     org = make_org()
-    users = [make_user(org=org, email=f"u{i}@x.test") for i in range(3)]
+    users = [make_user(org=org, email="" if i in (1, 4) else f"u{i}@x.test") for i in range(6)]
     OrganizationPreference.objects.create(
         organization_key=str(org.pk), notification_type=TYPE, channel="email", enabled=True
     )
-    handed = []
+    columns = ("pk", "notification_id", "user_id", "channel", "status", "reason")
+    handed, stored = [], []
     real = write_module.hand_off
-    monkeypatch.setattr(
-        write_module,
-        "hand_off",
-        lambda rows, deliveries: (handed.append(deliveries), real(rows, deliveries)),
-    )
+
+    def spy(rows, deliveries):
+        handed.append(deliveries)
+        stored.append(sorted(Delivery.objects.filter(channel="email").values_list(*columns)))
+        real(rows, deliveries)
+
+    monkeypatch.setattr(write_module, "hand_off", spy)
     with django_capture_on_commit_callbacks(execute=True):
         emit(TYPE, context={"team": "Research"}, recipients=users)
-    (deliveries,) = handed
+    (deliveries,), (written,) = handed, stored
     assert isinstance(deliveries, PlannedList)
     assert [type(part) for part in deliveries.parts] == [PlannedColumns]
-    written = Delivery.objects.filter(channel="email")
-    assert sorted((d.user_id, d.channel, d.pk) for d in deliveries) == sorted(
-        written.values_list("user_id", "channel", "pk")
-    )
-    assert sorted(due_now(deliveries)) == sorted(written.values_list("pk", flat=True))
-    assert sorted(m.to[0] for m in mail.outbox) == sorted(u.email for u in users)
+    assert sorted(tuple(d) for d in deliveries) == written  # as written, before sending
+    assert {(d.status, d.reason) for d in deliveries} == {
+        (DeliveryStatus.PENDING, ""),
+        (DeliveryStatus.SKIPPED, "no address"),
+    }
+    assert sorted(due_now(deliveries)) == [
+        pk for pk, *_, status, _ in written if status == "pending"
+    ]
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(u.email for u in users if u.email)
