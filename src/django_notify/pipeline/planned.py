@@ -26,7 +26,26 @@ class Planned(NamedTuple):
     reason: str
 
 
-class PlannedColumns(Sequence[Planned]):
+class _PlannedSequence(Sequence[Planned]):
+    """Indexing (negative indices and slices too) over :meth:`_at`."""
+
+    @overload
+    def __getitem__(self, index: int) -> Planned: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Planned]: ...
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self._at(i) for i in range(*index.indices(len(self)))]
+        n = len(self)
+        if not -n <= index < n:
+            raise IndexError("planned delivery index out of range")
+        return self._at(index % n)
+
+    def _at(self, index: int) -> Planned:
+        raise NotImplementedError
+
+
+class PlannedColumns(_PlannedSequence):
     """Deliveries of one channel written by one statement, held as columns: a fan-out's
     shared deliveries come back by the ten thousand, and a tuple each would wait for the
     commit. Indexing or iterating makes the :class:`Planned` of a row."""
@@ -46,13 +65,7 @@ class PlannedColumns(Sequence[Planned]):
     def __len__(self) -> int:
         return len(self.columns[0])
 
-    @overload
-    def __getitem__(self, index: int) -> Planned: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[Planned]: ...
-    def __getitem__(self, index):
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
+    def _at(self, index: int) -> Planned:
         pks, nids, uids, statuses, reasons = self.columns
         return Planned(pks[index], nids[index], uids[index], self.channel, statuses[index],
                        reasons[index])  # fmt: skip
@@ -64,7 +77,7 @@ class PlannedColumns(Sequence[Planned]):
             yield Planned(pk, nid, uid, channel, status, reason)
 
 
-class PlannedList(Sequence[Planned]):
+class PlannedList(_PlannedSequence):
     """Several sequences of planned deliveries read as one (what the hand-off gets)."""
 
     def __init__(self, parts: Sequence[Sequence[Planned]]) -> None:
@@ -74,17 +87,7 @@ class PlannedList(Sequence[Planned]):
     def __len__(self) -> int:
         return self.ends[-1] if self.ends else 0
 
-    @overload
-    def __getitem__(self, index: int) -> Planned: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[Planned]: ...
-    def __getitem__(self, index):
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        n = len(self)
-        if not -n <= index < n:
-            raise IndexError("planned delivery index out of range")
-        index %= n
+    def _at(self, index: int) -> Planned:
         part = bisect_right(self.ends, index)
         return self.parts[part][index - (self.ends[part - 1] if part else 0)]
 
