@@ -142,7 +142,7 @@ def insert_columns(
                                connection)  # fmt: skip
         found: list[Any] = []
         statement.staged(every, size, lambda batch: found.extend(row[0] for row in batch))
-        return [opts.pk.to_python(value) for value in sorted(found)]
+        return keys_of(opts.pk, sorted(found))
     rows = chain(first, rows)
     while chunk := list(islice(rows, size)):
         vectors = [list(v) for v in zip(*chunk, strict=True)] if columns else []
@@ -156,8 +156,16 @@ def insert_columns(
             ids = sorted(row[0] for row in cursor.fetchall())
         if len(ids) != len(chunk):  # never expected: one row per SELECT row
             raise RuntimeError(f"inserted {len(ids)} rows for {len(chunk)}")
-        pks += [opts.pk.to_python(value) for value in ids]
+        pks += keys_of(opts.pk, ids)
     return pks
+
+
+def keys_of(pk, values: list[Any]) -> list[Any]:
+    """Primary key values read back, as the field's Python values (the driver's ints
+    already are; anything else goes through ``to_python``)."""
+    if stored_as_is(pk, values) and not pk.is_relation:
+        return values
+    return [pk.to_python(value) for value in values]
 
 
 def _defaults(opts, fields, given: list[str], constants: dict[str, Any]) -> list[Any]:

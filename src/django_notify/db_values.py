@@ -32,4 +32,5 @@ def stored_as_is(field, values: Iterable[Any]) -> bool:
         wanted = str
     else:
         return False
-    return all(v is None or type(v) is wanted for v in values)
+    # The types present, gathered in C: a fan-out asks this of 10,000 values at a time.
+    return set(map(type, values)) <= {wanted, type(None)}

@@ -48,10 +48,7 @@ def _pk(value: Any) -> Any:
 
 
 def _unique(values: Iterable[Any]) -> list[Any]:
-    seen: dict[Any, None] = {}
-    for value in values:
-        seen.setdefault(value, None)
-    return list(seen)
+    return list(dict.fromkeys(values))  # first occurrences, in order
 
 
 def as_list(name: str, value: Any) -> list[Any]:

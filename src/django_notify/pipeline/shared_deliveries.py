@@ -145,7 +145,6 @@ def _insert(
             frequency=either("frequency", Frequency.IMMEDIATE, frequency),
             address=(address, []),
         )
-    to_python = Delivery._meta.pk.to_python
     pks: list[Any] = []
     written: list[Any] = []
     statuses: list[str] = []
@@ -156,7 +155,7 @@ def _insert(
     texts = {str(s): str(s) for s in (status, DeliveryStatus.SKIPPED)}
 
     def collect(batch: list[tuple]) -> None:
-        pks.extend(to_python(row[0]) for row in batch)
+        pks.extend(bulk_insert.keys_of(Delivery._meta.pk, [row[0] for row in batch]))
         written.extend(row[1] for row in batch)
         statuses.extend(texts.get(row[2], row[2]) for row in batch)
 
