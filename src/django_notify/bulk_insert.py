@@ -417,7 +417,10 @@ def _stage(connection, fields, rows: Iterable[Sequence[Any]]) -> str:
     qn = connection.ops.quote_name
     name = f"django_notify_stage_{uuid.uuid4().hex[:16]}"
     columns = ", ".join(f"{qn(f'c{i}')} {f.db_type(connection)}" for i, f in enumerate(fields))
-    prepare = [_copy_value(f, connection) for f in fields]
+    # Columns whose values need preparing (not ints or text); NULL never does.
+    prepare = [
+        (i, p) for i, f in enumerate(fields) if (p := _copy_value(f, connection)) is not None
+    ]
     copy_sql = (
         f"COPY {qn(name)} ({qn('n')}, {', '.join(qn(f'c{i}') for i in range(len(fields)))}) "
         "FROM STDIN"
@@ -429,7 +432,12 @@ def _stage(connection, fields, rows: Iterable[Sequence[Any]]) -> str:
         def copy(sql, params, many, context):
             with connection.wrap_database_errors, context["cursor"].cursor.copy(sql) as stream:
                 for n, row in enumerate(rows):
-                    stream.write_row((n, *(p(v) for p, v in zip(prepare, row, strict=True))))
+                    if prepare:
+                        row = list(row)
+                        for i, p in prepare:
+                            if row[i] is not None:
+                                row[i] = p(row[i])
+                    stream.write_row((n, *row))
 
         # Through the execute wrappers and the query log, like any statement: query
         # counts and instrumentation see the COPY.
@@ -439,16 +447,12 @@ def _stage(connection, fields, rows: Iterable[Sequence[Any]]) -> str:
     return name
 
 
-def _copy_value(field, connection) -> Callable[[Any], Any]:
-    """How a value of ``field`` goes into a ``COPY``: integers and text as they are (the
-    driver writes them), anything else prepared as a statement parameter would be."""
+def _copy_value(field, connection) -> Callable[[Any], Any] | None:
+    """How a value of ``field`` goes into a ``COPY``: None for integers and text (the
+    driver writes them as they are), else as a statement parameter is prepared."""
     if stored_as_is(field, ()):
-        return _same
+        return None
     return lambda value: field.get_db_prep_save(value, connection)
-
-
-def _same(value: Any) -> Any:
-    return value
 
 
 def value_sql(field, value: Any, connection) -> tuple[str, list[Any]]:

@@ -22,6 +22,7 @@ import logging
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from operator import attrgetter
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, router, transaction
@@ -54,14 +55,14 @@ def push(items: Sequence[tuple[str, BrokerMessage]]) -> bool:
 
 
 _ROUTING = ("pk", "scope", "recipient_id", "team_key", "organization_key")
+_routing_of = attrgetter(*_ROUTING)  # one C call per row: a fan-out routes 10,000 at once
 
 
 def _routing(model, ids: list[Any], notifications: Sequence[Any]):
     """(pk, scope, recipient, team, organization) of each row: from the rows when the
     sender passed them, else read in one query per 1,000 ids."""
     if notifications:
-        for row in notifications:
-            yield tuple(getattr(row, name) for name in _ROUTING)
+        yield from map(_routing_of, notifications)
         return
     for start in range(0, len(ids), LOOKUP_CHUNK):
         chunk = ids[start : start + LOOKUP_CHUNK]
