@@ -19,8 +19,9 @@ row order: one statement takes its sequence (or rowid) values in the order the
 
 On PostgreSQL, rows past one batch inside a transaction are *staged* instead: streamed
 with ``COPY`` into a temporary table (dropped at the commit) and inserted from it by one
-``INSERT … SELECT``. However many rows, that is three statements, and no batch of rows
-is ever held as one parameter; the new keys come back in slices.
+``INSERT … SELECT``. However many rows, that is four statements (the role's right to
+create temporary tables is checked first), and no batch of rows is ever held as one
+parameter; the new keys come back in slices.
 """
 
 from __future__ import annotations
@@ -406,9 +407,17 @@ class _Statement:
 
 
 def _stages(connection) -> bool:
-    """Rows past one batch are staged (see the module text): PostgreSQL, inside a
-    transaction (the staging table lives until its commit)."""
-    return connection.vendor == "postgresql" and connection.in_atomic_block
+    """Rows past one batch are staged (see the module text): PostgreSQL through psycopg 3
+    (psycopg2 has another ``COPY`` interface), inside a transaction (the staging table
+    lives until its commit), for a role that may create temporary tables (a locked-down
+    role may not: its rows go in batches, as on any other database)."""
+    if connection.vendor != "postgresql" or not connection.in_atomic_block:
+        return False
+    if getattr(connection.Database, "__name__", "") != "psycopg":
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT has_database_privilege(current_database(), 'TEMPORARY')")
+        return bool(cursor.fetchone()[0])
 
 
 def _stage(connection, fields, rows: Iterable[Sequence[Any]]) -> str:

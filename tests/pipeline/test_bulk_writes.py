@@ -256,7 +256,7 @@ def test_staged_columns_store_what_one_batch_stores(make_user, Notification):
     assert staged == one_batch  # every value, in row order: the pks follow the rows
     assert len(pks) == 9 and pks == sorted(pks) and one_sql == ["INSERT"]
     if connection.vendor == "postgresql":
-        assert sql == ["CREATE", "COPY", "INSERT"]
+        assert sql == ["SELECT", "CREATE", "COPY", "INSERT"]  # SELECT: may it stage?
     else:
         assert sql == ["INSERT"] * 5
 
@@ -289,7 +289,8 @@ def test_staged_select_joins_and_hands_back_slices(make_user, Notification):
     )
     stored = Delivery.objects.filter(channel="staged")
     assert sorted(stored.values_list("pk", "reason")) == sorted((r[0], r[3]) for r in written)
-    expected = ["CREATE", "COPY", "INSERT"] if connection.vendor == "postgresql" else ["INSERT"] * 3
+    staged = ["SELECT", "CREATE", "COPY", "INSERT"]
+    expected = staged if connection.vendor == "postgresql" else ["INSERT"] * 3
     assert _statements(ctx) == expected
 
 
@@ -307,3 +308,34 @@ def test_rows_are_not_staged_outside_a_transaction(make_user, Notification):
             batch_size=2,
         )  # fmt: skip
     assert len(pks) == 5 and _statements(ctx) == ["INSERT"] * 3
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="temporary-table rights")
+def test_a_role_that_may_not_create_temporary_tables_writes_in_batches(make_user, Notification):
+    """A locked-down role without the TEMPORARY right gets batches, not an error (all
+    of this is rolled back with the test's transaction: roles and grants too)."""
+    users = [make_user() for _ in range(5)]
+    [note] = notify(users[:1], title="n")
+    qn = connection.ops.quote_name
+    role = "django_notify_no_temp"
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE ROLE {role} NOLOGIN")
+        cursor.execute(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}")
+        cursor.execute(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {role}")
+        cursor.execute(f"REVOKE TEMPORARY ON DATABASE {qn(connection.settings_dict['NAME'])} "
+                       "FROM PUBLIC")  # fmt: skip
+        cursor.execute(f"SET LOCAL ROLE {role}")
+    now = timezone.now()
+    try:
+        with CaptureQueriesContext(connection) as ctx:
+            pks = bulk_insert.insert_columns(
+                Delivery, ("notification_id", "user_id", "channel"),
+                [(note.pk, u.pk, "no-temp") for u in users],
+                constants={"next_attempt_at": now, "created_at": now, "updated_at": now},
+                batch_size=2,
+            )  # fmt: skip
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET ROLE")
+    assert len(pks) == 5 and _statements(ctx) == ["SELECT", "INSERT", "INSERT", "INSERT"]
+    assert Delivery.objects.filter(channel="no-temp").count() == 5

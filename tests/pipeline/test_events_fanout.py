@@ -158,11 +158,12 @@ def test_a_large_audience_is_written_in_chunks_in_one_transaction(
     per_table = 1 if connection.vendor == "postgresql" else 3
     assert kinds.pop(f"INSERT {table}") == per_table
     assert kinds.pop(f"INSERT {Delivery._meta.db_table}") == per_table
-    if connection.vendor == "postgresql":
-        assert kinds.pop("CREATE") == kinds.pop("COPY") == 2
+    if connection.vendor == "postgresql":  # SELECT: may the role create temporary tables?
+        assert kinds.pop("CREATE") == kinds.pop("COPY") == kinds.pop("SELECT") == 2
     kinds.pop("UPDATE django_notify_event")  # the attempt, the claim, the count
     assert max(kinds.values()) == 1, kinds
-    assert len(ctx) <= 19
+    # Staging is 4 statements per table where batches are 3 here: 2 more in all.
+    assert len(ctx) <= (21 if connection.vendor == "postgresql" else 19)
 
 
 def test_an_events_statements_do_not_grow_with_its_audience_on_postgresql(
