@@ -297,25 +297,29 @@ def test_staged_select_joins_and_hands_back_slices(make_user, Notification):
 @pytest.mark.django_db(transaction=True)
 def test_rows_are_not_staged_outside_a_transaction(make_user, Notification):
     # The staging table lives until the commit: with none to wait for, batches it is.
+    pks, sql = _in_batches_of_two(make_user, "auto")
+    assert len(pks) == 5 and sql == ["INSERT"] * 3
+
+
+def _in_batches_of_two(make_user, channel: str) -> tuple[list, list[str]]:
+    """Five deliveries by ``insert_columns`` with a batch of 2: their pks, the statements."""
     users = [make_user() for _ in range(5)]
     [note] = notify(users[:1], title="n")
     now = timezone.now()
     with CaptureQueriesContext(connection) as ctx:
         pks = bulk_insert.insert_columns(
             Delivery, ("notification_id", "user_id", "channel"),
-            [(note.pk, u.pk, "auto") for u in users],
+            [(note.pk, u.pk, channel) for u in users],
             constants={"next_attempt_at": now, "created_at": now, "updated_at": now},
             batch_size=2,
         )  # fmt: skip
-    assert len(pks) == 5 and _statements(ctx) == ["INSERT"] * 3
+    return pks, _statements(ctx)
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="temporary-table rights")
 def test_a_role_that_may_not_create_temporary_tables_writes_in_batches(make_user, Notification):
     """A locked-down role without the TEMPORARY right gets batches, not an error (all
     of this is rolled back with the test's transaction: roles and grants too)."""
-    users = [make_user() for _ in range(5)]
-    [note] = notify(users[:1], title="n")
     qn = connection.ops.quote_name
     role = "django_notify_no_temp"
     with connection.cursor() as cursor:
@@ -325,17 +329,10 @@ def test_a_role_that_may_not_create_temporary_tables_writes_in_batches(make_user
         cursor.execute(f"REVOKE TEMPORARY ON DATABASE {qn(connection.settings_dict['NAME'])} "
                        "FROM PUBLIC")  # fmt: skip
         cursor.execute(f"SET LOCAL ROLE {role}")
-    now = timezone.now()
     try:
-        with CaptureQueriesContext(connection) as ctx:
-            pks = bulk_insert.insert_columns(
-                Delivery, ("notification_id", "user_id", "channel"),
-                [(note.pk, u.pk, "no-temp") for u in users],
-                constants={"next_attempt_at": now, "created_at": now, "updated_at": now},
-                batch_size=2,
-            )  # fmt: skip
+        pks, sql = _in_batches_of_two(make_user, "no-temp")
     finally:
         with connection.cursor() as cursor:
             cursor.execute("RESET ROLE")
-    assert len(pks) == 5 and _statements(ctx) == ["SELECT", "INSERT", "INSERT", "INSERT"]
+    assert len(pks) == 5 and sql == ["SELECT", "INSERT", "INSERT", "INSERT"]
     assert Delivery.objects.filter(channel="no-temp").count() == 5
