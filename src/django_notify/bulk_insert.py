@@ -325,12 +325,14 @@ def insert_select(
     statement = _Statement(model, by_name, varying, expressions, constants, join, returning,
                            connection)  # fmt: skip
     size = batch_size or CHUNK
-    columns = [list(values) for values in varying.values()]
-    if n > size and _stages(connection):
+    columns = [values if isinstance(values, list) else list(values) for values in varying.values()]
+    if n <= size:  # one batch: the columns as given, not copied
+        statement.carried(columns, collect)
+    elif _stages(connection):
         statement.staged(zip(*columns, strict=True), size, collect)
-        return found
-    for start in range(0, n, size):
-        statement.carried([column[start : start + size] for column in columns], collect)
+    else:
+        for start in range(0, n, size):
+            statement.carried([column[start : start + size] for column in columns], collect)
     return found
 
 
@@ -342,7 +344,6 @@ class _Statement:
                  connection) -> None:  # fmt: skip
         self.connection = connection
         self.qn = qn = connection.ops.quote_name
-        self.model = model
         self.varying = [by_name[name] for name in varying]
         opts = model._meta
         order = [f for f in by_name.values() if f.attname in varying

@@ -3,6 +3,7 @@ shared by the deliveries planned one by one and those written in SQL."""
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from datetime import datetime
@@ -41,8 +42,9 @@ class _PlannedSequence(Sequence[Planned]):
             raise IndexError("planned delivery index out of range")
         return self._at(index % n)
 
+    @abstractmethod
     def _at(self, index: int) -> Planned:
-        raise NotImplementedError
+        """The planned delivery at ``index`` (0 <= index < len(self))."""
 
 
 class PlannedColumns(_PlannedSequence):
