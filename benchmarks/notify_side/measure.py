@@ -286,8 +286,9 @@ def event_figures() -> dict:
 def _event_floor() -> dict:
     """The same event's rows written by the database alone: one statement inserts a
     notification per subscriber (organization key from the membership) and, from those
-    rows, an email delivery each (address from the user, a random key), committed. No
-    decision is taken: it is what writing the rows costs, whatever decides them."""
+    rows, an email delivery each (address from the user; no key, as the first claim draws
+    it), committed. No decision is taken: it is what writing the rows costs, whatever
+    decides them."""
     from django.utils import timezone
 
     from django_notify.models import Delivery
@@ -316,7 +317,6 @@ def _event_floor() -> dict:
             "notification_id": '"n"."id"',
             "user_id": '"n"."recipient_id"',
             "address": '"u"."email"',
-            "idempotency_key": "replace(CAST(gen_random_uuid() AS text), '-', '')",
         },
         fixed={
             "status": "pending",

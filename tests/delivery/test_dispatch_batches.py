@@ -499,6 +499,36 @@ def test_claim_batch_moves_rows_to_sending_in_two_statements(make_user, plan):
     assert claim_batch(pks, now) == []
 
 
+def test_the_first_claim_draws_each_key_and_later_claims_keep_it(make_user, plan):
+    """Planned rows have no idempotency key; the claim's own UPDATE gives each keyless
+    row a distinct one (no extra statement), and a row claimed again (a retry) keeps
+    the key it had, in the database and on the rows handed back."""
+    from django.utils import timezone
+
+    pks = plan(make_users(make_user, 12))
+    assert set(Delivery.objects.filter(pk__in=pks).values_list("idempotency_key", flat=True)) == {
+        None
+    }
+    Delivery.objects.filter(pk=pks[0]).update(idempotency_key="kept-from-before")
+    now = timezone.now()
+    with CaptureQueriesContext(connection) as ctx:
+        rows = claim_batch(pks, now)
+    assert [q["sql"].split()[0] for q in ctx.captured_queries if "SAVEPOINT" not in q["sql"]] == [
+        "SELECT",
+        "UPDATE",
+    ]
+    stored = dict(Delivery.objects.filter(pk__in=pks).values_list("pk", "idempotency_key"))
+    assert {r.pk: r.idempotency_key for r in rows} == stored
+    assert stored[pks[0]] == "kept-from-before"
+    drawn = [stored[pk] for pk in pks[1:]]
+    assert len(set(drawn)) == 11 and all(len(k) == 32 for k in drawn)
+    # A failed attempt comes round again: the same keys.
+    Delivery.objects.filter(pk__in=pks).update(status=DeliveryStatus.FAILED, next_attempt_at=now)
+    again = claim_batch(pks, now)
+    assert {r.pk: r.idempotency_key for r in again} == stored
+    assert dict(Delivery.objects.filter(pk__in=pks).values_list("pk", "idempotency_key")) == stored
+
+
 def test_a_slow_batch_keeps_its_claims_past_sending_timeout(hooks, make_user, plan):
     """Each webhook takes 0.25 s, the batch 1.5 s, SENDING_TIMEOUT is 0.6 s: the rows still
     waiting are claimed again as the batch goes, so a sweep mid-batch finds nothing

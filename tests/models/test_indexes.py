@@ -9,6 +9,7 @@ from django.db import IntegrityError, connection, transaction
 
 from django_notify import notify
 from django_notify.models import Delivery, Digest, Frequency
+from django_notify.models.delivery import new_key
 
 pytestmark = pytest.mark.django_db
 
@@ -91,12 +92,24 @@ def test_the_partial_indexes_answer_their_questions(require_postgres, make_user,
 @pytest.mark.parametrize("model", [Delivery, Digest])
 def test_an_idempotency_key_is_still_unique(make_user, model):
     user = make_user()
-    if model is Delivery:
+    if model is Delivery:  # its key is drawn by the first claim: here, by hand
         [row] = notify([user], title="hello")
-        first = Delivery.objects.create(notification=row, user=user, channel="outbox")
+        first = Delivery.objects.create(
+            notification=row, user=user, channel="outbox", idempotency_key=new_key()
+        )
         values = {"notification": row, "user": user, "channel": "email"}
     else:
         first = Digest.objects.create(user=user, channel="locmem", frequency=Frequency.DAILY)
         values = {"user": user, "channel": "locmem", "frequency": Frequency.DAILY}
     with pytest.raises(IntegrityError), transaction.atomic():
         model.objects.create(idempotency_key=first.idempotency_key, **values)
+
+
+def test_deliveries_without_a_key_yet_do_not_collide(make_user):
+    """Planned deliveries have no key until claimed; the unique index holds only the
+    rows that have one, so any number of keyless rows coexist."""
+    user = make_user()
+    [row] = notify([user], title="hello")
+    for channel in ("outbox", "email", "sms"):
+        Delivery.objects.create(notification=row, user=user, channel=channel)
+    assert list(Delivery.objects.values_list("idempotency_key", flat=True)) == [None] * 3

@@ -4,8 +4,9 @@ Every attempt starts with a claim that moves the row to ``sending`` only if it i
 due and claimable, so a task delivered twice, two workers racing, or the sweeper
 re-enqueueing a row all end in one send. A batch claims its rows together: it locks the
 due ones no one else holds (``SELECT … FOR UPDATE SKIP LOCKED``) and moves them in one
-UPDATE. The row keeps its idempotency key, so a retry after a crash mid-send carries the
-same Message-ID / webhook-id and the receiver can drop the duplicate.
+UPDATE. The first claim draws the row's idempotency key and the row keeps it, so a retry
+after a crash mid-send carries the same Message-ID / webhook-id and the receiver can drop
+the duplicate.
 
 Outcomes: ``sent``; ``failed`` with ``next_attempt_at`` (transient error, exponential
 backoff with jitter, or the provider's Retry-After); ``dead`` (permanent error, or
@@ -24,6 +25,7 @@ from typing import Any
 
 from django.db import InterfaceError, OperationalError, connections, transaction
 from django.db.models import Case, F, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .. import signals
@@ -33,6 +35,7 @@ from ..conf import app_settings
 from ..exceptions import DeliveryCancelled, DeliveryError
 from ..loading import get_notification_model, load_class
 from ..models import CLAIMABLE_STATUSES, Delivery, DeliveryStatus, Digest, Frequency
+from ..models.delivery import new_keys
 from ..registry import NotRegistered
 from ..rendering.templates import TemplateLookup
 from . import messages
@@ -257,14 +260,32 @@ def claim_batch(delivery_ids: Iterable[Any], now: datetime) -> list[Delivery]:
         )
         if not rows:
             return []
+        keys = _first_keys(rows)
         moved = due.filter(pk__in=[row.pk for row in rows]).update(
-            status=DeliveryStatus.SENDING, attempts=F("attempts") + 1, claimed_at=now
+            status=DeliveryStatus.SENDING, attempts=F("attempts") + 1, claimed_at=now, **keys
         )
         if moved != len(rows):
             raise ClaimConflict(f"claimed {moved} of {len(rows)} locked deliveries")
     for row in rows:
         row.status, row.attempts, row.claimed_at = DeliveryStatus.SENDING, row.attempts + 1, now
     return rows
+
+
+def _first_keys(rows: list[Delivery]) -> dict[str, Any]:
+    """The UPDATE argument that gives the claimed rows without an idempotency key their
+    key (their first claim), set on ``rows`` too; a row that has one keeps it, so every
+    retry carries the same. The rows are locked (or, on SQLite, the database is), so
+    what was read is what the UPDATE finds; ``Coalesce`` keeps a key regardless."""
+    keyless = [row for row in rows if row.idempotency_key is None]
+    if not keyless:
+        return {}
+    for row, key in zip(keyless, new_keys(len(keyless)), strict=True):
+        row.idempotency_key = key
+    drawn = Case(
+        *(When(pk=row.pk, then=Value(row.idempotency_key)) for row in keyless),
+        output_field=Delivery._meta.get_field("idempotency_key"),
+    )
+    return {"idempotency_key": Coalesce(F("idempotency_key"), drawn)}
 
 
 class _Claims:

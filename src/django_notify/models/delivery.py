@@ -61,9 +61,14 @@ class Frequency(models.TextChoices):
     WEEKLY = "weekly", _("Weekly digest")
 
 
-def unique_key(table: str) -> models.UniqueConstraint:
-    """The idempotency key's uniqueness, one index (equality is the only lookup)."""
-    return models.UniqueConstraint(fields=["idempotency_key"], name=f"{table}_key_unique")
+def unique_key(table: str, *, drawn_later: bool = False) -> models.UniqueConstraint:
+    """The idempotency key's uniqueness, one index (equality is the only lookup). With
+    ``drawn_later`` the key is empty until a worker claims the row, and the index holds
+    only the rows that have one."""
+    condition = Q(idempotency_key__isnull=False) if drawn_later else None
+    return models.UniqueConstraint(
+        fields=["idempotency_key"], name=f"{table}_key_unique", condition=condition
+    )
 
 
 class AttemptFields(models.Model):
@@ -160,6 +165,14 @@ class Delivery(AttemptFields):
         related_name="deliveries",
         db_index=False,  # the partial index below: a fan-out's rows have none
     )
+    #: Drawn by the first claim (:func:`~django_notify.delivery.dispatch.claim_batch`)
+    #: and kept on every retry. Not at planning: a fan-out would pay one unique-index
+    #: entry per row for keys that rows never sent (skipped, digested) never use, and
+    #: the claim's UPDATE writes every index entry of its rows anyway.
+    idempotency_key = models.CharField(  # noqa: DJ001 - NULL: no key drawn yet
+        _("idempotency key"), max_length=64, null=True, blank=True, default=None,
+        editable=False,
+    )  # fmt: skip
 
     class Meta:
         verbose_name = _("delivery")
@@ -169,7 +182,7 @@ class Delivery(AttemptFields):
             models.UniqueConstraint(
                 fields=["notification", "user", "channel"], name="django_notify_delivery_unique"
             ),
-            unique_key("django_notify_delivery"),
+            unique_key("django_notify_delivery", drawn_later=True),
         ]
         indexes = [
             # The sweeper's and the digest task's scan: only rows still to do.

@@ -17,7 +17,6 @@ from .. import bulk_insert
 from ..channels.registry import get_channel
 from ..conf import app_settings
 from ..models import Delivery, DeliveryStatus, Frequency
-from ..models.delivery import new_keys
 from ..rates import describe_window
 from . import shared_deliveries
 from .decisions import GroupDecisions
@@ -26,13 +25,13 @@ from .planned import Planned, PlannedList, frequency_on, when
 #: The columns a planned delivery sets; every other one takes its default.
 COLUMNS = (
     "notification_id", "user_id", "channel", "notification_type", "status",
-    "next_attempt_at", "reason", "address", "frequency", "idempotency_key",
+    "next_attempt_at", "reason", "address", "frequency",
 )  # fmt: skip
 
 
 def _group_deliveries(group: GroupDecisions, now: datetime) -> list[tuple]:
-    """The Delivery rows of one decided group, as value tuples in ``COLUMNS`` order
-    without the last (the idempotency key); its rows must be saved (they have pks)."""
+    """The Delivery rows of one decided group, as value tuples in ``COLUMNS`` order; its
+    rows must be saved (they have pks)."""
     deliveries = []
     limit = group.limit
     skipped, immediate = DeliveryStatus.SKIPPED, Frequency.IMMEDIATE
@@ -100,7 +99,6 @@ def write_deliveries(groups: Iterable[GroupDecisions], now: datetime) -> Planned
     rows = [d for group in groups for d in _group_deliveries(group, now)]
     if not rows:
         return PlannedList(shared)
-    rows = [(*row, key) for row, key in zip(rows, new_keys(len(rows)), strict=True)]
     pks = bulk_insert.insert_columns(
         Delivery,
         COLUMNS,
