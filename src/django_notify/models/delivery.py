@@ -26,8 +26,8 @@ def new_key() -> str:
 
 def new_keys(n: int) -> list[str]:
     """``n`` random keys of the same form as :func:`new_key` (32 hex digits), drawn in
-    one call: a fan-out needs one per delivery, and ``uuid4()`` each costs ten times
-    as much."""
+    one call: a claimed batch needs one per delivery, and ``uuid4()`` each costs ten
+    times as much."""
     digits = os.urandom(16 * n).hex()
     return [digits[i : i + 32] for i in range(0, 32 * n, 32)]
 
