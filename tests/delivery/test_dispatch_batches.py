@@ -499,12 +499,18 @@ def test_claim_batch_moves_rows_to_sending_in_two_statements(make_user, plan):
     assert claim_batch(pks, now) == []
 
 
-def test_the_first_claim_draws_each_key_and_later_claims_keep_it(make_user, plan):
+@pytest.mark.parametrize("carried", ["json", "case"])
+def test_the_first_claim_draws_each_key_and_later_claims_keep_it(
+    make_user, plan, monkeypatch, carried
+):
     """Planned rows have no idempotency key; the claim's own UPDATE gives each keyless
     row a distinct one (no extra statement), and a row claimed again (a retry) keeps
-    the key it had, in the database and on the rows handed back."""
+    the key it had, in the database and on the rows handed back. ``case``: the keys as
+    other databases get them, one ``CASE`` branch per row."""
     from django.utils import timezone
 
+    if carried == "case":
+        monkeypatch.setattr(connection, "vendor", "other")
     pks = plan(make_users(make_user, 12))
     assert set(Delivery.objects.filter(pk__in=pks).values_list("idempotency_key", flat=True)) == {
         None
@@ -517,6 +523,8 @@ def test_the_first_claim_draws_each_key_and_later_claims_keep_it(make_user, plan
         "SELECT",
         "UPDATE",
     ]
+    update = next(q["sql"] for q in ctx.captured_queries if q["sql"].startswith("UPDATE"))
+    assert ("CASE WHEN" in update) == (carried == "case")
     stored = dict(Delivery.objects.filter(pk__in=pks).values_list("pk", "idempotency_key"))
     assert {r.pk: r.idempotency_key for r in rows} == stored
     assert stored[pks[0]] == "kept-from-before"

@@ -15,6 +15,7 @@ backoff with jitter, or the provider's Retry-After); ``dead`` (permanent error, 
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
@@ -25,6 +26,7 @@ from typing import Any
 
 from django.db import InterfaceError, OperationalError, connections, transaction
 from django.db.models import Case, F, Value, When
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -260,7 +262,7 @@ def claim_batch(delivery_ids: Iterable[Any], now: datetime) -> list[Delivery]:
         )
         if not rows:
             return []
-        keys = _first_keys(rows)
+        keys = _first_keys(rows, due.db)
         moved = due.filter(pk__in=[row.pk for row in rows]).update(
             status=DeliveryStatus.SENDING, attempts=F("attempts") + 1, claimed_at=now, **keys
         )
@@ -271,7 +273,7 @@ def claim_batch(delivery_ids: Iterable[Any], now: datetime) -> list[Delivery]:
     return rows
 
 
-def _first_keys(rows: list[Delivery]) -> dict[str, Any]:
+def _first_keys(rows: list[Delivery], using: str) -> dict[str, Any]:
     """The UPDATE argument that gives the claimed rows without an idempotency key their
     key (their first claim), set on ``rows`` too; a row that has one keeps it, so every
     retry carries the same. The rows are locked (or, on SQLite, the database is), so
@@ -281,11 +283,29 @@ def _first_keys(rows: list[Delivery]) -> dict[str, Any]:
         return {}
     for row, key in zip(keyless, new_keys(len(keyless)), strict=True):
         row.idempotency_key = key
-    drawn = Case(
-        *(When(pk=row.pk, then=Value(row.idempotency_key)) for row in keyless),
-        output_field=Delivery._meta.get_field("idempotency_key"),
+    return {"idempotency_key": Coalesce(F("idempotency_key"), _drawn_keys(keyless, using))}
+
+
+def _drawn_keys(rows: list[Delivery], using: str):
+    """Each row's new key, looked up by primary key. On PostgreSQL and SQLite the keys
+    travel as one JSON object read by the database; elsewhere as a ``CASE`` with one
+    branch per row, which Django takes about 0.25 ms per row to compile."""
+    field = Delivery._meta.get_field("idempotency_key")
+    connection = connections[using]
+    vendor = connection.vendor
+    if vendor in ("postgresql", "sqlite"):
+        keys = json.dumps({str(row.pk): row.idempotency_key for row in rows})
+        qn = connection.ops.quote_name
+        column = f"{qn(Delivery._meta.db_table)}.{qn(Delivery._meta.pk.column)}"
+        sql = (
+            f"(%s::jsonb ->> {column}::text)"
+            if vendor == "postgresql"
+            else f"json_extract(%s, '$.\"' || {column} || '\"')"
+        )
+        return RawSQL(sql, [keys], output_field=field)
+    return Case(
+        *(When(pk=row.pk, then=Value(row.idempotency_key)) for row in rows), output_field=field
     )
-    return {"idempotency_key": Coalesce(F("idempotency_key"), drawn)}
 
 
 class _Claims:
