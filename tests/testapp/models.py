@@ -6,7 +6,10 @@ stays installed for tests/example_project): the reverse names on the user are th
 own, so both can be installed together.
 """
 
+import uuid
+
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
 from django_notify.tenancy import Role
@@ -55,3 +58,14 @@ class Team(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ExternalRecord(models.Model):
+    """A host row keyed by UUID, for the helpers that must spell any primary key."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    label = models.CharField(max_length=100, blank=True)
+    data = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
+
+    def __str__(self) -> str:
+        return self.label or str(self.pk)
