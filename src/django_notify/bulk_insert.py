@@ -17,11 +17,13 @@ limit never splits it. Primary keys come back with ``RETURNING`` and are assigne
 row order: one statement takes its sequence (or rowid) values in the order the
 ``SELECT`` feeds it. Other databases fall back to ``bulk_create``.
 
-On PostgreSQL, rows past one batch inside a transaction are *staged* instead: streamed
-with ``COPY`` into a temporary table (dropped at the commit) and inserted from it by one
-``INSERT … SELECT``. However many rows, that is four statements (the role's right to
-create temporary tables is checked first), and no batch of rows is ever held as one
-parameter; the new keys come back in slices.
+Rows past one batch inside a transaction are *staged* instead: written into a temporary
+table and inserted from it by one ``INSERT … SELECT``, the new keys read back in slices.
+On PostgreSQL they are streamed with ``COPY`` into a table dropped at the commit (the
+role's right to create temporary tables is checked first); on SQLite one
+``executemany`` fills the table from the rows as they come, and it is dropped once the
+``INSERT`` has been read. However many rows, that is four statements per table, and no
+batch of rows is ever held as one parameter.
 """
 
 from __future__ import annotations
@@ -405,14 +407,21 @@ class _Statement:
             if self.returning:
                 while batch := cursor.fetchmany(size):
                     collect(batch)
+            if self.connection.vendor == "sqlite":  # no ON COMMIT DROP there
+                cursor.execute(f"DROP TABLE temp.{qn(stage)}")
 
 
 def _stages(connection) -> bool:
-    """Rows past one batch are staged (see the module text): PostgreSQL through psycopg 3
-    (psycopg2 has another ``COPY`` interface), inside a transaction (the staging table
-    lives until its commit), for a role that may create temporary tables (a locked-down
-    role may not: its rows go in batches, as on any other database)."""
-    if connection.vendor != "postgresql" or not connection.in_atomic_block:
+    """Rows past one batch are staged (see the module text) inside a transaction (on
+    PostgreSQL the staging table lives until its commit; a failure takes it away on
+    both): on SQLite, and on PostgreSQL through psycopg 3 (psycopg2 has another ``COPY``
+    interface) for a role that may create temporary tables (a locked-down role may not:
+    its rows go in batches, as on any other database)."""
+    if not connection.in_atomic_block:
+        return False
+    if connection.vendor == "sqlite":
+        return True
+    if connection.vendor != "postgresql":
         return False
     if getattr(connection.Database, "__name__", "") != "psycopg":
         return False
@@ -423,7 +432,8 @@ def _stages(connection) -> bool:
 
 def _stage(connection, fields, rows: Iterable[Sequence[Any]]) -> str:
     """A temporary table holding ``rows`` (one value per field each) in columns ``c0``…
-    and their order in ``n``, filled by one ``COPY``; returns its name."""
+    and their order in ``n``, filled by one ``COPY`` (PostgreSQL) or one
+    ``executemany`` (SQLite); returns its name."""
     qn = connection.ops.quote_name
     name = f"django_notify_stage_{uuid.uuid4().hex[:16]}"
     columns = ", ".join(f"{qn(f'c{i}')} {f.db_type(connection)}" for i, f in enumerate(fields))
@@ -431,6 +441,8 @@ def _stage(connection, fields, rows: Iterable[Sequence[Any]]) -> str:
     prepare = [
         (i, p) for i, f in enumerate(fields) if (p := _copy_value(f, connection)) is not None
     ]
+    if connection.vendor == "sqlite":
+        return _stage_sqlite(connection, name, columns, len(fields), prepare, rows)
     copy_sql = (
         f"COPY {qn(name)} ({qn('n')}, {', '.join(qn(f'c{i}') for i in range(len(fields)))}) "
         "FROM STDIN"
@@ -449,17 +461,48 @@ def _stage(connection, fields, rows: Iterable[Sequence[Any]]) -> str:
                                 row[i] = p(row[i])
                     stream.write_row((n, *row))
 
-        # Through the execute wrappers and the query log, like any statement: query
-        # counts and instrumentation see the COPY.
-        debug = getattr(cursor, "debug_sql", None)
-        with debug(copy_sql) if debug is not None else nullcontext():
-            cursor._execute_with_wrappers(copy_sql, None, False, copy)
+        _through_wrappers(cursor, copy_sql, copy)
     return name
 
 
+def _stage_sqlite(connection, name, columns, width, prepare, rows) -> str:
+    qn = connection.ops.quote_name
+
+    def numbered():
+        # One row at a time from ``rows``: the executemany never holds them all.
+        for n, row in enumerate(rows):
+            if prepare:
+                row = list(row)
+                for i, p in prepare:
+                    if row[i] is not None:
+                        row[i] = p(row[i])
+            yield (n, *row)
+
+    fill_sql = f"INSERT INTO temp.{qn(name)} VALUES ({', '.join(['?'] * (width + 1))})"
+
+    def fill(sql, params, many, context):
+        # sqlite3's own executemany, which reads the rows as it goes: Django's wrapper
+        # tees them to peek at the first, and the tee would keep every row.
+        with connection.wrap_database_errors:
+            connection.Database.Cursor.executemany(context["cursor"].cursor, sql, numbered())
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMPORARY TABLE {qn(name)} ({qn('n')} integer, {columns})")
+        _through_wrappers(cursor, fill_sql, fill)
+    return name
+
+
+def _through_wrappers(cursor, sql: str, run: Callable) -> None:
+    """Run ``run`` as the statement ``sql`` through the execute wrappers and the query
+    log, like any statement: query counts and instrumentation see it."""
+    debug = getattr(cursor, "debug_sql", None)
+    with debug(sql) if debug is not None else nullcontext():
+        cursor._execute_with_wrappers(sql, None, False, run)
+
+
 def _copy_value(field, connection) -> Callable[[Any], Any] | None:
-    """How a value of ``field`` goes into a ``COPY``: None for integers and text (the
-    driver writes them as they are), else as a statement parameter is prepared."""
+    """How a value of ``field`` goes into a staging table: None for integers and text
+    (the driver writes them as they are), else as a statement parameter is prepared."""
     if stored_as_is(field, ()):
         return None
     return lambda value: field.get_db_prep_save(value, connection)
