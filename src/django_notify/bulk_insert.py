@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import operator
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import nullcontext
 from itertools import chain, islice
 from typing import Any
@@ -453,38 +453,36 @@ def _stage(connection, fields, rows: Iterable[Sequence[Any]]) -> str:
 
         def copy(sql, params, many, context):
             with connection.wrap_database_errors, context["cursor"].cursor.copy(sql) as stream:
-                for n, row in enumerate(rows):
-                    if prepare:
-                        row = list(row)
-                        for i, p in prepare:
-                            if row[i] is not None:
-                                row[i] = p(row[i])
-                    stream.write_row((n, *row))
+                for row in _numbered(rows, prepare):
+                    stream.write_row(row)
 
         _through_wrappers(cursor, copy_sql, copy)
     return name
 
 
+def _numbered(rows: Iterable[Sequence[Any]], prepare) -> Iterator[tuple]:
+    """Each row with its number first and its ``prepare`` columns prepared, one at a time:
+    the staging statement never holds them all."""
+    for n, row in enumerate(rows):
+        if prepare:
+            row = list(row)
+            for i, p in prepare:
+                if row[i] is not None:
+                    row[i] = p(row[i])
+        yield (n, *row)
+
+
 def _stage_sqlite(connection, name, columns, width, prepare, rows) -> str:
     qn = connection.ops.quote_name
-
-    def numbered():
-        # One row at a time from ``rows``: the executemany never holds them all.
-        for n, row in enumerate(rows):
-            if prepare:
-                row = list(row)
-                for i, p in prepare:
-                    if row[i] is not None:
-                        row[i] = p(row[i])
-            yield (n, *row)
-
     fill_sql = f"INSERT INTO temp.{qn(name)} VALUES ({', '.join(['?'] * (width + 1))})"
 
     def fill(sql, params, many, context):
         # sqlite3's own executemany, which reads the rows as it goes: Django's wrapper
         # tees them to peek at the first, and the tee would keep every row.
         with connection.wrap_database_errors:
-            connection.Database.Cursor.executemany(context["cursor"].cursor, sql, numbered())
+            connection.Database.Cursor.executemany(
+                context["cursor"].cursor, sql, _numbered(rows, prepare)
+            )
 
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE TEMPORARY TABLE {qn(name)} ({qn('n')} integer, {columns})")
