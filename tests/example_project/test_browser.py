@@ -272,6 +272,31 @@ def test_the_dropdown_works_from_the_keyboard(site, make_user):
 
 
 @live_db
+def test_a_list_landing_between_press_and_release_does_not_swallow_the_click(
+    site, make_user, Notification
+):
+    """The menu's list can land while a row is pressed (a new row arrived, a poll came
+    back). Rendering it then would replace the row under the pointer and the release
+    would reach no row: the list waits for the click, which opens the row pressed."""
+    ada = make_user(username="ada")
+    pressed = sent(ada, "Deploy of web-3 finished", url="/jobs/")
+    page = visit(new_page(site, ada))
+    open_menu(page)
+    box = menu_items(page).filter(has_text="Deploy of web-3 finished").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    # Newer, so first in the list that now lands: rendered at once, it would put this
+    # row under the pointer.
+    sent(ada, "Backup of db-1 failed")
+    page.evaluate("() => window.DjangoNotify.refresh()")
+    page.mouse.up()
+    expect(page).to_have_url(site.asgi.url("/jobs/"))
+    assert Notification.objects.visible_to(ada).get(pk=pressed.pk).user_read_at is not None
+    open_menu(page)  # on the page it led to, the newer row is listed too
+    expect(menu_items(page).first).to_contain_text("Backup of db-1 failed")
+
+
+@live_db
 def test_clicking_a_notification_lands_on_its_link_with_the_badge_decremented(
     site, make_user, Notification
 ):

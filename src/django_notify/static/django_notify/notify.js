@@ -1162,6 +1162,26 @@
           self.close(false);
         }
       });
+      // A list that lands between a press on a row and its release would replace the
+      // row under the pointer, and the click would then reach no row: while a press on
+      // the menu lasts, rendering waits, and runs after the click.
+      this.menu.addEventListener("pointerdown", function () {
+        self.pressed = true;
+      });
+      const release = function () {
+        if (!self.pressed) {
+          return;
+        }
+        self.pressed = false;
+        if (self.renderWaiting) {
+          self.renderWaiting = false;
+          setTimeout(function () {
+            self.render();
+          }, 0);
+        }
+      };
+      document.addEventListener("pointerup", release, true);
+      document.addEventListener("pointercancel", release, true);
       window.addEventListener("resize", function () {
         if (self.isOpen()) {
           self.place();
@@ -1377,6 +1397,10 @@
     /** Draw hub.items, keeping focus on the same notification when it is still there. */
     render() {
       if (!hub.items) {
+        return;
+      }
+      if (this.pressed) {
+        this.renderWaiting = true; // see bind(): after the click
         return;
       }
       const shown = hub.items.slice(0, hub.options.dropdownLimit);
