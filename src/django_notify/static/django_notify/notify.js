@@ -229,6 +229,7 @@
   let sendingChanged = false;
 
   function changed(action, ids, unreadCount, extra) {
+    hub.stateSeq += 1;
     const detail = Object.assign(
       {
         action: action,
@@ -251,6 +252,7 @@
     if (sendingChanged || !event.detail) {
       return; // our own, already applied
     }
+    hub.stateSeq += 1;
     const detail = event.detail;
     const ids = Array.isArray(detail.ids) ? detail.ids : [];
     if (detail.action === "read" || detail.action === "read_all") {
@@ -297,6 +299,9 @@
     streamRetryTimer: null,
     recentRequest: null,
     refreshTimer: null,
+    // Bumped by every change of the read state or the count that did not come from a
+    // list request: a list asked for before the latest change may predate it.
+    stateSeq: 0,
   };
 
   function configure(options) {
@@ -463,9 +468,17 @@
     if (hub.recentRequest) {
       return hub.recentRequest;
     }
+    const seq = hub.stateSeq;
     hub.recentRequest = api
       .get(url("recent"), { limit: hub.options.dropdownLimit })
       .then(function (data) {
+        if (seq !== hub.stateSeq) {
+          // Something changed while the list was on its way (a mark-read, "mark all
+          // read", a new row): its count and read states may be older than what the
+          // badge shows now. Ask again instead of going back.
+          scheduleRefresh();
+          return hub.items || [];
+        }
         hub.items = (data && data.results) || [];
         setCount(data && data.unread_count);
         renderBells();
@@ -951,6 +964,7 @@
       setMode("stream");
     });
     source.addEventListener("count", function (event) {
+      hub.stateSeq += 1;
       setCount(parse(event).unread_count);
     });
     source.addEventListener("notification", function (event) {
