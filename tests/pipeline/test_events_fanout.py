@@ -39,7 +39,6 @@ def _insert_batches(model, n: int) -> int:
 
 
 def _table(sql: str) -> str:
-    sql = re.sub(r"^\S+ times: ", "", sql)  # how an executemany is logged
     match = re.match(r'\s*(INSERT INTO|UPDATE|DELETE FROM|SELECT .*? FROM)\s+"?(\w+)"?', sql, re.S)
     return f"{match.group(1).split()[0]} {match.group(2)}" if match else sql.split()[0]
 
