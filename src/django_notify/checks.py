@@ -143,6 +143,7 @@ POSITIVE_INTS = {
         "E028", "EVENT_MAX_ATTEMPTS is not a positive int", SETTINGS_PAGE
     ),
 }
+PREPARED_STATEMENTS = problem("E054", "PREPARED_STATEMENTS is not True or False", SETTINGS_PAGE)
 DEFAULT_ORGANIZATION = problem("E011", "DEFAULT_ORGANIZATION is not 1–64 characters", SETTINGS_PAGE)
 POLYMORPHIC_MISSING = problem(
     "E012", "django-polymorphic is not in INSTALLED_APPS", "quickstart.md#install"
@@ -214,6 +215,14 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     for key, bad in POSITIVE_INTS.items():
         if not is_positive_int(value(key)):
             errors.append(error(bad, f"{SETTING_NAME}[{key!r}] must be a positive int."))
+    if not isinstance(value("PREPARED_STATEMENTS"), bool):
+        errors.append(
+            error(
+                PREPARED_STATEMENTS,
+                f"{SETTING_NAME}['PREPARED_STATEMENTS'] must be True or False, got "
+                f"{value('PREPARED_STATEMENTS')!r}.",
+            )
+        )
     org = value("DEFAULT_ORGANIZATION")
     if not isinstance(org, str | int) or isinstance(org, bool) or not 0 < len(str(org)) <= 64:
         errors.append(

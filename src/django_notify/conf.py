@@ -47,6 +47,8 @@ DEFAULTS: dict[str, Any] = {
     "ALLOWED_ATTRIBUTES": DEFAULT_ALLOWED_ATTRIBUTES,
     "ALLOWED_PROTOCOLS": DEFAULT_ALLOWED_PROTOCOLS,
     "BULK_BATCH_SIZE": 10_000,
+    # The feed's statements prepared per PostgreSQL connection (django_notify.prepared).
+    "PREPARED_STATEMENTS": True,
     "EVENT_MAX_ATTEMPTS": 5,
     # --- delivery (docs/delivery.md) ---
     "CHANNELS": {},
@@ -154,6 +156,10 @@ class AppSettings:
     @property
     def BULK_BATCH_SIZE(self) -> int:  # noqa: N802
         return int(self.get("BULK_BATCH_SIZE"))
+
+    @property
+    def PREPARED_STATEMENTS(self) -> bool:  # noqa: N802
+        return bool(self.get("PREPARED_STATEMENTS"))
 
     @property
     def EVENT_MAX_ATTEMPTS(self) -> int:  # noqa: N802

@@ -26,6 +26,7 @@ from .feed_users import UserJoin
 from .keyset import OlderThan
 from .models.delivery import MARKED_EMAILED, Delivery, DeliveryStatus
 from .policy import TARGETING_FIELDS
+from .prepared import preparing
 from .tenancy import get_adapter
 from .types import Scope
 from .visibility import (
@@ -148,6 +149,14 @@ def _is_authenticated(user) -> bool:
 
 
 class NotificationQuerySet(models.QuerySet):
+    def _fetch_all(self):
+        # A feed's statements are the same for every user: prepared on a connection
+        # that repeats them (django_notify.prepared).
+        if self._result_cache is None and feed_table(self.query) is not None:
+            with preparing(connections[self.db]):
+                return super()._fetch_all()
+        return super()._fetch_all()
+
     # --- visibility -------------------------------------------------------------------
     def audience_q(self, user) -> Q:
         """Rows addressed to ``user`` (before expiry and dismissal) as one filter.
@@ -389,7 +398,7 @@ class NotificationQuerySet(models.QuerySet):
         connection = connections[self.db]
         spec = FeedSpec.for_user(user, timezone.now(), unread=True)
         sql, params = FeedQuery(self.model, spec, connection).unread_count()
-        with connection.cursor() as cursor:
+        with preparing(connection), connection.cursor() as cursor:
             cursor.execute(sql, params)
             return int(cursor.fetchone()[0])
 

@@ -146,6 +146,7 @@ TRIGGERS = {
     "E051": ({"SSE_MAX_SECONDS": 0}, "SSE_MAX_SECONDS", {}),
     "E052": ({"STORM_THRESHOLD": 0}, "STORM_THRESHOLD", {}),
     "E053": ({"DISPATCH_BATCH_SIZE": 0}, "DISPATCH_BATCH_SIZE", {}),
+    "E054": ({"PREPARED_STATEMENTS": "yes"}, "PREPARED_STATEMENTS", {}),
     "W001": ({"ALLOWED_TAGS": ["b", "script"]}, "script", {}),
     "W002": ({"CHANNELS": {}}, "outbox", {}),
     "W003": ({"SITE_URL": ""}, "SITE_URL", {}),
