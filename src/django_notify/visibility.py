@@ -293,12 +293,20 @@ class FeedQuery:
         where, params = self.broadcast_where()
         return f"SELECT {n.pk} FROM {n.source} WHERE {where}", params
 
-    def _broadcast(self, sql: str, params: list[Any]) -> SQL:
-        """A broadcast condition plus expiry, ``ids`` and the user's receipts."""
+    def _broadcast(self, sql: str, params: list[Any], *, per_row: bool = False) -> SQL:
+        """A broadcast condition plus expiry, ``ids`` and the user's receipts.
+
+        ``per_row``: the receipt is looked up row by row (``OFFSET 0`` keeps the
+        subquery from becoming a join), for a branch that reads about a page. A prepared
+        statement's generic plan, not knowing the user, estimates their receipts from
+        the average user: as a join it read all of a user's receipts and compared every
+        row with each (at 1M rows, a user with 500 receipts: 4 ms instead of 0.4).
+        """
         sql, params = self._common(sql, params)
         hidden = self._hidden()
         if hidden is not None:
-            sql += f" AND NOT EXISTS ({hidden[0]})"
+            fence = " OFFSET 0" if per_row else ""
+            sql += f" AND NOT EXISTS ({hidden[0]}{fence})"
             params += hidden[1]
         return sql, params
 
@@ -440,7 +448,8 @@ class FeedQuery:
         branches = [(f"{n.read_at} AS {user_read_at}", [], *self.direct_where(), None)]
         if page is not None and self.connection.vendor == "postgresql":
             sql = f"{n.broadcast} AND {n.audience} = {qn('k')}.v"
-            branches.append((*select_read, *self._broadcast(sql, []), self.audience_array()))
+            branch = self._broadcast(sql, [], per_row=True)
+            branches.append((*select_read, *branch, self.audience_array()))
         else:
             branches.append((*select_read, *self.broadcast_where(), None))
         sqls, params = [], []

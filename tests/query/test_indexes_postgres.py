@@ -298,3 +298,73 @@ def _fetch(sql: str, params) -> list:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
+
+
+def _generic_plan(sql: str, params) -> dict:
+    """``EXPLAIN ANALYZE`` of ``sql`` as a prepared statement's generic plan: the plan
+    PostgreSQL keeps for every user once it stops planning each call (see
+    django_notify.prepared), with the values known only when it runs."""
+    from psycopg import ClientCursor
+
+    numbers = iter(range(1, len(params) + 1))
+    server_sql = re.sub(r"%s", lambda _: f"${next(numbers)}", sql).replace("%%", "%")
+    raw = connection.connection
+    values = ", ".join(ClientCursor(raw).mogrify("%s", [value]) for value in params)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        cursor.execute(f"PREPARE feed_generic AS {server_sql}")
+        try:
+            cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE feed_generic({values})")
+            [root] = cursor.fetchone()[0]
+        finally:
+            cursor.execute("DEALLOCATE feed_generic")
+            cursor.execute("RESET plan_cache_mode")
+    return root["Plan"]
+
+
+def _nodes(node: dict):
+    yield node
+    for child in node.get("Plans", []):
+        yield from _nodes(child)
+
+
+def test_generic_plans_of_the_feed_read_about_a_page(realistic_data, Notification):
+    """A prepared feed statement's generic plan must stay a per-page plan for a user
+    whose read receipts far outnumber the average user's: planned for "any user", the
+    receipts of the branch that reads broadcasts key by key were once one join that
+    read all of this user's receipts and compared each page candidate with every one."""
+    user = realistic_data
+    table = Notification._meta.db_table
+    broadcasts = list(
+        Notification.objects.exclude(scope=Scope.USER)
+        .exclude(receipts__user=user)
+        .values_list("pk", flat=True)[:600]
+    )
+    now = timezone.now()
+    NotificationReceipt.objects.bulk_create(
+        [NotificationReceipt(notification_id=pk, user=user, read_at=now) for pk in broadcasts]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f'ANALYZE "{NotificationReceipt._meta.db_table}"')
+    cases = {
+        "page": Notification.objects.visible_to(user).prefetch_related(None)[:20],
+        "unread page": Notification.objects.unread(user).prefetch_related(None)[:20],
+        "unread list with its count": Notification.objects.visible_to(user)
+        .unread()
+        .with_unread_count()
+        .prefetch_related(None)[:11],
+    }
+    report = {}
+    for name, queryset in cases.items():
+        sql, params = queryset.query.sql_with_params()
+        nodes = list(_nodes(_generic_plan(sql, params)))
+        report[name] = {
+            "sequential scans": [n["Relation Name"] for n in nodes if n["Node Type"] == "Seq Scan"],
+            "rows removed by join filters": sum(
+                n.get("Rows Removed by Join Filter", 0) for n in nodes
+            ),
+        }
+    print(f"\n[explain] generic plans, a user with {len(broadcasts)} more receipts: {report}")
+    for name, figures in report.items():
+        assert table not in figures["sequential scans"], (name, figures)
+        assert figures["rows removed by join filters"] <= 100, (name, figures)
