@@ -330,9 +330,10 @@ def _nodes(node: dict):
 
 def test_generic_plans_of_the_feed_read_about_a_page(realistic_data, Notification):
     """A prepared feed statement's generic plan must stay a per-page plan for a user
-    whose read receipts far outnumber the average user's: planned for "any user", the
-    receipts of the branch that reads broadcasts key by key were once one join that
-    read all of this user's receipts and compared each page candidate with every one."""
+    whose receipts (read and dismissed) far outnumber the average user's: planned for
+    "any user", the receipts of the branch that reads broadcasts key by key were once one
+    join that read all of this user's receipts and compared each page candidate with
+    every one."""
     user = realistic_data
     table = Notification._meta.db_table
     broadcasts = list(
@@ -342,7 +343,10 @@ def test_generic_plans_of_the_feed_read_about_a_page(realistic_data, Notificatio
     )
     now = timezone.now()
     NotificationReceipt.objects.bulk_create(
-        [NotificationReceipt(notification_id=pk, user=user, read_at=now) for pk in broadcasts]
+        [
+            NotificationReceipt(notification_id=pk, user=user, read_at=now, dismissed_at=now)
+            for pk in broadcasts
+        ]
     )
     with connection.cursor() as cursor:
         cursor.execute(f'ANALYZE "{NotificationReceipt._meta.db_table}"')
