@@ -15,8 +15,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.functional import cached_property
 from model_utils import FieldTracker
-from model_utils.tracker import DescriptorWrapper, FieldInstanceTracker, lightweight_deepcopy
+from model_utils.tracker import (
+    DescriptorWrapper,
+    FieldInstanceTracker,
+    FieldsContext,
+    lightweight_deepcopy,
+)
 
 from ..row_loading import build_row, plain_attnames
 
@@ -58,6 +64,17 @@ def _fast_wrapper(wrapper: DescriptorWrapper) -> DescriptorWrapper:
 
 
 class _InstanceTracker(FieldInstanceTracker):
+    def __init__(self, instance, fields, field_map) -> None:
+        # FieldInstanceTracker's own __init__, less the fields context (``with
+        # tracker:``), which is built when first used instead of for every row loaded.
+        self.instance = instance
+        self.fields = fields
+        self.field_map = field_map
+
+    @cached_property
+    def context(self) -> FieldsContext:
+        return FieldsContext(self, *self.fields)
+
     def set_saved_fields(self, fields=None) -> None:
         if not self.instance.pk:
             self.saved_data = {}
@@ -91,6 +108,11 @@ class TargetingTracker(FieldTracker):
         super().patch_init(model)
         self.patched_init = model.__init__
 
+    @cached_property
+    def loaded_pairs(self) -> tuple[tuple[str, str], ...]:
+        """(field, attname) of each tracked field."""
+        return tuple((name, self.field_map[name]) for name in self.fields)
+
     def finalize_class(self, sender, **kwargs: Any) -> None:
         super().finalize_class(sender, **kwargs)
         for name in self.fields:
@@ -115,5 +137,19 @@ def load_row(cls, db: str, values, fetch_mode=None):
         return None
     row = build_row(cls, attnames, values, db, fetch_mode)
     if row is not None:
-        cls.targeting_tracker.initialize_tracker(cls, row)
+        _track_loaded(cls.targeting_tracker, row)
     return row
+
+
+def _track_loaded(tracker: TargetingTracker, row) -> None:
+    """What ``initialize_tracker`` does for a row with every field loaded, from the
+    loaded values: the same tracker, its saved values, the row marked initialised."""
+    instance_tracker = tracker.tracker_class(row, tracker.fields, tracker.field_map)
+    state = row.__dict__
+    saved = {name: state[attname] for name, attname in tracker.loaded_pairs}
+    for name, value in saved.items():
+        if not isinstance(value, _IMMUTABLE):
+            saved[name] = lightweight_deepcopy(value)
+    instance_tracker.saved_data = saved
+    state[tracker.attname] = instance_tracker
+    state["_instance_initialized"] = True
