@@ -133,3 +133,20 @@ def test_deferred_fields_and_init_listeners_take_djangos_path(make_org, make_use
     finally:
         post_init.disconnect(listener, sender=Notification)
     assert seen == [row.pk]
+
+
+def test_a_loaded_rows_tracker_context_works_when_first_used(make_org, make_user, Notification):
+    """The fields context is built on first use, not per row loaded; it still resets the
+    saved values of its fields on exit, as django-model-utils documents."""
+    light = make_user(Role.LIGHT_USER, make_org())
+    Notification.send_to_self(light, title="one")
+    row = Notification.objects.filter(recipient=light).get()
+    tracker = row.targeting_tracker
+    assert "context" not in tracker.__dict__
+    with tracker:
+        row.team_key = "t1"
+        assert tracker.has_changed("team_key")
+    assert not tracker.has_changed("team_key")  # saved again on exit
+    with tracker("scope"):
+        row.scope = "team"
+    assert not tracker.has_changed("scope") and tracker.saved_data["scope"] == "team"
