@@ -474,6 +474,37 @@ def test_a_fan_out_is_routed_with_one_query(
         sub.close()
 
 
+def test_routing_reads_the_same_from_rows_announcements_and_ids(
+    inprocess, make_org, make_user, make_team, Notification
+):
+    """The rows the sender passes route without a query, whatever they are: loaded
+    model rows, rows with a deferred field, or the write path's announcements (named
+    tuples of the routing fields); ids alone are read from the database."""
+    from django_notify.pipeline.rows import Published
+
+    org = make_org()
+    admin = make_user(Role.ORG_ADMIN, org)
+    member = make_user(Role.DEV_USER, org)
+    team = make_team(org, members=[member])
+    Notification.send(sender=admin, title="direct", target_user=member)
+    Notification.send(sender=admin, title="team", target_team=team)
+    Notification.send(sender=admin, title="org", is_global=True)
+    ids = list(Notification.objects.order_by("pk").values_list("pk", flat=True))
+    from_ids = route(Notification, ids)
+    assert len(from_ids) == 3 and {m.event for _, m in from_ids} == {"notification"}
+    loaded = list(Notification.objects.order_by("pk"))
+    deferred = list(Notification.objects.order_by("pk").defer("team_key"))
+    announced = [
+        Published(r.pk, r.scope, r.recipient_id, r.team_key, r.organization_key) for r in loaded
+    ]
+    for rows in (loaded, deferred, announced):
+        with CaptureQueriesContext(connection) as queries:
+            items = route(Notification, [], rows)
+        if rows is not deferred:  # a deferred team_key is read through the model
+            assert len(queries) == 0
+        assert sorted(items) == sorted(from_ids)
+
+
 def test_nothing_is_published_before_commit_or_after_rollback(
     inprocess, listen, loop_thread, make_user, django_capture_on_commit_callbacks
 ):

@@ -22,7 +22,7 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
@@ -50,10 +50,13 @@ CURSOR_MAX_IDS = 50
 CURSOR_MAX_LENGTH = 2048
 
 
-@dataclass(frozen=True)
-class BrokerMessage:
+class BrokerMessage(NamedTuple):
     """One broker message: an event name and notification pks, or ``everything`` for a
-    change to the whole feed (``mark_all_read``, ``dismiss_all``)."""
+    change to the whole feed (``mark_all_read``, ``dismiss_all``).
+
+    A named tuple rather than a frozen dataclass: a fan-out to 10,000 users makes one
+    per user, and a frozen dataclass took 0.7 µs each to build (7 ms of such a
+    ``notify()``), a named tuple a third of that."""
 
     event: str
     ids: tuple[Any, ...] = ()

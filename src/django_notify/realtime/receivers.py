@@ -22,10 +22,11 @@ import logging
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, router, transaction
+from django.db.models import Model
 
 from .. import signals
 from ..loading import get_notification_model
@@ -56,14 +57,32 @@ def push(items: Sequence[tuple[str, BrokerMessage]]) -> bool:
 
 _ROUTING = ("pk", "scope", "recipient_id", "team_key", "organization_key")
 _routing_of = attrgetter(*_ROUTING)  # one C call per row: a fan-out routes 10,000 at once
+_USER, _TEAM, _ORGANIZATION = Scope.USER.value, Scope.TEAM.value, Scope.ORGANIZATION.value
 
 
-def _routing(model, ids: list[Any], notifications: Sequence[Any]):
+def _routing(model, ids: list[Any], notifications: Sequence[Any]) -> Iterable[tuple]:
     """(pk, scope, recipient, team, organization) of each row: from the rows when the
     sender passed them, else read in one query per 1,000 ids."""
     if notifications:
-        yield from map(_routing_of, notifications)
-        return
+        first = notifications[0]
+        if getattr(type(first), "_fields", None) == _ROUTING:
+            # Named tuples of exactly these fields (what the write path announces).
+            return notifications
+        if isinstance(first, Model):
+            # A loaded row holds the values in its __dict__: read there in one C call,
+            # without the fields' descriptors (four of the five are tracked fields,
+            # whose descriptor is Python). A row missing one (deferred) reads them
+            # through the model.
+            loaded = itemgetter(model._meta.pk.attname, *_ROUTING[1:])
+            try:
+                return list(map(loaded, map(vars, notifications)))
+            except (KeyError, TypeError):
+                pass
+        return list(map(_routing_of, notifications))
+    return _read_routing(model, ids)
+
+
+def _read_routing(model, ids: list[Any]):
     for start in range(0, len(ids), LOOKUP_CHUNK):
         chunk = ids[start : start + LOOKUP_CHUNK]
         yield from model._default_manager.filter(pk__in=chunk).order_by().values_list(*_ROUTING)
@@ -74,14 +93,15 @@ def route(
 ) -> list[tuple[str, BrokerMessage]]:
     """One ``notification`` message per channel the rows are addressed to."""
     broker = get_broker()
-    ids = list(dict.fromkeys(notification_ids))
+    ids = [] if notifications else list(dict.fromkeys(notification_ids))
+    user_channel = broker.user_channel
     per_channel: dict[str, list[Any]] = defaultdict(list)
     for pk, scope, recipient_id, team_key, organization_key in _routing(model, ids, notifications):
-        if scope == Scope.USER:
-            channel = broker.user_channel(recipient_id)
-        elif scope == Scope.TEAM:
+        if scope == _USER:
+            channel = user_channel(recipient_id)
+        elif scope == _TEAM:
             channel = broker.team_channel(team_key)
-        elif scope == Scope.ORGANIZATION:
+        elif scope == _ORGANIZATION:
             channel = broker.organization_channel(organization_key)
         else:
             channel = broker.system_channel()
