@@ -146,22 +146,21 @@ def test_only_the_feeds_statements_are_prepared(
 
 
 @pytest.mark.postgres
-def test_nothing_is_prepared_when_the_setting_is_off(
-    require_postgres, fresh_connection, feed, Notification, notify_settings
+@pytest.mark.parametrize("switched_off_by", ["the setting", "the database's OPTIONS"])
+def test_nothing_is_prepared_when_switched_off(
+    require_postgres,
+    fresh_connection,
+    feed,
+    Notification,
+    notify_settings,
+    monkeypatch,
+    switched_off_by,
 ):
-    notify_settings(PREPARED_STATEMENTS=False)
-    for _ in range(3):
-        Notification.objects.unread_count(feed)
-        _page(Notification, feed)
-    assert _prepared() == []
-
-
-@pytest.mark.postgres
-def test_nothing_is_prepared_when_the_database_options_say_never(
-    require_postgres, fresh_connection, feed, Notification, monkeypatch
-):
-    options = {**connection.settings_dict.get("OPTIONS", {}), "prepare_threshold": None}
-    monkeypatch.setitem(connection.settings_dict, "OPTIONS", options)
+    if switched_off_by == "the setting":
+        notify_settings(PREPARED_STATEMENTS=False)
+    else:  # the host's own "never prepare"
+        options = {**connection.settings_dict.get("OPTIONS", {}), "prepare_threshold": None}
+        monkeypatch.setitem(connection.settings_dict, "OPTIONS", options)
     for _ in range(3):
         Notification.objects.unread_count(feed)
         _page(Notification, feed)
