@@ -52,6 +52,7 @@ def _driver_connection(connection) -> Any | None:
         return None
     if options.get("server_side_binding") is True and options.get("prepare_threshold"):
         return None  # psycopg prepares every repeated statement already
+    connection.ensure_connection()
     raw = connection.connection
     if raw is None or not hasattr(raw, "prepare_threshold"):  # psycopg 2
         return None
@@ -84,8 +85,10 @@ class _Cursor:
         if isinstance(query, str) and not kwargs and _due(self._raw, query):
             from django.db.backends.postgresql.base import ServerBindingCursor
 
+            server = ServerBindingCursor(self._raw)
+            _keep_time_zone(self._cursor, server)
             self._cursor.close()
-            self._cursor = ServerBindingCursor(self._raw)
+            self._cursor = server
             self._composed = (query, params)
             threshold = self._raw.prepare_threshold
             if threshold is None:
@@ -120,6 +123,19 @@ class _Cursor:
         return getattr(self._cursor, name)
 
 
+def _keep_time_zone(replaced, server) -> None:
+    """Django gives a cursor its own ``timestamptz`` loader when the database's time
+    zone is no longer the one the connection opened with (``create_cursor``): the
+    server-bound cursor that replaces it reads times the same way."""
+    from psycopg.postgres import types
+    from psycopg.pq import Format
+
+    oid = types["timestamptz"].oid
+    loader = replaced.adapters.get_loader(oid, Format.TEXT)
+    if loader is not server.adapters.get_loader(oid, Format.TEXT):
+        server.adapters.register_loader(oid, loader)
+
+
 class _Logged:
     def __init__(self, query: bytes) -> None:
         self.query = query
@@ -129,7 +145,6 @@ class _Logged:
 def preparing(connection) -> Iterator[None]:
     """Statements that cursors opened on ``connection`` run inside the block are prepared
     from their second run on this connection (see the module's docstring)."""
-    connection.ensure_connection()
     raw = _driver_connection(connection)
     factory = getattr(raw, "cursor_factory", None)
     if raw is None or getattr(factory, "notify_preparing", False):  # off, or nested

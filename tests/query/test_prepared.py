@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -203,3 +204,18 @@ def test_the_driver_cursor_is_restored_after_the_block(require_postgres, fresh_c
     with pytest.raises(ZeroDivisionError), prepared.preparing(connection):
         1 / 0  # noqa: B018
     assert connection.connection.cursor_factory is factory
+
+
+@pytest.mark.postgres
+def test_a_prepared_page_reads_times_in_the_databases_current_time_zone(
+    require_postgres, fresh_connection, feed, Notification
+):
+    """When the time zone changes after the connection opened, Django gives each cursor
+    its own loader for times; the prepared statement's cursor reads them the same way."""
+    with override_settings(USE_TZ=False, TIME_ZONE="Asia/Tokyo"):
+        runs = [
+            [row.created_at for row in Notification.objects.visible_to(feed)[:5]] for _ in range(3)
+        ]
+        assert _notification_statements(), "the later runs were prepared"
+    assert runs[0] == runs[1] == runs[2]
+    assert all(moment.tzinfo is None for moment in runs[2])

@@ -76,7 +76,7 @@ def _routing(model, ids: list[Any], notifications: Sequence[Any]) -> Iterable[tu
             loaded = itemgetter(model._meta.pk.attname, *_ROUTING[1:])
             try:
                 return list(map(loaded, map(vars, notifications)))
-            except (KeyError, TypeError):
+            except KeyError:
                 pass
         return list(map(_routing_of, notifications))
     return _read_routing(model, ids)
