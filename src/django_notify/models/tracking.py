@@ -63,6 +63,15 @@ def _fast_wrapper(wrapper: DescriptorWrapper) -> DescriptorWrapper:
     return fast
 
 
+def _copy_mutable(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with what could be changed in place copied (targeting values are
+    scalars, so usually nothing is)."""
+    for name, value in values.items():
+        if not isinstance(value, _IMMUTABLE):
+            values[name] = lightweight_deepcopy(value)
+    return values
+
+
 class _InstanceTracker(FieldInstanceTracker):
     def __init__(self, instance, fields, field_map) -> None:
         # FieldInstanceTracker's own __init__, less the fields context (``with
@@ -88,10 +97,7 @@ class _InstanceTracker(FieldInstanceTracker):
             current = {name: state[a] for name, a in zip(names, attnames, strict=True)}
         else:
             current = self.current() if fields is None else self.current(fields=fields)
-        # Targeting values are scalars: copy only what could be mutated in place.
-        for name, value in current.items():
-            if not isinstance(value, _IMMUTABLE):
-                current[name] = lightweight_deepcopy(value)
+        _copy_mutable(current)
         if fields is None:
             self.saved_data = current
         else:
@@ -147,9 +153,6 @@ def _track_loaded(tracker: TargetingTracker, row) -> None:
     instance_tracker = tracker.tracker_class(row, tracker.fields, tracker.field_map)
     state = row.__dict__
     saved = {name: state[attname] for name, attname in tracker.loaded_pairs}
-    for name, value in saved.items():
-        if not isinstance(value, _IMMUTABLE):
-            saved[name] = lightweight_deepcopy(value)
-    instance_tracker.saved_data = saved
+    instance_tracker.saved_data = _copy_mutable(saved)
     state[tracker.attname] = instance_tracker
     state["_instance_initialized"] = True
