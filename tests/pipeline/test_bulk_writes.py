@@ -27,8 +27,13 @@ COMPARED = (
 )  # fmt: skip
 
 
+#: One instant for both writes compared: two calls of now() can fall on either side of a
+#: second, and the rows would differ.
+NOW = timezone.now().replace(microsecond=123456)
+
+
 def _deliveries(notification, users, tag: str) -> list[Delivery]:
-    now = timezone.now().replace(microsecond=123456)
+    now = NOW
     return [
         Delivery(
             notification_id=notification.pk,

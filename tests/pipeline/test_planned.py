@@ -60,3 +60,23 @@ def test_an_empty_list_is_empty():
     assert len(planned) == 0 and list(planned) == [] and due_now(planned) == []
     with pytest.raises(IndexError):
         planned[0]
+
+
+def test_due_deliveries_are_read_from_the_columns():
+    """The hand-off's pending pks come from the status column of each part, in order:
+    all of a part when it has one outcome, the pending ones of a mixed part, and the
+    tuples of a part planned one by one."""
+    all_pending = PlannedColumns([7, 8, 9], [70, 80, 90], [700, 800, 900], "email",
+                                 [PENDING] * 3, [""] * 3)  # fmt: skip
+    none_pending = PlannedColumns([4, 5], [40, 50], [400, 500], "sms", [SKIPPED] * 2,
+                                  ["opted out"] * 2)  # fmt: skip
+    mixed = _columns(1, 4)
+    one_by_one = [Planned(99, 990, 9900, "sms", PENDING, ""), Planned(98, 980, 9800, "sms",
+                  SKIPPED, "no address")]  # fmt: skip
+    planned = PlannedList([all_pending, none_pending, mixed, one_by_one])
+    assert all_pending.pks_with_status(PENDING) == [7, 8, 9]
+    assert none_pending.pks_with_status(PENDING) == []
+    assert mixed.pks_with_status(PENDING) == [1, 3] and mixed.pks_with_status(SKIPPED) == [2, 4]
+    assert due_now(planned) == [7, 8, 9, 1, 3, 99]
+    assert due_now(planned) == [d.pk for d in planned if d.status == PENDING]
+    assert due_now(list(planned)) == due_now(planned)

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from django_notify import notify
 from django_notify.models import ApiToken
+from django_notify.published import DirectPublished, Published
 from django_notify.realtime.brokers import (
     QUEUE_LIMIT,
     BrokerUnavailable,
@@ -399,6 +400,12 @@ def test_publish_never_raises(caplog):
 
 
 class ExplodingBroker(InProcessBroker):
+    """A shared broker that fails: it cannot tell who listens, so everything is
+    published to it (and fails)."""
+
+    def listened_channels(self):
+        return None
+
     def publish_many(self, items):
         raise RuntimeError("the broker exploded")
 
@@ -478,10 +485,9 @@ def test_routing_reads_the_same_from_rows_announcements_and_ids(
     inprocess, make_org, make_user, make_team, Notification
 ):
     """The rows the sender passes route without a query, whatever they are: loaded
-    model rows, rows with a deferred field, or the write path's announcements (named
-    tuples of the routing fields); ids alone are read from the database."""
-    from django_notify.pipeline.rows import Published
-
+    model rows, rows with a deferred field, the write path's announcements (named
+    tuples of the routing fields) or a fan-out's columns; ids alone are read from the
+    database."""
     org = make_org()
     admin = make_user(Role.ORG_ADMIN, org)
     member = make_user(Role.DEV_USER, org)
@@ -503,6 +509,49 @@ def test_routing_reads_the_same_from_rows_announcements_and_ids(
         if rows is not deferred:  # a deferred team_key is read through the model
             assert len(queries) == 0
         assert sorted(items) == sorted(from_ids)
+    # A fan-out's columns: direct rows only, one of the users twice.
+    other = make_user(Role.DEV_USER, org)
+    fanned = notify([member, other], title="fan-out")
+    direct = DirectPublished(
+        [ids[0], fanned[0].pk, fanned[1].pk], [member.pk, member.pk, other.pk], [str(org.pk)] * 3
+    )
+    with CaptureQueriesContext(connection) as queries:
+        items = route(Notification, [], direct)
+    assert len(queries) == 0
+    assert sorted(items) == sorted(route(Notification, [fanned[0].pk, fanned[1].pk, ids[0]]))
+    assert sorted(items) == sorted(route(Notification, [], list(direct)))
+    assert list(direct[1:]) == list(direct)[1:] and direct[-1] == list(direct)[-1]
+
+
+def test_routing_only_to_the_channels_somebody_listens_to(
+    inprocess, listen, loop_thread, make_user, django_capture_on_commit_callbacks, monkeypatch
+):
+    """The in-process broker knows its listeners: new rows are routed and published
+    only to the channels one of this process's streams listens to, and with no stream
+    open nothing is routed at all. A shared broker (Redis) cannot tell, so everything
+    goes out there."""
+    users = [make_user() for _ in range(4)]
+    published: list[list] = []
+    real = inprocess.publish_many
+    monkeypatch.setattr(inprocess, "publish_many", lambda items: (published.append(
+        list(items)), real(items)))  # fmt: skip
+    assert inprocess.listened_channels() == frozenset()
+    assert route(type(users[0]), [1, 2], only=frozenset()) == []  # no query either
+    with django_capture_on_commit_callbacks(execute=True):
+        notify(users, title="nobody watches")
+    assert published == []
+
+    sub = listen(inprocess.user_channel(users[2].pk))
+    assert inprocess.listened_channels() == {inprocess.user_channel(users[2].pk)}
+    with django_capture_on_commit_callbacks(execute=True):
+        rows = notify(users, title="one watches")
+    assert published == [
+        [(inprocess.user_channel(users[2].pk), BrokerMessage("notification", (rows[2].pk,)))]
+    ]
+    assert loop_thread.received(sub) == [BrokerMessage("notification", (rows[2].pk,))]
+    sub.close()
+    assert inprocess.listened_channels() == frozenset()
+    assert RedisBroker(REDIS_URL).listened_channels() is None
 
 
 def test_nothing_is_published_before_commit_or_after_rollback(

@@ -18,6 +18,7 @@ from django.utils.module_loading import import_string
 from .. import signals
 from ..conf import app_settings
 from ..loading import get_notification_model
+from ..published import DirectPublished, published_ids
 from .base import BaseChannel, Message
 
 logger = logging.getLogger("django_notify.channels.in_app")
@@ -32,7 +33,7 @@ class InAppChannel(BaseChannel):
 
     def announce(self, notifications: Sequence[Any]) -> None:
         """Push the new rows to live clients (ids only, routed from the rows)."""
-        publish([row.pk for row in notifications], notifications=notifications)
+        publish(published_ids(notifications), notifications=notifications)
 
     def build_payload(self, message: Message) -> list[Any]:
         return [message.notification.pk] if message.notification is not None else []
@@ -51,9 +52,11 @@ def publish(notification_ids: Iterable[Any], *, notifications: Sequence[Any] = (
     if not ids:
         return
     model = get_notification_model()
+    if not isinstance(notifications, DirectPublished):  # a view is immutable as it is
+        notifications = list(notifications)
     try:
         signals.notification_published.send(
-            sender=model, notification_ids=ids, notifications=list(notifications)
+            sender=model, notification_ids=ids, notifications=notifications
         )
         path = app_settings.REALTIME_PUBLISHER
         if path:

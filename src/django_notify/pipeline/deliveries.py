@@ -115,4 +115,6 @@ def write_deliveries(groups: Iterable[GroupDecisions], now: datetime) -> Planned
 
 def due_now(deliveries: Iterable[Planned]) -> list[Any]:
     """Pks of the written deliveries to dispatch right after commit."""
+    if isinstance(deliveries, PlannedList):  # a fan-out's columns, read as columns
+        return deliveries.pks_with_status(DeliveryStatus.PENDING)
     return [d.pk for d in deliveries if d.status == DeliveryStatus.PENDING]

@@ -23,7 +23,7 @@ def hand_off(rows: DirectRows | ModelRows, deliveries: Sequence[Planned]) -> Non
     """After the commit: due deliveries to the dispatcher, and the new rows to every
     channel that delivers by the row (in-app announces them to live clients). A
     fan-out's :class:`DirectRows` wait for the commit as their
-    :class:`~django_notify.pipeline.rows.Published` fields, not as rows."""
+    :class:`~django_notify.published.DirectPublished` columns, not as rows."""
     dispatch_on_commit(due_now(deliveries))
     if not rows:
         return

@@ -46,6 +46,10 @@ class _PlannedSequence(Sequence[Planned]):
     def _at(self, index: int) -> Planned:
         """The planned delivery at ``index`` (0 <= index < len(self))."""
 
+    def pks_with_status(self, status: str) -> list[Any]:
+        """The pks of the deliveries in ``status``, in order."""
+        return [d.pk for d in self if d.status == status]
+
 
 class PlannedColumns(_PlannedSequence):
     """Deliveries of one channel written by one statement, held as columns: a fan-out's
@@ -72,6 +76,12 @@ class PlannedColumns(_PlannedSequence):
         return Planned(pks[index], nids[index], uids[index], self.channel, statuses[index],
                        reasons[index])  # fmt: skip
 
+    def pks_with_status(self, status: str) -> list[Any]:
+        pks, _, _, statuses, _ = self.columns
+        if statuses.count(status) == len(statuses):  # one outcome for all, usually
+            return list(pks)
+        return [pk for pk, s in zip(pks, statuses, strict=True) if s == status]
+
     def __iter__(self) -> Iterator[Planned]:
         pks, nids, uids, statuses, reasons = self.columns
         channel = self.channel
@@ -95,6 +105,15 @@ class PlannedList(_PlannedSequence):
 
     def __iter__(self) -> Iterator[Planned]:
         return chain.from_iterable(self.parts)
+
+    def pks_with_status(self, status: str) -> list[Any]:
+        pks: list[Any] = []
+        for part in self.parts:
+            if isinstance(part, _PlannedSequence):
+                pks += part.pks_with_status(status)
+            else:
+                pks += [d.pk for d in part if d.status == status]
+        return pks
 
 
 def when(

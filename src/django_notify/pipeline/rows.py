@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
@@ -24,6 +24,7 @@ from django.db.models.signals import post_init, pre_init
 from .. import bulk_insert, signals
 from ..conf import app_settings
 from ..id_lists import in_ids
+from ..published import DirectPublished
 from ..tenancy import get_adapter
 from ..types import Origin, Priority, Scope, notification_types
 from ..validation import check_meta_data
@@ -226,16 +227,6 @@ def clone(template, **target) -> models.Model:
     return cloner(template, sender=target.pop("sender", None))(**target)
 
 
-class Published(NamedTuple):
-    """What announcing a row needs of it: its id and where it is addressed."""
-
-    pk: Any
-    scope: str
-    recipient_id: Any
-    team_key: str
-    organization_key: str
-
-
 class ModelRows(list):
     """Rows built as model instances: a send's direct rows (they have a sender) and
     team, organization and system broadcasts. The stages ask a row set the same
@@ -388,10 +379,10 @@ class DirectRows(Sequence):
         ntype = self.notification_type
         return ((pk, ntype, (uid,)) for pk, uid in zip(self.pks, self.recipient_ids, strict=True))
 
-    def announced(self) -> Sequence[Published]:
-        """Each row's :class:`Published` fields, made from the columns as they are read:
-        no instance (nor tuple) per row waits for the commit."""
-        return _PublishedColumns(self.pks, self.recipient_ids, self.organization_keys)
+    def announced(self) -> DirectPublished:
+        """The rows as announced to live clients: a view over the columns, so no
+        instance (nor tuple) per row waits for the commit."""
+        return DirectPublished(self.pks, self.recipient_ids, self.organization_keys)
 
     def __len__(self) -> int:
         return len(self.recipient_ids)
@@ -472,25 +463,6 @@ class DirectRows(Sequence):
             batch_size=app_settings.BULK_BATCH_SIZE,
         )
         self._using = using
-
-
-class _PublishedColumns(Sequence):
-    """A fan-out's :class:`Published` rows over its three columns."""
-
-    def __init__(self, pks: list[Any], recipient_ids: list[Any], organization_keys: list[str]):
-        self._columns = (pks, recipient_ids, organization_keys)
-
-    def __len__(self) -> int:
-        return len(self._columns[0])
-
-    def __getitem__(self, index):
-        pks, users, orgs = self._columns
-        if isinstance(index, slice):
-            return [
-                Published(pk, Scope.USER, uid, "", org)
-                for pk, uid, org in zip(pks[index], users[index], orgs[index], strict=True)
-            ]
-        return Published(pks[index], Scope.USER, users[index], "", orgs[index])
 
 
 def insert_rows(rows: DirectRows | ModelRows, *, created_by=None) -> DirectRows | ModelRows:

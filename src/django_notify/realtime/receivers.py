@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from operator import attrgetter, itemgetter
 from typing import Any
 
@@ -30,6 +30,7 @@ from django.db.models import Model
 
 from .. import signals
 from ..loading import get_notification_model
+from ..published import DirectPublished
 from ..types import Scope
 from .brokers import BrokerUnavailable, get_broker
 from .framing import DISMISSED, NOTIFICATION, READ, BrokerMessage
@@ -89,34 +90,53 @@ def _read_routing(model, ids: list[Any]):
 
 
 def route(
-    model, notification_ids: Iterable[Any], notifications: Sequence[Any] = ()
+    model,
+    notification_ids: Iterable[Any],
+    notifications: Sequence[Any] = (),
+    *,
+    only: Collection[str] | None = None,
 ) -> list[tuple[str, BrokerMessage]]:
-    """One ``notification`` message per channel the rows are addressed to."""
+    """One ``notification`` message per channel the rows are addressed to; with
+    ``only``, per channel among those (the ones someone listens to)."""
+    if only is not None and not only:
+        return []
     broker = get_broker()
-    ids = [] if notifications else list(dict.fromkeys(notification_ids))
     user_channel = broker.user_channel
     per_channel: dict[str, list[Any]] = defaultdict(list)
-    for pk, scope, recipient_id, team_key, organization_key in _routing(model, ids, notifications):
-        if scope == _USER:
-            channel = user_channel(recipient_id)
-        elif scope == _TEAM:
-            channel = broker.team_channel(team_key)
-        elif scope == _ORGANIZATION:
-            channel = broker.organization_channel(organization_key)
-        else:
-            channel = broker.system_channel()
-        per_channel[channel].append(pk)
+    if isinstance(notifications, DirectPublished):
+        # A fan-out's columns: every row is direct, so only the recipient routes it.
+        for pk, recipient_id in zip(notifications.pks, notifications.recipient_ids, strict=True):
+            per_channel[user_channel(recipient_id)].append(pk)
+    else:
+        ids = [] if notifications else list(dict.fromkeys(notification_ids))
+        for pk, scope, recipient_id, team_key, organization_key in _routing(
+            model, ids, notifications
+        ):
+            if scope == _USER:
+                channel = user_channel(recipient_id)
+            elif scope == _TEAM:
+                channel = broker.team_channel(team_key)
+            elif scope == _ORGANIZATION:
+                channel = broker.organization_channel(organization_key)
+            else:
+                channel = broker.system_channel()
+            per_channel[channel].append(pk)
     return [
-        (channel, BrokerMessage(NOTIFICATION, tuple(pks))) for channel, pks in per_channel.items()
+        (channel, BrokerMessage(NOTIFICATION, tuple(pks)))
+        for channel, pks in per_channel.items()
+        if only is None or channel in only
     ]
 
 
 def push_notifications(
     model, notification_ids: Iterable[Any], notifications: Sequence[Any] = ()
 ) -> None:
-    """Route and push new rows now. Never raises."""
+    """Route and push new rows now. Never raises. A broker that knows its listeners
+    (the in-process one) gets messages only for those: a fan-out to ten thousand users
+    nobody in this process is watching costs no routing at all."""
     try:
-        items = route(model, notification_ids, notifications)
+        broker = get_broker()
+        items = route(model, notification_ids, notifications, only=broker.listened_channels())
     except Exception:
         logger.exception("routing new notifications for real-time push failed")
         return
@@ -133,7 +153,12 @@ def on_notification_published(sender, notification_ids=(), notifications=(), **k
     if not ids:
         return
     try:
-        rows = list(notifications or ())
+        # A fan-out's view is immutable; anything else is copied as it is now.
+        rows = (
+            notifications
+            if isinstance(notifications, DirectPublished)
+            else list(notifications or ())
+        )
         transaction.on_commit(lambda: push_notifications(sender, ids, rows), robust=True)
     except Exception:
         logger.exception("scheduling a real-time publish failed")

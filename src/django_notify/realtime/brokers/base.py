@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from ..framing import RESYNC_BROKER_MESSAGE, BrokerMessage
@@ -126,6 +126,13 @@ class Broker:
         """Publish every ``(channel, message)``; raise :class:`BrokerUnavailable` if the
         broker cannot be reached."""
         raise NotImplementedError
+
+    def listened_channels(self) -> Collection[str] | None:
+        """The channels somebody listens to, when the broker knows them all (the
+        in-process broker: its listeners are this process's streams); None when it
+        cannot tell (a shared broker: another process may listen to any channel).
+        Publishers skip the messages nobody would receive."""
+        return None
 
     # --- subscribing (async, in the stream's event loop) ---
     async def subscribe(self, channels: Iterable[str]) -> Listener:

@@ -26,6 +26,10 @@ class InProcessBroker(Broker):
             for listener in listeners:
                 listener.deliver(message)
 
+    def listened_channels(self) -> frozenset[str]:
+        with self._lock:
+            return frozenset(self._listeners)
+
     async def subscribe(self, channels: Iterable[str]) -> Listener:
         listener = Listener(channels, asyncio.get_running_loop())
         with self._lock:
