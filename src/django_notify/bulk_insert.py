@@ -261,7 +261,10 @@ def _statement_from_columns(
             varying.append(_carried(field, values, connection))
     columns = ", ".join(qn(field.column) for field, _ in parts)
     table = qn(model._meta.db_table)
-    rows = [list(row) for row in zip(*varying, strict=True)] if varying else [[]] * n
+    # Tuples (JSON arrays all the same): a tuple of plain values stops being tracked by
+    # the garbage collector at its first pass, where 10,000 lists would each be traced
+    # by every full collection until the statement is sent.
+    rows = list(zip(*varying, strict=True)) if varying else [()] * n
     sql = f"INSERT INTO {table} ({columns}) SELECT {', '.join(select)} FROM {_source(connection)}"
     params.append(json.dumps(rows, allow_nan=False, default=str))
     if returning:
@@ -382,7 +385,7 @@ class _Statement:
         ]
         carried = [_carried(f, values, connection) for f, values in zip(self.varying, columns,
                                                                           strict=True)]  # fmt: skip
-        rows = [list(row) for row in zip(*carried, strict=True)]
+        rows = list(zip(*carried, strict=True))  # tuples, as in _statement_from_columns
         sql = f"{self.head} (SELECT {', '.join(inner)} FROM {_source(connection)}){self.tail}"
         params = [*self.params, json.dumps(rows, allow_nan=False, default=str), *self.join_params]
         with connection.cursor() as cursor:
