@@ -336,11 +336,10 @@ class DirectRows(Sequence):
         self.model = type(template)
         self.recipient_ids = list(recipient_ids)
         # A few organizations for thousands of rows: one string each, shared by its rows
-        # (str() of an integer key makes a new one per row).
-        shared: dict[str, str] = {}
-        self.organization_keys = [
-            shared.setdefault(key, key) for key in (str(k or "") for k in organization_keys)
-        ]
+        # (str() of an integer key makes a new one per row), mapped in C.
+        organization_keys = list(organization_keys)
+        as_text = {key: str(key or "") for key in set(organization_keys)}
+        self.organization_keys = list(map(as_text.__getitem__, organization_keys))
         self.origin = origin
         #: Recipients whose row is born hidden (dismissed at ``hidden_at``).
         self.hidden: set[Any] = set()
@@ -412,10 +411,6 @@ class DirectRows(Sequence):
 
     def __repr__(self) -> str:
         return f"<DirectRows: {len(self)} {self.model._meta.label} rows>"
-
-    def saved(self) -> Iterable[tuple[Any, Any, str]]:
-        """(pk, recipient, organization key) per inserted row."""
-        return zip(self.pks, self.recipient_ids, self.organization_keys, strict=True)
 
     def columns(self) -> Iterator[tuple[Any, str, Any]]:
         """(recipient_id, organization_key, dismissed_at) per row, made as they are read

@@ -63,25 +63,34 @@ def write(group, now: datetime) -> list[PlannedColumns]:
     rows, decisions, individual = group.rows, group.decisions, group.individual
     using = router.db_for_write(Delivery)
     planned: list[PlannedColumns] = []
+    pks, uids, orgs = rows.pks, rows.recipient_ids, rows.organization_keys
+    organizations = set(orgs)
     for channel in group.set_based:
         backend = get_channel(channel)
-        outcomes: dict[str, Any] = {}
+        outcomes = {
+            org: _outcome(decisions.shared(org, channel), backend.supports_digest, now,
+                          group.bypass)
+            for org in organizations
+        }  # fmt: skip
         batches: dict[tuple, tuple[list[Any], list[Any]]] = {}
-        for pk, uid, org in rows.saved():
-            if uid in individual:
-                continue
-            outcome = outcomes.get(org, False)
-            if outcome is False:
-                outcome = outcomes[org] = _outcome(
-                    decisions.shared(org, channel), backend.supports_digest, now, group.bypass
-                )
+        if len(set(outcomes.values())) == 1 and not individual:
+            # One outcome for everyone (organizations share their defaults, as is
+            # usual): the columns as they are, with no step per row.
+            (outcome,) = set(outcomes.values())
             if outcome is not None:
-                nids, uids = batches.setdefault(outcome, ([], []))
-                nids.append(pk)
-                uids.append(uid)
-        for outcome, (nids, uids) in batches.items():
+                batches[outcome] = (list(pks), list(uids))
+        else:
+            for pk, uid, org in zip(pks, uids, orgs, strict=True):
+                if uid in individual:
+                    continue
+                outcome = outcomes[org]
+                if outcome is not None:
+                    nids, users = batches.setdefault(outcome, ([], []))
+                    nids.append(pk)
+                    users.append(uid)
+        for outcome, (nids, users) in batches.items():
             planned.append(_insert(
-                channel, rows.notification_type, outcome, nids, uids,
+                channel, rows.notification_type, outcome, nids, users,
                 backend.address_source(), now, using,
             ))  # fmt: skip
     return planned
@@ -154,9 +163,12 @@ def _insert(
     texts = {str(s): str(s) for s in (status, DeliveryStatus.SKIPPED)}
 
     def collect(batch: list[tuple]) -> None:
-        pks.extend(bulk_insert.keys_of(Delivery._meta.pk, [row[0] for row in batch]))
-        written.extend(row[1] for row in batch)
-        statuses.extend(texts.get(row[2], row[2]) for row in batch)
+        if not batch:
+            return
+        keys, notifications, returned = zip(*batch, strict=True)  # columns, in C
+        pks.extend(bulk_insert.keys_of(Delivery._meta.pk, list(keys)))
+        written.extend(notifications)
+        statuses.extend(map(texts.get, returned, returned))
 
     bulk_insert.insert_select(
         Delivery,
@@ -176,5 +188,8 @@ def _insert(
         written = [written[i] for i in order]
         if written != nids:  # never expected: one row per notification carried
             raise RuntimeError(f"wrote deliveries for {len(written)} of {len(nids)} rows")
-    reasons = [reason if row_status == status else "no address" for row_status in statuses]
+    if statuses.count(status) == len(statuses):  # everyone had an address, usually
+        reasons = [reason] * len(statuses)
+    else:
+        reasons = [reason if row_status == status else "no address" for row_status in statuses]
     return PlannedColumns(pks, nids, uids, channel, statuses, reasons)
