@@ -518,7 +518,13 @@ class NewRows:
     were per table: what the JSON shows as the figure's ``created``.
 
     Rows are told apart by primary key: anything above the largest key at construction
-    is new. Tables are emptied in the order given (children before parents)."""
+    is new. Tables are emptied in the order given (children before parents). On
+    PostgreSQL the tables are then vacuumed: a deleted row stays in the table and its
+    indexes until a vacuum, and the next call's inserts would otherwise pay for the dead
+    entries of every call before it (each of 7 calls of 10,000 rows left its rows in
+    the same index ranges; the notification ``INSERT`` took 156 ms among 1.2 million
+    dead rows, 52 ms after a vacuum). No site deletes the rows it has just written;
+    autovacuum keeps a real table's dead rows far fewer."""
 
     def __init__(self, **models):
         from django.db.models import Max
@@ -538,6 +544,9 @@ class NewRows:
                 table, pk = _qn(model._meta.db_table), _qn(model._meta.pk.column)
                 cursor.execute(f"DELETE FROM {table} WHERE {pk} > %s", [self.marks[name]])
                 counts[name] = cursor.rowcount
+            if connection.vendor == "postgresql" and not connection.in_atomic_block:
+                for model in self.models.values():
+                    cursor.execute(f"VACUUM {_qn(model._meta.db_table)}")
         self.counts.append(counts)
 
     def record(self, result: dict) -> dict:
