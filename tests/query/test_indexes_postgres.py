@@ -372,3 +372,42 @@ def test_generic_plans_of_the_feed_read_about_a_page(realistic_data, Notificatio
     for name, figures in report.items():
         assert table not in figures["sequential scans"], (name, figures)
         assert figures["rows removed by join filters"] <= 100, (name, figures)
+
+
+def test_a_deep_page_keeps_its_generic_plan(realistic_data, Notification):
+    """A page deep in the cursor, run through the package's prepared statements, is
+    planned once per connection like the first page: after PostgreSQL's five trial
+    plans made for the values, it keeps the generic plan. The cursor is applied by
+    each branch under its LIMIT and not again above it, where a generic plan had to
+    guess how many of a branch's rows it keeps and so came out dearer than a plan
+    made for the values, every time."""
+    from django_notify import prepared
+
+    user = realistic_data
+    rows = list(Notification.objects.visible_to(user).values_list("created_at", "pk"))
+    moment, pk = rows[len(rows) // 2]
+    connection.ensure_connection()
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+    connection.connection._prepared.clear()
+    prepared._seen.pop(connection.connection, None)
+    deep = Notification.objects.visible_to(user).after(moment, pk)
+    # Under the generic plan, nothing above a branch's LIMIT filters on the cursor.
+    sql, params = deep.prefetch_related(None)[:20].query.sql_with_params()
+    refiltered = [
+        node["Filter"]
+        for node in _nodes(_generic_plan(sql, params))
+        if node["Node Type"] == "Subquery Scan" and "created_at" in node.get("Filter", "")
+    ]
+    assert refiltered == [], refiltered
+    for _ in range(12):
+        page = list(deep[:20])
+    assert [row.pk for row in page] == [pk for _, pk in rows[len(rows) // 2 + 1 :]][:20]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+            "WHERE statement LIKE '%%UNION ALL%%'"
+        )
+        plans = cursor.fetchall()
+    print(f"\n[explain] deep page, (generic, custom) plans over 11 prepared runs: {plans}")
+    assert len(plans) == 1 and plans[0][0] >= 5, plans

@@ -97,6 +97,35 @@ def test_a_feed_page_sends_one_row_comparison_into_each_branch(tied, Notificatio
     assert ") = 1" not in sql and ") = true" not in sql, sql
 
 
+@pytest.mark.parametrize("users_joined", [False, True], ids=["rows", "with-users"])
+def test_the_outer_query_leaves_the_page_filter_to_the_branches(tied, Notification, users_joined):
+    """A page's filter on the row's own columns (the cursor, a title) is applied by
+    each branch under its LIMIT and not again by the outer query, which only merges the
+    branches: applied above the branches' LIMITs too, a parameter in it was estimated
+    blind by a prepared statement's generic plan (test_indexes_postgres.py). The rows
+    are the same."""
+    everything = list(
+        Notification.objects.visible_to(tied).order_by("-created_at", "-pk").values_list(
+            "pk", "title", "created_at")
+    )  # fmt: skip
+    _, _, moment = everything[7]
+    cursor_pk = everything[7][0]
+    expected = [pk for pk, title, _ in everything[8:] if not title.startswith("d1")][:6]
+    page = Notification.objects.visible_to(tied).exclude(title__startswith="d1")
+    page = page.after(moment, cursor_pk)
+    if not users_joined:
+        page = page.prefetch_related(None)
+    with CaptureQueriesContext(connection) as ctx:
+        assert [row.pk for row in page[:6]] == expected
+    (sql,) = [q["sql"] for q in ctx.captured_queries if "UNION ALL" in q["sql"]]
+    table = connection.ops.quote_name(Notification._meta.db_table)
+    outer = sql[sql.rindex(f") {table}") :]  # what follows the branches
+    assert " WHERE " not in outer and 'created_at", ' not in outer, outer
+    assert outer.count(" LIMIT 6") == 1, outer
+    comparison = f"({connection.ops.quote_name('n')}.{connection.ops.quote_name('created_at')}, "
+    assert sql.count(comparison) == 2, sql  # the direct and the broadcast branch
+
+
 def test_the_expanded_form_names_each_column_where_it_is_compared(Notification, monkeypatch):
     """The fallback keeps each column's own params beside every use of it."""
     moment = timezone.now()
