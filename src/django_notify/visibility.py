@@ -499,6 +499,8 @@ class Page:
     where: str
     params: list[Any]
     limit: int
+    #: The filter can match nothing (``pk__in=[]``).
+    empty: bool = False
 
 
 # --- the feed table in a queryset's FROM ----------------------------------------------------
@@ -516,14 +518,15 @@ class FeedTable(BaseTable):
     def as_sql(self, compiler, connection):
         query = FeedQuery(self.model, self.spec, connection)
         page = self._page(compiler, query.n)
-        if page is not None:
+        if page is not None and not page.empty:
             # Every branch applies the whole filter: the outer query need not apply it
             # again. Left there, PostgreSQL would also filter each branch's rows above
             # its LIMIT, and with a parameter in the filter (a deep page's cursor) a
             # prepared statement's generic plan would estimate that filter blind and
             # cost more than a plan made for the values, so the page would be planned
             # anew on every call. (Django compiles the FROM before the WHERE; were it
-            # ever the other way round, the filter would merely stay.)
+            # ever the other way round, the filter would merely stay.) An empty page
+            # keeps it: Django then answers without a query.
             compiler.where = None
         sql, params = query.rows(page)
         if self.spec.join_users:
@@ -558,7 +561,7 @@ class FeedTable(BaseTable):
         except FullResultSet:
             where, params = "", []
         except EmptyResultSet:
-            where, params = "1 = 0", []  # e.g. pk__in=[]: the page is empty
+            return Page("1 = 0", [], outer.high_mark, empty=True)  # e.g. pk__in=[]
         return Page(where, list(params), outer.high_mark)
 
     def relabeled_clone(self, change_map):

@@ -126,6 +126,19 @@ def test_the_outer_query_leaves_the_page_filter_to_the_branches(tied, Notificati
     assert sql.count(comparison) == 2, sql  # the direct and the broadcast branch
 
 
+@pytest.mark.parametrize("users_joined", [False, True], ids=["rows", "with-users"])
+def test_a_page_that_can_match_nothing_runs_no_query(tied, Notification, users_joined):
+    """The outer query keeps a filter that can match nothing (``pk__in=[]``), so Django
+    answers the page without asking the database, as for any queryset."""
+    page = Notification.objects.visible_to(tied).filter(pk__in=[])
+    if not users_joined:
+        page = page.prefetch_related(None)
+    Notification.objects.visible_to(tied).first()  # the tenancy adapter's look-ups, cached
+    with CaptureQueriesContext(connection) as ctx:
+        assert list(page[:5]) == []
+    assert ctx.captured_queries == []
+
+
 def test_the_expanded_form_names_each_column_where_it_is_compared(Notification, monkeypatch):
     """The fallback keeps each column's own params beside every use of it."""
     moment = timezone.now()
